@@ -1,0 +1,40 @@
+# galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
+PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+GALAXY := .build/release/galaxy
+DEMO_DIR ?= demo-data
+RUN_DIR ?= runs/demo
+
+.PHONY: all build deps test demo bench clean
+
+all: build
+
+## Install the Debian packages that are missing (no-op when all are present).
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	swift build -c release
+
+## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on.
+test: deps
+	GALAXY_VALIDATION=1 swift test -c release -Xswiftc -enable-testing
+
+## The main job on a built-in default: synthesize a small Galaxy Zoo, train a few epochs, predict one image.
+demo: build
+	$(GALAXY) synth --count 1200 --seed 7 --out $(DEMO_DIR)
+	$(GALAXY) train --data $(DEMO_DIR) --epochs 6 --run $(RUN_DIR)
+	$(GALAXY) predict --checkpoint $(RUN_DIR)/best.safetensors --labels $(DEMO_DIR)/training_solutions_rev1.csv \
+	  $$(ls $(DEMO_DIR)/images_training_rev1/*.jpg | head -1)
+
+bench: build
+	$(GALAXY) bench
+
+clean:
+	rm -rf .build

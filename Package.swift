@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "galaxy",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "GalaxyKit", targets: ["GalaxyKit"]),
+        .executable(name: "galaxy", targets: ["galaxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CVulkan", pkgConfig: "vulkan",
+                       providers: [.apt(["libvulkan-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        // Compiles every Shaders/*.comp to SPIR-V with glslangValidator at build time.
+        .plugin(name: "CompileShaders", capability: .buildTool()),
+        .target(
+            name: "GalaxyKit",
+            dependencies: ["CVulkan", "CTurboJPEG"],
+            plugins: ["CompileShaders"]
+        ),
+        .executableTarget(
+            name: "galaxy",
+            dependencies: [
+                "GalaxyKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "GalaxyKitTests", dependencies: ["GalaxyKit"]),
+        .testTarget(name: "galaxyCLITests", dependencies: ["GalaxyKit"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+import GalaxyKit
+print(try ShaderLibrary.spirv(named: "relu_forward").count)
