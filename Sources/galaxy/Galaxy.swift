@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import GalaxyKit
+
+@main
+struct Galaxy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "galaxy",
+        abstract: "Train and run the Galaxy Zoo CNN in GLSL compute shaders on Vulkan.",
+        subcommands: [
+            SynthCommand.self, PrepareCommand.self, TrainCommand.self, EvalCommand.self,
+            PredictCommand.self, SubmitCommand.self, DevicesCommand.self, BenchCommand.self,
+        ]
+    )
+}
+
+/// Runs `body`, turning a thrown error into a one-line message on stderr and exit code 1,
+/// so that a user sees what is wrong and where, never a stack trace.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let exit as ExitCode {
+        throw exit
+    } catch let error as CleanExit {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}

@@ -1,2 +1,0 @@
-import GalaxyKit
-print(try ShaderLibrary.spirv(named: "relu_forward").count)
