@@ -1,0 +1,127 @@
+/// Register-blocking factors of the shaders, chosen per device through specialization constants.
+public struct TileConfig: Sendable, Equatable {
+    public var workgroupSize: UInt32 = 64
+    public var convOutBlock: UInt32 = 8      // conv2d_forward: output channels per invocation
+    public var convColBlock: UInt32 = 4      // conv2d_forward / backward_input: columns per invocation
+    public var convInBlock: UInt32 = 4       // conv2d_backward_input: input channels per invocation
+    public var convWeightBlock: UInt32 = 4   // conv2d_backward_weight: output channels per invocation
+    public var linearRowBlock: UInt32 = 4    // linear_*: batch rows (or output rows) per invocation
+    public var linearColBlock: UInt32 = 4    // linear_*: columns per invocation
+
+    public init() {}
+
+    /// The configuration for a device: lavapipe's 8-lane subgroups want small workgroups; GPUs want more threads.
+    public static func forDevice(_ info: DeviceInfo) -> TileConfig {
+        var t = TileConfig()
+        if info.type != "CPU" { t.workgroupSize = 128 }
+        return t
+    }
+}
+
+// Host mirrors of the shaders' push-constant blocks (sizes are asserted at dispatch).
+struct CountParams { var count: UInt32 }
+struct PoolParams { var planes: UInt32; var height: UInt32; var width: UInt32 }
+struct LinearParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32 }
+struct ConvParams { var batch: UInt32; var inChannels: UInt32; var outChannels: UInt32; var inHeight: UInt32; var inWidth: UInt32 }
+struct MSEParams { var count: UInt32; var slot: UInt32; var accumulate: UInt32 }
+struct SGDParams { var count: UInt32; var lr: Float; var momentum: Float }
+
+private func ceilDiv(_ a: Int, _ b: UInt32) -> Int { (a + Int(b) - 1) / Int(b) }
+
+/// Records each op's shader into a CommandSequence. One method per shader, named like it.
+public final class Kernels {
+    public let context: VulkanContext
+    public let tiles: TileConfig
+
+    public init(_ context: VulkanContext, tiles: TileConfig? = nil) {
+        self.context = context
+        self.tiles = tiles ?? TileConfig.forDevice(context.info)
+    }
+
+    private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = []) throws -> ComputePipeline {
+        try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [tiles.workgroupSize] + spec)
+    }
+
+    public func reluForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, count: Int) throws {
+        try seq.dispatch(pipeline("relu_forward", 2, CountParams.self), [x, y], push: CountParams(count: UInt32(count)), invocations: count)
+    }
+
+    public func reluBackward(_ seq: CommandSequence, y: BufferRange, dy: BufferRange, dx: BufferRange, count: Int) throws {
+        try seq.dispatch(pipeline("relu_backward", 3, CountParams.self), [y, dy, dx], push: CountParams(count: UInt32(count)), invocations: count)
+    }
+
+    public func maxpool2dForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, index: BufferRange, shape s: PoolShape) throws {
+        let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
+        try seq.dispatch(pipeline("maxpool2d_forward", 3, PoolParams.self), [x, y, index], push: push, invocations: s.outputCount)
+    }
+
+    public func maxpool2dBackward(_ seq: CommandSequence, dy: BufferRange, index: BufferRange, dx: BufferRange, shape s: PoolShape) throws {
+        let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
+        try seq.dispatch(pipeline("maxpool2d_backward", 3, PoolParams.self), [dy, index, dx], push: push, invocations: s.inputCount)
+    }
+
+    public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape) throws {
+        let (nb, ob) = (tiles.linearRowBlock, tiles.linearColBlock)
+        let n = ceilDiv(s.batch, nb) * ceilDiv(s.outFeatures, ob)
+        try seq.dispatch(pipeline("linear_forward", 4, LinearParams.self, [nb, ob]), [x, w, b, y], push: linearParams(s), invocations: n)
+    }
+
+    public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
+        let (nb, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
+        let n = ceilDiv(s.batch, nb) * ceilDiv(s.inFeatures, kb)
+        try seq.dispatch(pipeline("linear_backward_input", 3, LinearParams.self, [nb, kb]), [dy, w, dx], push: linearParams(s), invocations: n)
+    }
+
+    public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
+        let (ob, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
+        let n = ceilDiv(s.outFeatures, ob) * ceilDiv(s.inFeatures, kb) + s.outFeatures
+        try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb]), [dy, x, dw, db], push: linearParams(s), invocations: n)
+    }
+
+    public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape) throws {
+        let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
+        let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
+        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [UInt32(s.kernel), ob, xb]), [x, w, b, y],
+                         push: convParams(s), invocations: n)
+    }
+
+    public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {
+        let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
+        let n = s.batch * ceilDiv(s.inChannels, cb) * s.inHeight * ceilDiv(s.inWidth, xb)
+        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [UInt32(s.kernel), cb, xb]), [dy, w, dx],
+                         push: convParams(s), invocations: n)
+    }
+
+    public func conv2dBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
+        let ob = tiles.convWeightBlock
+        let n = ceilDiv(s.outChannels, ob) * s.inChannels * s.kernel + s.outChannels
+        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [UInt32(s.kernel), ob]), [dy, x, dw, db],
+                         push: convParams(s), invocations: n)
+    }
+
+    /// loss[slot] = sum (pred - target)^2, or += when `accumulate`.
+    public func mseForward(_ seq: CommandSequence, pred: BufferRange, target: BufferRange, loss: BufferRange, count: Int, slot: Int = 0, accumulate: Bool = false) throws {
+        let push = MSEParams(count: UInt32(count), slot: UInt32(slot), accumulate: accumulate ? 1 : 0)
+        // One workgroup reduces everything in a fixed order, so the loss is deterministic.
+        let p = try pipeline("mse_forward", 3, MSEParams.self)
+        try seq.dispatch(p, [pred, target, loss], push: push, invocations: p.workgroupSize)
+    }
+
+    public func mseBackward(_ seq: CommandSequence, pred: BufferRange, target: BufferRange, grad: BufferRange, count: Int) throws {
+        try seq.dispatch(pipeline("mse_backward", 3, CountParams.self), [pred, target, grad], push: CountParams(count: UInt32(count)), invocations: count)
+    }
+
+    public func sgdMomentum(_ seq: CommandSequence, weights: BufferRange, grads: BufferRange, buffer: BufferRange, count: Int, lr: Float, momentum: Float) throws {
+        let push = SGDParams(count: UInt32(count), lr: lr, momentum: momentum)
+        try seq.dispatch(pipeline("sgd_momentum", 3, SGDParams.self), [weights, grads, buffer], push: push, invocations: count)
+    }
+
+    private func linearParams(_ s: LinearShape) -> LinearParams {
+        LinearParams(batch: UInt32(s.batch), inFeatures: UInt32(s.inFeatures), outFeatures: UInt32(s.outFeatures))
+    }
+
+    private func convParams(_ s: Conv2dShape) -> ConvParams {
+        ConvParams(batch: UInt32(s.batch), inChannels: UInt32(s.inChannels), outChannels: UInt32(s.outChannels),
+                   inHeight: UInt32(s.inHeight), inWidth: UInt32(s.inWidth))
+    }
+}

@@ -1,0 +1,199 @@
+import CVulkan
+import Foundation
+
+/// A byte range of a buffer bound to one shader binding.
+public struct BufferRange {
+    public let buffer: DeviceBuffer
+    public let offset: Int
+    public let bytes: Int
+    public init(_ buffer: DeviceBuffer, offset: Int = 0, bytes: Int? = nil) {
+        self.buffer = buffer
+        self.offset = offset
+        self.bytes = bytes ?? (buffer.size - offset)
+        precondition(offset >= 0 && self.bytes > 0 && offset + self.bytes <= buffer.size, "range outside \(buffer.label)")
+    }
+}
+
+extension DeviceBuffer {
+    public var whole: BufferRange { BufferRange(self) }
+    /// `count` floats starting at float `offset`.
+    public func floats(_ offset: Int, _ count: Int) -> BufferRange { BufferRange(self, offset: offset * 4, bytes: count * 4) }
+}
+
+/// A recorded list of dispatches: recorded once, submitted as many times as needed.
+/// Every dispatch after the first waits for the previous ones (a compute-to-compute memory
+/// barrier), which is what a layer-by-layer network needs. Optional timestamps per dispatch.
+public final class CommandSequence {
+    public let context: VulkanContext
+    private var commandBuffer: VkCommandBuffer?
+    private var pools: [VkDescriptorPool] = []
+    private var setsLeftInPool = 0
+    private var recorded = 0
+    private var ended = false
+    private var retained: [AnyObject] = []
+    private var queryPool: VkQueryPool?
+    private let maxTimed: Int
+    public private(set) var labels: [String] = []
+    private static let setsPerPool = 64
+    private static let descriptorsPerSet = 8
+
+    /// `timestamps`: record a timestamp pair around each of up to `maxTimedDispatches` dispatches.
+    public init(_ context: VulkanContext, timestamps: Bool = false, maxTimedDispatches: Int = 256) throws {
+        self.context = context
+        self.maxTimed = timestamps && context.timestampsSupported ? maxTimedDispatches : 0
+        var ai = VkCommandBufferAllocateInfo()
+        ai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+        ai.commandPool = context.commandPool
+        ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
+        ai.commandBufferCount = 1
+        try check(vkAllocateCommandBuffers(context.device, &ai, &commandBuffer), "vkAllocateCommandBuffers")
+        if maxTimed > 0 {
+            var qci = VkQueryPoolCreateInfo()
+            qci.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
+            qci.queryType = VK_QUERY_TYPE_TIMESTAMP
+            qci.queryCount = UInt32(2 * maxTimed)
+            try check(vkCreateQueryPool(context.device, &qci, nil, &queryPool), "vkCreateQueryPool")
+        }
+        var bi = VkCommandBufferBeginInfo()
+        bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+        try check(vkBeginCommandBuffer(commandBuffer, &bi), "vkBeginCommandBuffer")
+        if let queryPool { vkCmdResetQueryPool(commandBuffer, queryPool, 0, UInt32(2 * maxTimed)) }
+    }
+
+    deinit {
+        let device = context.device
+        vkFreeCommandBuffers(device, context.commandPool, 1, &commandBuffer)
+        for pool in pools { vkDestroyDescriptorPool(device, pool, nil) }
+        if let queryPool { vkDestroyQueryPool(device, queryPool, nil) }
+    }
+
+    /// Records one dispatch of `invocations` threads (rounded up to whole workgroups; the shader
+    /// bounds-checks). `push` must be the host mirror of the shader's push-constant block.
+    public func dispatch<P: BitwiseCopyable>(_ pipeline: ComputePipeline, _ bindings: [BufferRange], push: P, invocations: Int, label: String? = nil) throws {
+        precondition(!ended, "dispatch after end()")
+        precondition(bindings.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers, got \(bindings.count)")
+        precondition(MemoryLayout<P>.size == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, host struct \(MemoryLayout<P>.size)")
+        guard invocations > 0 else { return }
+        let cmd = commandBuffer
+        let set = try allocateSet(pipeline)
+        try write(set, bindings)
+        bindings.forEach { retained.append($0.buffer) }
+        retained.append(pipeline)
+
+        if recorded > 0 {
+            var barrier = VkMemoryBarrier()
+            barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+            barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue
+            barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
+            vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue,
+                                 0, 1, &barrier, 0, nil, 0, nil)
+        }
+        let timed = labels.count < maxTimed
+        if timed, let queryPool {
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queryPool, UInt32(2 * labels.count))
+        }
+        vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+        var setRef: VkDescriptorSet? = set
+        vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &setRef, 0, nil)
+        if pipeline.pushSize > 0 {
+            var p = push
+            withUnsafeBytes(of: &p) { raw in
+                vkCmdPushConstants(cmd, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(raw.count), raw.baseAddress)
+            }
+        }
+        let (gx, gy) = Self.groupCounts(invocations: invocations, workgroupSize: pipeline.workgroupSize,
+                                        maxX: Int(context.limits.maxComputeWorkGroupCount.0))
+        vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1)
+        if timed, let queryPool {
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queryPool, UInt32(2 * labels.count + 1))
+            labels.append(label ?? pipeline.name)
+        }
+        recorded += 1
+    }
+
+    /// Workgroups as a 2D grid when one dimension is not enough; shaders linearize with `globalIndex()`.
+    static func groupCounts(invocations: Int, workgroupSize: Int, maxX: Int) -> (Int, Int) {
+        let groups = (invocations + workgroupSize - 1) / workgroupSize
+        if groups <= maxX { return (groups, 1) }
+        let gy = (groups + maxX - 1) / maxX
+        return ((groups + gy - 1) / gy, gy)
+    }
+
+    /// Ends recording. Called automatically by the first `submit()`.
+    public func end() throws {
+        guard !ended else { return }
+        try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
+        ended = true
+    }
+
+    /// Submits the recorded dispatches and waits until they have finished.
+    public func submit() throws {
+        try end()
+        try Fence.submitAndWait(context, commandBuffer!)
+    }
+
+    /// Per-dispatch GPU time in seconds of the last submission, in recording order.
+    public func timings() throws -> [(label: String, seconds: Double)] {
+        guard let queryPool, !labels.isEmpty else { return [] }
+        var values = [UInt64](repeating: 0, count: 2 * labels.count)
+        try check(vkGetQueryPoolResults(context.device, queryPool, 0, UInt32(values.count), values.count * 8, &values, 8,
+                                        VK_QUERY_RESULT_64_BIT.rawValue | VK_QUERY_RESULT_WAIT_BIT.rawValue), "vkGetQueryPoolResults")
+        let period = Double(context.limits.timestampPeriod) * 1e-9
+        return labels.indices.map { (labels[$0], Double(values[2 * $0 + 1] &- values[2 * $0]) * period) }
+    }
+
+    private func allocateSet(_ pipeline: ComputePipeline) throws -> VkDescriptorSet {
+        precondition(pipeline.bindingCount <= Self.descriptorsPerSet, "\(pipeline.name) has more than \(Self.descriptorsPerSet) bindings")
+        if setsLeftInPool == 0 {
+            var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(Self.setsPerPool * Self.descriptorsPerSet))
+            var ci = VkDescriptorPoolCreateInfo()
+            ci.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
+            ci.maxSets = UInt32(Self.setsPerPool)
+            ci.poolSizeCount = 1
+            var pool: VkDescriptorPool?
+            try withUnsafePointer(to: &size) { sp in
+                ci.pPoolSizes = sp
+                try check(vkCreateDescriptorPool(context.device, &ci, nil, &pool), "vkCreateDescriptorPool")
+            }
+            pools.append(pool!)
+            setsLeftInPool = Self.setsPerPool
+        }
+        var layout: VkDescriptorSetLayout? = pipeline.setLayout
+        var set: VkDescriptorSet?
+        try withUnsafePointer(to: &layout) { lp in
+            var ai = VkDescriptorSetAllocateInfo()
+            ai.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
+            ai.descriptorPool = pools.last
+            ai.descriptorSetCount = 1
+            ai.pSetLayouts = UnsafePointer(OpaquePointer(lp))
+            try check(vkAllocateDescriptorSets(context.device, &ai, &set), "vkAllocateDescriptorSets")
+        }
+        setsLeftInPool -= 1
+        return set!
+    }
+
+    private func write(_ set: VkDescriptorSet, _ bindings: [BufferRange]) throws {
+        let limits = context.limits
+        var infos = try bindings.map { r -> VkDescriptorBufferInfo in
+            if VkDeviceSize(r.bytes) > VkDeviceSize(limits.maxStorageBufferRange) {
+                throw VulkanError("binding \(r.buffer.label) spans \(r.bytes) bytes, over this device's maxStorageBufferRange \(limits.maxStorageBufferRange)")
+            }
+            precondition(VkDeviceSize(r.offset) % limits.minStorageBufferOffsetAlignment == 0,
+                         "offset \(r.offset) of \(r.buffer.label) breaks minStorageBufferOffsetAlignment \(limits.minStorageBufferOffsetAlignment)")
+            return VkDescriptorBufferInfo(buffer: r.buffer.handle, offset: VkDeviceSize(r.offset), range: VkDeviceSize(r.bytes))
+        }
+        infos.withUnsafeMutableBufferPointer { ip in
+            var writes = (0..<bindings.count).map { i -> VkWriteDescriptorSet in
+                var w = VkWriteDescriptorSet()
+                w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+                w.dstSet = set
+                w.dstBinding = UInt32(i)
+                w.descriptorCount = 1
+                w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                w.pBufferInfo = UnsafePointer(ip.baseAddress! + i)
+                return w
+            }
+            vkUpdateDescriptorSets(context.device, UInt32(writes.count), &writes, 0, nil)
+        }
+    }
+}

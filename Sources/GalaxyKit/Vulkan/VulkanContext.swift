@@ -1,0 +1,297 @@
+import CVulkan
+import Foundation
+
+public struct VulkanError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ what: String, _ result: VkResult) { description = "\(what) failed: VkResult \(result.rawValue)" }
+    init(_ message: String) { description = message }
+}
+
+@inline(__always)
+func check(_ result: VkResult, _ what: @autoclosure () -> String) throws {
+    if result != VK_SUCCESS { throw VulkanError(what(), result) }
+}
+
+/// Counts validation-layer messages (warnings and errors) so that tests can fail on any of them.
+public enum ValidationLog {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var messages: [String] = []
+
+    static func record(_ message: String) {
+        lock.lock(); messages.append(message); lock.unlock()
+        FileHandle.standardError.write(Data("[vulkan validation] \(message)\n".utf8))
+    }
+    /// Returns and clears the messages seen so far.
+    public static func drain() -> [String] {
+        lock.lock(); defer { lock.unlock() }
+        let m = messages; messages = []; return m
+    }
+}
+
+private let debugCallback: PFN_vkDebugUtilsMessengerCallbackEXT = { severity, _, data, _ in
+    if let data, let text = data.pointee.pMessage {
+        ValidationLog.record(String(cString: text))
+    }
+    return VkBool32(VK_FALSE)
+}
+
+/// What a physical device is, as shown by `galaxy devices`.
+public struct DeviceInfo: Sendable {
+    public let index: Int
+    public let name: String
+    public let type: String
+    public let typeRank: Int
+    public let memoryBytes: UInt64
+    public let subgroupSize: UInt32
+    public let apiVersion: String
+}
+
+/// A Vulkan instance, one physical device and a logical device with one compute queue.
+/// Owns every object it creates; other wrappers keep it alive by holding a reference.
+public final class VulkanContext: @unchecked Sendable {
+    public let instance: VkInstance
+    public let physicalDevice: VkPhysicalDevice
+    public let device: VkDevice
+    public let queue: VkQueue
+    public let queueFamily: UInt32
+    public let info: DeviceInfo
+    public let limits: VkPhysicalDeviceLimits
+    let memoryProperties: VkPhysicalDeviceMemoryProperties
+    let commandPool: VkCommandPool
+    private var messenger: VkDebugUtilsMessengerEXT?
+    /// Host-visible device memory (lavapipe, integrated GPUs): buffers are mapped directly, no staging.
+    public let unifiedMemory: Bool
+    public let validationEnabled: Bool
+    public let timestampsSupported: Bool
+    var pipelineCache: [String: ComputePipeline] = [:]
+    let cacheLock = NSLock()
+
+    /// Validation is on when `GALAXY_VALIDATION=1` (and the layer is installed).
+    public static var validationRequested: Bool { ProcessInfo.processInfo.environment["GALAXY_VALIDATION"] == "1" }
+
+    /// The device selector from `GALAXY_DEVICE` (index or name substring), used when none is given.
+    public static var environmentDeviceSelector: String? { ProcessInfo.processInfo.environment["GALAXY_DEVICE"] }
+
+    /// Opens the device picked by `selector` (index or case-insensitive name substring), or the best one.
+    public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested) throws {
+        let instance = try Self.createInstance(validation: validation)
+        do {
+            try self.init(instance: instance.handle, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector)
+        } catch {
+            vkDestroyInstance(instance.handle, nil)
+            throw error
+        }
+    }
+
+    private init(instance: VkInstance, validation: Bool, selector: String?) throws {
+        self.instance = instance
+        self.validationEnabled = validation
+        if validation {
+            var ci = VkDebugUtilsMessengerCreateInfoEXT()
+            ci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+            ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
+            ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
+            ci.pfnUserCallback = debugCallback
+            var m: VkDebugUtilsMessengerEXT?
+            try check(galaxy_vk_create_debug_messenger(instance, &ci, &m), "vkCreateDebugUtilsMessengerEXT")
+            messenger = m
+        }
+        let devices = try Self.physicalDevices(instance)
+        let infos = devices.enumerated().map { Self.describe($0.element, index: $0.offset) }
+        let chosen = try Self.choose(infos, selector: selector)
+        physicalDevice = devices[chosen.index]
+        info = chosen
+        var props = VkPhysicalDeviceProperties()
+        vkGetPhysicalDeviceProperties(physicalDevice, &props)
+        limits = props.limits
+        var mem = VkPhysicalDeviceMemoryProperties()
+        vkGetPhysicalDeviceMemoryProperties(physicalDevice, &mem)
+        memoryProperties = mem
+        unifiedMemory = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU || props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU
+
+        var familyCount: UInt32 = 0
+        vkGetPhysicalDeviceQueueFamilyProperties(physicalDevice, &familyCount, nil)
+        var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))
+        vkGetPhysicalDeviceQueueFamilyProperties(physicalDevice, &familyCount, &families)
+        guard let family = families.firstIndex(where: { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }) else {
+            throw VulkanError("device \(chosen.name) has no compute queue")
+        }
+        queueFamily = UInt32(family)
+        timestampsSupported = families[family].timestampValidBits > 0 && props.limits.timestampComputeAndGraphics != 0
+
+        var priority: Float = 1
+        var device: VkDevice?
+        let physicalDevice = self.physicalDevice
+        try withUnsafePointer(to: &priority) { prio in
+            var qci = VkDeviceQueueCreateInfo()
+            qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
+            qci.queueFamilyIndex = UInt32(family)
+            qci.queueCount = 1
+            qci.pQueuePriorities = prio
+            try withUnsafePointer(to: &qci) { q in
+                var dci = VkDeviceCreateInfo()
+                dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                dci.queueCreateInfoCount = 1
+                dci.pQueueCreateInfos = q
+                try check(vkCreateDevice(physicalDevice, &dci, nil, &device), "vkCreateDevice")
+            }
+        }
+        self.device = device!
+        var queue: VkQueue?
+        vkGetDeviceQueue(device, UInt32(family), 0, &queue)
+        self.queue = queue!
+        var pci = VkCommandPoolCreateInfo()
+        pci.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
+        pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue
+        pci.queueFamilyIndex = UInt32(family)
+        var pool: VkCommandPool?
+        try check(vkCreateCommandPool(device, &pci, nil, &pool), "vkCreateCommandPool")
+        commandPool = pool!
+    }
+
+    deinit {
+        cacheLock.lock()
+        pipelineCache.removeAll()
+        cacheLock.unlock()
+        vkDestroyCommandPool(device, commandPool, nil)
+        vkDestroyDevice(device, nil)
+        if let messenger { galaxy_vk_destroy_debug_messenger(instance, messenger) }
+        vkDestroyInstance(instance, nil)
+    }
+
+    /// Every Vulkan device on this machine, best first is not implied: `index` is Vulkan's order.
+    public static func listDevices() throws -> (devices: [DeviceInfo], defaultIndex: Int) {
+        let instance = try createInstance(validation: false)
+        defer { vkDestroyInstance(instance.handle, nil) }
+        let infos = try physicalDevices(instance.handle).enumerated().map { describe($0.element, index: $0.offset) }
+        return (infos, try choose(infos, selector: nil).index)
+    }
+
+    public func waitIdle() { vkDeviceWaitIdle(device) }
+
+    // MARK: - Instance and device selection
+
+    private static func createInstance(validation requested: Bool) throws -> (handle: VkInstance, validation: Bool) {
+        let layerName = "VK_LAYER_KHRONOS_validation"
+        var validation = false
+        if requested {
+            var count: UInt32 = 0
+            vkEnumerateInstanceLayerProperties(&count, nil)
+            var layers = [VkLayerProperties](repeating: VkLayerProperties(), count: Int(count))
+            vkEnumerateInstanceLayerProperties(&count, &layers)
+            validation = layers.contains { var l = $0; return withUnsafeBytes(of: &l.layerName) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) } == layerName }
+            if !validation {
+                throw VulkanError("GALAXY_VALIDATION=1 but \(layerName) is not installed (apt-get install vulkan-validationlayers)")
+            }
+        }
+        var appInfo = VkApplicationInfo()
+        appInfo.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
+        appInfo.apiVersion = galaxy_vk_make_api_version(0, 1, 1, 0)
+        var instance: VkInstance?
+        let result: VkResult = "galaxy".withCString { app in
+            appInfo.pApplicationName = app
+            return withUnsafePointer(to: &appInfo) { ai in
+                var ci = VkInstanceCreateInfo()
+                ci.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                ci.pApplicationInfo = ai
+                return layerName.withCString { ln in
+                    VK_EXT_DEBUG_UTILS_EXTENSION_NAME.withCString { ext in
+                        var layers: [UnsafePointer<CChar>?] = [ln]
+                        var exts: [UnsafePointer<CChar>?] = [ext]
+                        return layers.withUnsafeMutableBufferPointer { lp in
+                            exts.withUnsafeMutableBufferPointer { ep in
+                                if validation {
+                                    ci.enabledLayerCount = 1
+                                    ci.ppEnabledLayerNames = UnsafePointer(lp.baseAddress)
+                                    ci.enabledExtensionCount = 1
+                                    ci.ppEnabledExtensionNames = UnsafePointer(ep.baseAddress)
+                                }
+                                return vkCreateInstance(&ci, nil, &instance)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if result == VK_ERROR_INCOMPATIBLE_DRIVER || result == VK_ERROR_INITIALIZATION_FAILED {
+            throw VulkanError.noDevice
+        }
+        try check(result, "vkCreateInstance")
+        return (instance!, validation)
+    }
+
+    private static func physicalDevices(_ instance: VkInstance) throws -> [VkPhysicalDevice] {
+        var count: UInt32 = 0
+        try check(vkEnumeratePhysicalDevices(instance, &count, nil), "vkEnumeratePhysicalDevices")
+        guard count > 0 else { throw VulkanError.noDevice }
+        var devices = [VkPhysicalDevice?](repeating: nil, count: Int(count))
+        try check(vkEnumeratePhysicalDevices(instance, &count, &devices), "vkEnumeratePhysicalDevices")
+        return devices.compactMap { $0 }
+    }
+
+    private static func describe(_ device: VkPhysicalDevice, index: Int) -> DeviceInfo {
+        var props = VkPhysicalDeviceProperties()
+        vkGetPhysicalDeviceProperties(device, &props)
+        let name = withUnsafeBytes(of: &props.deviceName) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        let (type, rank): (String, Int) = switch props.deviceType {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: ("discrete GPU", 0)
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: ("integrated GPU", 1)
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: ("virtual GPU", 2)
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: ("CPU", 3)
+        default: ("other", 4)
+        }
+        var mem = VkPhysicalDeviceMemoryProperties()
+        vkGetPhysicalDeviceMemoryProperties(device, &mem)
+        var bytes: UInt64 = 0
+        withUnsafeBytes(of: &mem.memoryHeaps) { raw in
+            let heaps = raw.bindMemory(to: VkMemoryHeap.self)
+            for i in 0..<Int(mem.memoryHeapCount) where heaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue != 0 {
+                bytes += heaps[i].size
+            }
+        }
+        var subgroup = VkPhysicalDeviceSubgroupProperties()
+        subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
+        var props2 = VkPhysicalDeviceProperties2()
+        props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+        withUnsafeMutablePointer(to: &subgroup) { sp in
+            props2.pNext = UnsafeMutableRawPointer(sp)
+            vkGetPhysicalDeviceProperties2(device, &props2)
+        }
+        let v = props.apiVersion
+        return DeviceInfo(index: index, name: name, type: type, typeRank: rank, memoryBytes: bytes,
+                          subgroupSize: subgroup.subgroupSize,
+                          apiVersion: "\(galaxy_vk_api_version_major(v)).\(galaxy_vk_api_version_minor(v)).\(galaxy_vk_api_version_patch(v))")
+    }
+
+    /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU.
+    static func choose(_ infos: [DeviceInfo], selector: String?) throws -> DeviceInfo {
+        if let selector, !selector.isEmpty {
+            if let i = Int(selector) {
+                guard infos.indices.contains(i) else {
+                    throw VulkanError("no Vulkan device with index \(i): \(infos.count) present (see `galaxy devices`)")
+                }
+                return infos[i]
+            }
+            guard let match = infos.first(where: { $0.name.localizedCaseInsensitiveContains(selector) }) else {
+                throw VulkanError("no Vulkan device whose name contains \"\(selector)\"; present: \(infos.map(\.name).joined(separator: ", "))")
+            }
+            return match
+        }
+        return infos.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
+    }
+
+    func memoryType(bits: UInt32, flags: VkMemoryPropertyFlags) -> UInt32? {
+        var mem = memoryProperties
+        return withUnsafeBytes(of: &mem.memoryTypes) { raw in
+            let types = raw.bindMemory(to: VkMemoryType.self)
+            for i in 0..<Int(mem.memoryTypeCount) where bits & (1 << UInt32(i)) != 0 && types[i].propertyFlags & flags == flags {
+                return UInt32(i)
+            }
+            return nil
+        }
+    }
+}
+
+extension VulkanError {
+    static let noDevice = VulkanError("no Vulkan device found: install a GPU driver, or mesa-vulkan-drivers for lavapipe (software Vulkan on the CPU)")
+}

@@ -1,0 +1,55 @@
+import XCTest
+@testable import GalaxyKit
+
+final class Conv2dTests: GPUTestCase {
+    /// Batch 1, odd sizes, channel counts that are not multiples of the register blocks, and
+    /// output widths that are not multiples of the column block; kernels 6, 5 and 3 as in the network.
+    static let shapes: [Conv2dShape] = [
+        Conv2dShape(batch: 1, inChannels: 3, outChannels: 5, inHeight: 9, inWidth: 11, kernel: 6),
+        Conv2dShape(batch: 2, inChannels: 4, outChannels: 9, inHeight: 12, inWidth: 10, kernel: 5),
+        Conv2dShape(batch: 3, inChannels: 7, outChannels: 8, inHeight: 7, inWidth: 13, kernel: 3),
+        Conv2dShape(batch: 2, inChannels: 1, outChannels: 1, inHeight: 3, inWidth: 3, kernel: 3),
+        Conv2dShape(batch: 5, inChannels: 3, outChannels: 32, inHeight: 21, inWidth: 21, kernel: 6),
+    ]
+
+    func testConv2dForwardMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() {
+            let x = randomFloats(s.inputCount, seed: UInt64(100 + i))
+            let w = randomFloats(s.weightCount, seed: UInt64(200 + i))
+            let b = randomFloats(s.outChannels, seed: UInt64(300 + i))
+            let (xb, wb, bb, yb) = (try input(x), try input(w), try input(b), try output(s.outputCount))
+            try run { try kernels.conv2dForward($0, x: xb.whole, w: wb.whole, b: bb.whole, y: yb.whole, shape: s) }
+            let got = try result(yb, s.outputCount)
+            let want = Reference.conv2dForward(x.asDouble, w.asDouble, b.asDouble, s)
+            let absRef = Reference.conv2dForward(x.asDouble.absolute, w.asDouble.absolute, b.asDouble.absolute, s)
+            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.inChannels * s.kernel * s.kernel + 1), "conv2d_forward \(s)")
+        }
+    }
+
+    func testConv2dBackwardInputMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() {
+            let dy = randomFloats(s.outputCount, seed: UInt64(400 + i))
+            let w = randomFloats(s.weightCount, seed: UInt64(500 + i))
+            let (dyb, wb, dxb) = (try input(dy), try input(w), try output(s.inputCount))
+            try run { try kernels.conv2dBackwardInput($0, dy: dyb.whole, w: wb.whole, dx: dxb.whole, shape: s) }
+            let got = try result(dxb, s.inputCount)
+            let want = Reference.conv2dBackwardInput(dy.asDouble, w.asDouble, s)
+            let absRef = Reference.conv2dBackwardInput(dy.asDouble.absolute, w.asDouble.absolute, s)
+            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.outChannels * s.kernel * s.kernel), "conv2d_backward_input \(s)")
+        }
+    }
+
+    func testConv2dBackwardWeightMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() {
+            let dy = randomFloats(s.outputCount, seed: UInt64(600 + i))
+            let x = randomFloats(s.inputCount, seed: UInt64(700 + i))
+            let (dyb, xb, dwb, dbb) = (try input(dy), try input(x), try output(s.weightCount), try output(s.outChannels))
+            try run { try kernels.conv2dBackwardWeight($0, dy: dyb.whole, x: xb.whole, dw: dwb.whole, db: dbb.whole, shape: s) }
+            let want = Reference.conv2dBackwardWeight(dy.asDouble, x.asDouble, s)
+            let absRef = Reference.conv2dBackwardWeight(dy.asDouble.absolute, x.asDouble.absolute, s)
+            let terms = s.batch * s.outHeight * s.outWidth
+            assertWithinBound(try result(dwb, s.weightCount), want.dw, bound: sumBound(absRef.dw, terms: terms), "conv2d_backward_weight dw \(s)")
+            assertWithinBound(try result(dbb, s.outChannels), want.db, bound: sumBound(absRef.db, terms: terms), "conv2d_backward_weight db \(s)")
+        }
+    }
+}

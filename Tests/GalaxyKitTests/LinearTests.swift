@@ -1,0 +1,51 @@
+import XCTest
+@testable import GalaxyKit
+
+final class LinearTests: GPUTestCase {
+    /// Batch 1, sizes that are not multiples of the 4x4 register blocks, and the network's fc3.
+    static let shapes: [LinearShape] = [
+        LinearShape(batch: 1, inFeatures: 7, outFeatures: 3),
+        LinearShape(batch: 5, inFeatures: 33, outFeatures: 10),
+        LinearShape(batch: 3, inFeatures: 64, outFeatures: 37),
+        LinearShape(batch: 9, inFeatures: 130, outFeatures: 66),
+    ]
+
+    func testLinearForwardMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() {
+            let x = randomFloats(s.batch * s.inFeatures, seed: UInt64(10 + i))
+            let w = randomFloats(s.outFeatures * s.inFeatures, seed: UInt64(20 + i))
+            let b = randomFloats(s.outFeatures, seed: UInt64(30 + i))
+            let (xb, wb, bb, yb) = (try input(x), try input(w), try input(b), try output(s.batch * s.outFeatures))
+            try run { try kernels.linearForward($0, x: xb.whole, w: wb.whole, b: bb.whole, y: yb.whole, shape: s) }
+            let want = Reference.linearForward(x.asDouble, w.asDouble, b.asDouble, s)
+            let absRef = Reference.linearForward(x.asDouble.absolute, w.asDouble.absolute, b.asDouble.absolute, s)
+            assertWithinBound(try result(yb, s.batch * s.outFeatures), want, bound: sumBound(absRef, terms: s.inFeatures + 1), "linear_forward \(s)")
+        }
+    }
+
+    func testLinearBackwardInputMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() {
+            let dy = randomFloats(s.batch * s.outFeatures, seed: UInt64(40 + i))
+            let w = randomFloats(s.outFeatures * s.inFeatures, seed: UInt64(50 + i))
+            let (dyb, wb, dxb) = (try input(dy), try input(w), try output(s.batch * s.inFeatures))
+            try run { try kernels.linearBackwardInput($0, dy: dyb.whole, w: wb.whole, dx: dxb.whole, shape: s) }
+            let want = Reference.linearBackwardInput(dy.asDouble, w.asDouble, s)
+            let absRef = Reference.linearBackwardInput(dy.asDouble.absolute, w.asDouble.absolute, s)
+            assertWithinBound(try result(dxb, s.batch * s.inFeatures), want, bound: sumBound(absRef, terms: s.outFeatures), "linear_backward_input \(s)")
+        }
+    }
+
+    func testLinearBackwardWeightMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() {
+            let dy = randomFloats(s.batch * s.outFeatures, seed: UInt64(60 + i))
+            let x = randomFloats(s.batch * s.inFeatures, seed: UInt64(70 + i))
+            let (dyb, xb) = (try input(dy), try input(x))
+            let (dwb, dbb) = (try output(s.outFeatures * s.inFeatures), try output(s.outFeatures))
+            try run { try kernels.linearBackwardWeight($0, dy: dyb.whole, x: xb.whole, dw: dwb.whole, db: dbb.whole, shape: s) }
+            let want = Reference.linearBackwardWeight(dy.asDouble, x.asDouble, s)
+            let absRef = Reference.linearBackwardWeight(dy.asDouble.absolute, x.asDouble.absolute, s)
+            assertWithinBound(try result(dwb, s.outFeatures * s.inFeatures), want.dw, bound: sumBound(absRef.dw, terms: s.batch), "linear_backward_weight dw \(s)")
+            assertWithinBound(try result(dbb, s.outFeatures), want.db, bound: sumBound(absRef.db, terms: s.batch), "linear_backward_weight db \(s)")
+        }
+    }
+}
