@@ -31,7 +31,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GalaxyKitTests", dependencies: ["GalaxyKit"]),
-        .testTarget(name: "galaxyCLITests", dependencies: ["GalaxyKit"]),
     ],
     swiftLanguageModes: [.v5]
 )
