@@ -35,7 +35,7 @@ public final class CommandSequence {
     private let maxTimed: Int
     public private(set) var labels: [String] = []
     private static let setsPerPool = 64
-    private static let descriptorsPerSet = 8
+    private static let descriptorsPerSet = 12
 
     /// `timestamps`: record a timestamp pair around each of up to `maxTimedDispatches` dispatches.
     public init(_ context: VulkanContext, timestamps: Bool = false, maxTimedDispatches: Int = 256) throws {

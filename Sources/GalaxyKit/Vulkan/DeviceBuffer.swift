@@ -12,7 +12,8 @@ public final class DeviceBuffer: @unchecked Sendable {
     private let mapped: UnsafeMutableRawPointer?
     public let label: String
 
-    public init(_ context: VulkanContext, bytes: Int, label: String = "buffer") throws {
+    /// `hostVisible`: for small buffers the host rewrites often (batch indices), even on a discrete GPU.
+    public init(_ context: VulkanContext, bytes: Int, label: String = "buffer", hostVisible: Bool = false) throws {
         precondition(bytes > 0, "empty buffer \(label)")
         self.context = context
         self.size = bytes
@@ -28,7 +29,7 @@ public final class DeviceBuffer: @unchecked Sendable {
         var req = VkMemoryRequirements()
         vkGetBufferMemoryRequirements(context.device, handle, &req)
         let hostFlags = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
-        let wantHost = context.unifiedMemory
+        let wantHost = context.unifiedMemory || hostVisible
         let typeIndex = wantHost
             ? context.memoryType(bits: req.memoryTypeBits, flags: hostFlags | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue)
                 ?? context.memoryType(bits: req.memoryTypeBits, flags: hostFlags)
