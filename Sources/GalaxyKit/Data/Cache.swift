@@ -204,7 +204,10 @@ public enum GalaxyCache {
         let fileSize = Int(st.st_size)
         var reader = FDReader(fd: fd, path: url.path)
         guard fileSize >= magic.count else {
-            if fileSize == 0 { return .unusable("the cache file is empty") }
+            var start = [UInt8](repeating: 0, count: fileSize)
+            if fileSize == 0 || (reader.read(into: &start) && Array(magic.prefix(fileSize)) == start) {
+                return .unusable("the cache is truncated (\(fileSize) bytes)")
+            }
             throw DataError("\(url.path): not a galaxy cache file (too short); refusing to overwrite it, remove it or choose another --cache")
         }
         var fixed = [UInt8](repeating: 0, count: min(fixedHeaderSize, fileSize))

@@ -22,6 +22,7 @@ public final class ProgressReporter: @unchecked Sendable {
     private var lastPlainDecile = 0
     private var extra: String?
     private var barVisible = false
+    private var lastPrintedDone = -1
 
     /// - Parameters:
     ///   - interactive: draw a bar in place; defaults to `isatty(stderr)`.
@@ -32,6 +33,7 @@ public final class ProgressReporter: @unchecked Sendable {
         self.total = max(total, 0)
         self.interactive = interactive ?? (isatty(STDERR_FILENO) != 0)
         self.write = write ?? { FileHandle.standardError.write(Data($0.utf8)) }
+        self.lastDraw = self.interactive ? .distantPast : start
     }
 
     /// Starts a new phase with the same output.
@@ -42,8 +44,9 @@ public final class ProgressReporter: @unchecked Sendable {
         self.total = max(total, 0)
         done = 0
         start = Date()
-        lastDraw = .distantPast
+        lastDraw = interactive ? .distantPast : start
         lastPlainDecile = 0
+        lastPrintedDone = -1
         extra = nil
     }
 
@@ -100,6 +103,8 @@ public final class ProgressReporter: @unchecked Sendable {
         } else {
             let decile = total > 0 ? min(10, done * 10 / total) : 0
             guard force || decile > lastPlainDecile || now.timeIntervalSince(lastDraw) >= 30 else { return }
+            guard done != lastPrintedDone else { return }
+            lastPrintedDone = done
             lastPlainDecile = max(lastPlainDecile, decile)
             lastDraw = now
             write(statusLine(now: now, bar: false) + "\n")
