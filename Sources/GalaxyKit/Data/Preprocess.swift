@@ -118,27 +118,33 @@ func preprocessGalaxyImage(_ image: RGBImage, name: String, into out: UnsafeMuta
     let side = c.outSize
     let half = Int32(1) << Int32(ResampleCoefficients.precisionBits - 1)
     // Pass 1 (PIL resamples horizontally first): crop rows x 69 columns x RGB, rounded to uint8.
-    var mid = [UInt8](repeating: 0, count: crop * side * 3)
-    image.pixels.withUnsafeBufferPointer { src in
-        c.weights.withUnsafeBufferPointer { wts in
-            mid.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<crop {
-                    let row = ((top + y) * image.width + left) * 3
-                    for o in 0..<side {
-                        var r = half, g = half, b = half
-                        var p = row + c.first[o] * 3
-                        let wbase = o * c.taps
-                        for k in 0..<c.count[o] {
-                            let w = wts[wbase + k]
-                            r &+= Int32(src[p]) &* w
-                            g &+= Int32(src[p + 1]) &* w
-                            b &+= Int32(src[p + 2]) &* w
-                            p += 3
+    // Raw pointers: these loops are a third of the preprocessing time, and bounds checks double it.
+    let midCount = crop * side * 3
+    let mid = UnsafeMutablePointer<UInt8>.allocate(capacity: midCount)
+    defer { mid.deallocate() }
+    image.pixels.withUnsafeBufferPointer { srcBuffer in
+        c.weights.withUnsafeBufferPointer { wtsBuffer in
+            c.first.withUnsafeBufferPointer { first in
+                c.count.withUnsafeBufferPointer { count in
+                    let src = srcBuffer.baseAddress!, wts = wtsBuffer.baseAddress!
+                    for y in 0..<crop {
+                        let row = src + ((top + y) * image.width + left) * 3
+                        let dst = mid + y * side * 3
+                        for o in 0..<side {
+                            var r = half, g = half, b = half
+                            var p = row + first[o] * 3
+                            let w = wts + o * c.taps
+                            for k in 0..<count[o] {
+                                let wk = w[k]
+                                r &+= Int32(p[0]) &* wk
+                                g &+= Int32(p[1]) &* wk
+                                b &+= Int32(p[2]) &* wk
+                                p += 3
+                            }
+                            dst[3 * o] = ResampleCoefficients.clip8(r)
+                            dst[3 * o + 1] = ResampleCoefficients.clip8(g)
+                            dst[3 * o + 2] = ResampleCoefficients.clip8(b)
                         }
-                        let q = (y * side + o) * 3
-                        dst[q] = ResampleCoefficients.clip8(r)
-                        dst[q + 1] = ResampleCoefficients.clip8(g)
-                        dst[q + 2] = ResampleCoefficients.clip8(b)
                     }
                 }
             }
@@ -146,25 +152,26 @@ func preprocessGalaxyImage(_ image: RGBImage, name: String, into out: UnsafeMuta
     }
     // Pass 2: vertical, writing channel-major output.
     let plane = side * side
-    mid.withUnsafeBufferPointer { src in
-        c.weights.withUnsafeBufferPointer { wts in
-            for o in 0..<side {
-                let wbase = o * c.taps
-                let y0 = c.first[o]
-                for x in 0..<side {
-                    var r = half, g = half, b = half
-                    for k in 0..<c.count[o] {
-                        let w = wts[wbase + k]
-                        let p = ((y0 + k) * side + x) * 3
-                        r &+= Int32(src[p]) &* w
-                        g &+= Int32(src[p + 1]) &* w
-                        b &+= Int32(src[p + 2]) &* w
-                    }
-                    let q = o * side + x
-                    out[q] = ResampleCoefficients.clip8(r)
-                    out[plane + q] = ResampleCoefficients.clip8(g)
-                    out[2 * plane + q] = ResampleCoefficients.clip8(b)
+    let dst = out.baseAddress!
+    c.weights.withUnsafeBufferPointer { wtsBuffer in
+        for o in 0..<side {
+            let w = wtsBuffer.baseAddress! + o * c.taps
+            let rows = mid + c.first[o] * side * 3
+            let n = c.count[o]
+            for x in 0..<side {
+                var r = half, g = half, b = half
+                var p = rows + 3 * x
+                for k in 0..<n {
+                    let wk = w[k]
+                    r &+= Int32(p[0]) &* wk
+                    g &+= Int32(p[1]) &* wk
+                    b &+= Int32(p[2]) &* wk
+                    p += side * 3
                 }
+                let q = o * side + x
+                dst[q] = ResampleCoefficients.clip8(r)
+                dst[plane + q] = ResampleCoefficients.clip8(g)
+                dst[2 * plane + q] = ResampleCoefficients.clip8(b)
             }
         }
     }
