@@ -91,6 +91,9 @@ public enum GalaxyCache {
     /// As `loadOrPrepare`, also saying whether the cache was rebuilt and which images were skipped.
     public static func loadOrPrepareWithReport(_ source: DataSource, strict: Bool, progress: ProgressReporter?,
                                                threads: Int? = nil) throws -> (dataset: GalaxyDataset, report: PrepareReport) {
+        guard FileManager.default.fileExists(atPath: source.csv.path) else {
+            throw DataError("\(source.csv.path): labels CSV not found (give its path with --csv)")
+        }
         let csvBytes = try readFileBytes(source.csv)
         let labels = try GalaxyLabels.parse(csvBytes, name: source.csv.path)
         let fingerprint = SourceFingerprint(csvSize: UInt64(csvBytes.count), csvHash: checksum(csvBytes),

@@ -83,7 +83,10 @@ public struct GalaxyLabels: Sendable {
 
     /// Reads and parses the CSV file at `url`.
     public static func load(_ url: URL) throws -> GalaxyLabels {
-        try parse(readFileBytes(url), name: url.path)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw DataError("\(url.path): labels CSV not found (give its path with --csv)")
+        }
+        return try parse(readFileBytes(url), name: url.path)
     }
 
     private static func splitLines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
