@@ -1,0 +1,163 @@
+import Foundation
+import XCTest
+@testable import GalaxyKit
+
+final class DataPreprocessTests: XCTestCase {
+    func testCropOffsetRoundsHalfToEvenLikeTorchvision() {
+        // int(round((424 - 207) / 2.0)) = round(108.5) = 108 in Python (half to even).
+        XCTAssertEqual(GalaxyPreprocessing.cropOffset(size: 424), 108)
+        XCTAssertEqual(GalaxyPreprocessing.cropOffset(size: 426), 110)   // 109.5 -> 110
+        XCTAssertEqual(GalaxyPreprocessing.cropOffset(size: 207), 0)
+        XCTAssertEqual(GalaxyPreprocessing.cropOffset(size: 208), 0)     // 0.5 -> 0
+        XCTAssertEqual(GalaxyPreprocessing.cropOffset(size: 210), 2)     // 1.5 -> 2
+    }
+
+    func testResampleCoefficientsAreTheTriangleOverSixPixels() {
+        // 207 -> 69 is a 3x reduction: support 3 input pixels each side of the centre (i + 0.5) * 3.
+        // PIL takes pixels int(c - 3 + 0.5) ..< int(c + 3 + 0.5) (6 taps) weighted by
+        // 1 - |x + 0.5 - c| / 3: for output 10 (c = 31.5) pixels 29...34 get 1/3, 2/3, 1, 2/3, 1/3, 0,
+        // normalized to [1, 2, 3, 2, 1, 0] / 9, then quantized to 22 fractional bits.
+        let c = ResampleCoefficients(inSize: 207, outSize: 69)
+        XCTAssertEqual(c.taps, 7)
+        XCTAssertEqual(c.first[10], 29)
+        XCTAssertEqual(c.count[10], 6)
+        let one = Double(1 << ResampleCoefficients.precisionBits)
+        XCTAssertEqual(Array(c.weights[(10 * c.taps)..<(10 * c.taps + 6)]),
+                       [1.0, 2, 3, 2, 1, 0].map { Int32(($0 / 9 * one).rounded()) })
+        // At the left border (c = 1.5) the window is cut to pixels 0...4 and renormalized:
+        // 2/3, 1, 2/3, 1/3, 0 -> [2, 3, 2, 1, 0] / 8.
+        XCTAssertEqual(c.first[0], 0)
+        XCTAssertEqual(c.count[0], 5)
+        XCTAssertEqual(Array(c.weights[0..<5]), [2.0, 3, 2, 1, 0].map { Int32(($0 / 8 * one).rounded()) })
+        // Every output pixel's weights sum to 1 within the quantization (one unit per tap).
+        for o in 0..<69 {
+            let sum = c.weights[(o * c.taps)..<((o + 1) * c.taps)].reduce(0, +)
+            XCTAssertLessThanOrEqual(abs(Int(sum) - (1 << 22)), c.taps)
+        }
+    }
+
+    func testUniformImageStaysUniform() throws {
+        let image = RGBImage(width: 240, height: 230, pixels: [UInt8](repeating: 77, count: 240 * 230 * 3))
+        let out = try preprocessGalaxyImage(image, name: "uniform")
+        XCTAssertEqual(out.count, 3 * 69 * 69)
+        XCTAssertTrue(out.allSatisfy { $0 == 77 })
+    }
+
+    func testOutputIsChannelMajor() throws {
+        var pixels = [UInt8](repeating: 0, count: 207 * 207 * 3)
+        for i in 0..<(207 * 207) { pixels[3 * i] = 10; pixels[3 * i + 1] = 20; pixels[3 * i + 2] = 30 }
+        let out = try preprocessGalaxyImage(RGBImage(width: 207, height: 207, pixels: pixels), name: "rgb")
+        let plane = 69 * 69
+        XCTAssertTrue(out[0..<plane].allSatisfy { $0 == 10 })
+        XCTAssertTrue(out[plane..<(2 * plane)].allSatisfy { $0 == 20 })
+        XCTAssertTrue(out[(2 * plane)...].allSatisfy { $0 == 30 })
+    }
+
+    /// The real sample against torchvision's own output (PIL decode + CenterCrop + Resize).
+    func testMatchesTorchvisionCrops() throws {
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: SharedData.crops.appendingPathComponent("manifest.json"))) as! [String: Any]
+        let ids = manifest["ids"] as! [String]
+        XCTAssertEqual(ids.count, 16)
+        var sumAbs = 0.0, maxAbs = 0.0, values = 0
+        for id in ids {
+            let jpg = SharedData.trainingImages.appendingPathComponent("\(id).jpg")
+            let ours = try preprocessGalaxyImage(contentsOf: jpg)
+            let refData = try Data(contentsOf: SharedData.crops.appendingPathComponent("\(id).f32"))
+            XCTAssertEqual(refData.count, 3 * 69 * 69 * 4, "\(id).f32 size")
+            let ref: [Float] = refData.withUnsafeBytes { raw in
+                (0..<(3 * 69 * 69)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            }
+            for i in 0..<ours.count {
+                let d = abs(Double(ours[i]) / 255 - Double(ref[i]))
+                sumAbs += d
+                maxAbs = max(maxAbs, d)
+                values += 1
+            }
+        }
+        let mean = sumAbs / Double(values)
+        print(String(format: "torchvision crops (16 images): mean abs diff %.4f/255, max abs diff %.4f/255", mean * 255, maxAbs * 255))
+        // Tolerances: libjpeg-turbo here and the libjpeg-turbo inside Pillow can round the IDCT and
+        // chroma upsampling differently by a grey level; the resampling itself is PIL's fixed-point
+        // arithmetic reproduced exactly, so differences beyond a few levels would mean a wrong filter
+        // (a box filter is off by up to 11/255, a wrong crop offset by far more).
+        XCTAssertLessThan(mean, 0.5 / 255)
+        XCTAssertLessThan(maxAbs, 3.0 / 255)
+    }
+
+    func testGrayscaleJPEGIsExpandedToRGB() throws {
+        // Encode a grey image with TurboJPEG in grayscale mode; decode must give R = G = B.
+        let dir = try makeTempDir(self)
+        let side = 210
+        var gray = [UInt8](repeating: 0, count: side * side)
+        for y in 0..<side { for x in 0..<side { gray[y * side + x] = UInt8((x + 2 * y) % 256) } }
+        let bytes = try encodeGrayscaleJPEG(gray, width: side, height: side)
+        let url = dir.appendingPathComponent("1.jpg")
+        try Data(bytes).write(to: url)
+        let image = try JPEG.decode(contentsOf: url)
+        XCTAssertEqual(image.width, side)
+        for i in stride(from: 0, to: side * side, by: 97) {
+            XCTAssertEqual(image.pixels[3 * i], image.pixels[3 * i + 1])
+            XCTAssertEqual(image.pixels[3 * i], image.pixels[3 * i + 2])
+        }
+        let out = try preprocessGalaxyImage(contentsOf: url)
+        let plane = 69 * 69
+        XCTAssertEqual(Array(out[0..<plane]), Array(out[plane..<(2 * plane)]))
+        XCTAssertEqual(Array(out[0..<plane]), Array(out[(2 * plane)...]))
+    }
+
+    func testSmallImageIsAClearError() throws {
+        let dir = try makeTempDir(self)
+        let url = dir.appendingPathComponent("5.jpg")
+        try Data(JPEG.encode(patternImage(width: 300, height: 200))).write(to: url)
+        XCTAssertThrowsError(try preprocessGalaxyImage(contentsOf: url)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains(url.path) && text.contains("300x200") && text.contains("207"), text)
+        }
+    }
+
+    func testBadFilesAreReportedPerFileAndOthersStillDecoded() throws {
+        let dir = try makeTempDir(self)
+        let good = dir.appendingPathComponent("1.jpg")
+        let original = try JPEG.encode(patternImage(width: 220, height: 220))
+        try Data(original).write(to: good)
+        let truncated = dir.appendingPathComponent("2.jpg")
+        try Data(original.prefix(original.count / 2)).write(to: truncated)
+        let png = dir.appendingPathComponent("3.jpg")
+        try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 64)).write(to: png)
+        let garbage = dir.appendingPathComponent("4.jpg")
+        try Data([0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x42, count: 200)).write(to: garbage)
+        let missing = dir.appendingPathComponent("5.jpg")
+        let result = preprocessImageFiles([good, truncated, png, garbage, missing], threads: 2)
+        XCTAssertEqual(result.failures.map(\.index), [1, 2, 3, 4])
+        XCTAssertTrue(result.failures[1].reason.contains("PNG"), result.failures[1].reason)
+        XCTAssertTrue(result.failures[0].reason.contains("truncated") || result.failures[0].reason.contains("corrupt"), result.failures[0].reason)
+        XCTAssertEqual(result.failures[3].path, missing.path)
+        let expected = try preprocessGalaxyImage(contentsOf: good)
+        XCTAssertEqual(Array(result.images[0..<expected.count]), expected)
+        XCTAssertTrue(result.images[expected.count...].allSatisfy { $0 == 0 })
+    }
+
+    func testParallelEqualsSerial() throws {
+        let urls = try listGalaxyImages(in: SharedData.trainingImages).prefix(12).map(\.url)
+        let serial = preprocessImageFiles(urls, threads: 1)
+        let parallel = preprocessImageFiles(urls, threads: 3)
+        XCTAssertTrue(serial.failures.isEmpty)
+        XCTAssertEqual(serial.images, parallel.images)
+    }
+}
+
+/// TurboJPEG grayscale encoding (TJPF_GRAY / TJSAMP_GRAY), only for this test.
+import CTurboJPEG
+func encodeGrayscaleJPEG(_ gray: [UInt8], width: Int, height: Int) throws -> [UInt8] {
+    guard let handle = tjInitCompress() else { throw DataError("tjInitCompress failed") }
+    defer { tjDestroy(handle) }
+    var out: UnsafeMutablePointer<UInt8>? = nil
+    var size: UInt = 0
+    let rc = gray.withUnsafeBufferPointer { src in
+        tjCompress2(handle, src.baseAddress, Int32(width), 0, Int32(height), Int32(TJPF_GRAY.rawValue),
+                    &out, &size, Int32(TJSAMP_GRAY.rawValue), 90, 0)
+    }
+    defer { if let out { tjFree(out) } }
+    guard rc == 0, let out else { throw DataError("grayscale encode failed") }
+    return Array(UnsafeBufferPointer(start: out, count: Int(size)))
+}
