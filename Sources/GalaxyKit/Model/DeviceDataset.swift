@@ -11,7 +11,8 @@ public final class DeviceDataset {
     let table: DeviceBuffer
 
     /// `images`: count x 3 x side x side bytes (CHW per image); `targets`: count x targetWidth, or nil.
-    public init(_ context: VulkanContext, images bytes: [UInt8], side: Int, targets: [Float]?, targetWidth: Int) throws {
+    /// `windowBytes` lowers the per-binding limit (tests use it to exercise several windows).
+    public init(_ context: VulkanContext, images bytes: [UInt8], side: Int, targets: [Float]?, targetWidth: Int, windowBytes: Int? = nil) throws {
         let imageBytes = 3 * side * side
         precondition(bytes.count % imageBytes == 0)
         count = bytes.count / imageBytes
@@ -21,9 +22,10 @@ public final class DeviceDataset {
         // A binding sees at most maxStorageBufferRange bytes (128 MiB on lavapipe), so the images are
         // bound as up to 8 windows of one buffer; a window starts at a multiple of 256 images so its
         // byte offset meets any minStorageBufferOffsetAlignment (256 at most) whatever the image size.
-        let maxRange = min(Int(context.limits.maxStorageBufferRange), Int(Int32.max))
+        let maxRange = min(windowBytes ?? Int.max, Int(context.limits.maxStorageBufferRange), Int(Int32.max))
         let perWindow = max(256, (maxRange / imageBytes) / 256 * 256)
         imagesPerWindow = perWindow
+        precondition(perWindow * imageBytes <= Int(context.limits.maxStorageBufferRange) || count <= perWindow, "image too large for one binding")
         let windowCount = (count + perWindow - 1) / perWindow
         guard windowCount <= 8 else {
             throw GalaxyError.message("\(count) images do not fit the 8 bindings of \(perWindow) images this device allows (maxStorageBufferRange \(maxRange)); use a subset")
