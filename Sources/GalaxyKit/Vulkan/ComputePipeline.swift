@@ -5,7 +5,8 @@ import Foundation
 /// a push-constant block of `pushSize` bytes, and specialization constants with ids 0..<n
 /// (id 0 is the workgroup size, `local_size_x_id = 0` in every shader).
 public final class ComputePipeline: @unchecked Sendable {
-    unowned let context: VulkanContext
+    // The device handle, not the context: pipelines are destroyed from the context's own deinit.
+    let device: VkDevice
     let shaderModule: VkShaderModule
     let setLayout: VkDescriptorSetLayout
     let layout: VkPipelineLayout
@@ -19,7 +20,7 @@ public final class ComputePipeline: @unchecked Sendable {
         precondition(pushSize <= 128, "push constants of \(shader) exceed the 128 bytes every device supports")
         precondition(pushSize % 4 == 0, "push constants of \(shader) must be whole 32-bit words")
         precondition(!specialization.isEmpty && specialization[0] > 0, "specialization constant 0 (workgroup size) missing for \(shader)")
-        self.context = context
+        self.device = context.device
         self.name = shader
         self.bindingCount = bindings
         self.pushSize = pushSize
@@ -109,7 +110,6 @@ public final class ComputePipeline: @unchecked Sendable {
     }
 
     deinit {
-        let device = context.device
         vkDestroyPipeline(device, pipeline, nil)
         vkDestroyPipelineLayout(device, layout, nil)
         vkDestroyDescriptorSetLayout(device, setLayout, nil)

@@ -1,0 +1,117 @@
+import Foundation
+
+/// Figures printed by `galaxy bench`.
+public struct BenchmarkResult: Codable, Sendable {
+    public struct Kernel: Codable, Sendable {
+        public var name: String
+        public var milliseconds: Double
+        public var gflops: Double?
+        public var share: Double
+    }
+    public var device: String
+    public var batch: Int
+    public var trainImagesPerSecond: Double
+    public var inferenceImagesPerSecond: Double
+    public var trainStepMilliseconds: Double
+    public var inferenceBatchMilliseconds: Double
+    public var trainGFLOPs: Double
+    public var ceilingGFLOPs: Double?
+    public var deviceMemoryBytes: Int
+    public var minimumMemoryBytes: Int
+    public var kernels: [Kernel]
+
+    enum CodingKeys: String, CodingKey {
+        case device, batch
+        case trainImagesPerSecond = "train_images_per_second"
+        case inferenceImagesPerSecond = "inference_images_per_second"
+        case trainStepMilliseconds = "train_step_ms"
+        case inferenceBatchMilliseconds = "inference_batch_ms"
+        case trainGFLOPs = "train_gflops"
+        case ceilingGFLOPs = "sgemm_ceiling_gflops"
+        case deviceMemoryBytes = "device_memory_bytes"
+        case minimumMemoryBytes = "minimum_memory_bytes"
+        case kernels
+    }
+}
+
+/// Times a full training step (augment -> forward -> loss -> backward -> SGD) and inference on
+/// synthetic data, steady state after warm-up, median of `runs`.
+public enum Benchmark {
+    public static func run(context: VulkanContext, batch: Int = 128, runs: Int = 5, outputs: Int = 37,
+                           log: (String) -> Void = { _ in }) throws -> BenchmarkResult {
+        let kernels = Kernels(context)
+        let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
+        try net.setWeights(ModelWeights(outputs: outputs, seed: 1))
+        var rng = SplitMix64(seed: 3)
+        let count = batch
+        let images = (0..<(count * GalaxyDataset.imageBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let targets = (0..<(count * outputs)).map { _ in rng.uniform(0, 1) }
+        let data = try DeviceDataset(context, images: images, side: GalaxyDataset.imageSide, targets: targets, targetWidth: outputs)
+        let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
+        try indices.upload((0..<UInt32(batch)).map { $0 })
+
+        let train = try CommandSequence(context, timestamps: true)
+        try data.recordBatch(train, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
+        try net.recordForward(train, batch: batch)
+        try net.recordLoss(train, batch: batch, slot: 0, accumulate: true)
+        try net.recordBackward(train, batch: batch)
+        // lr 0 keeps the weights (and so the work) the same from run to run.
+        try net.recordSGD(train, lr: 0, momentum: 0.9)
+
+        let infer = try CommandSequence(context)
+        try data.recordBatch(infer, kernels: kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
+        try net.recordForward(infer, batch: batch)
+
+        func median(_ body: () throws -> Void) throws -> Double {
+            try body()  // warm-up
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                try body()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            }
+            return times.sorted()[times.count / 2]
+        }
+        log("timing a training step at batch \(batch) on \(context.info.name)...")
+        let trainTime = try median { try train.submit() }
+        let timings = try train.timings()
+        log("timing inference...")
+        let inferTime = try median { try infer.submit() }
+
+        let flops = flopTable(batch: batch, outputs: outputs)
+        let totalKernel = timings.reduce(0) { $0 + $1.seconds }
+        var merged: [(String, Double)] = []
+        for (label, s) in timings {
+            if let i = merged.firstIndex(where: { $0.0 == label }) { merged[i].1 += s } else { merged.append((label, s)) }
+        }
+        let kernelRows = merged.map { label, s in
+            BenchmarkResult.Kernel(name: label, milliseconds: s * 1e3, gflops: flops[label].map { $0 / s / 1e9 }, share: totalKernel > 0 ? s / totalKernel : 0)
+        }
+        let perImageFlops = flops.values.reduce(0, +) / Double(batch)
+        let paramBytes = 4 * SanderDielemanNet.parameterShapes(outputs: outputs).map { $0.shape.reduce(1, *) }.reduce(0, +)
+        let activationFloats = [SanderDielemanNet.inputCount, 32 * 64 * 64, 32 * 32 * 32, 64 * 28 * 28, 64 * 14 * 14, 128 * 144, 128 * 100, 3200, 128, 64, outputs]
+            .reduce(0, +)
+        return BenchmarkResult(
+            device: context.info.name, batch: batch,
+            trainImagesPerSecond: Double(batch) / trainTime, inferenceImagesPerSecond: Double(batch) / inferTime,
+            trainStepMilliseconds: trainTime * 1e3, inferenceBatchMilliseconds: inferTime * 1e3,
+            trainGFLOPs: perImageFlops * Double(batch) / trainTime / 1e9, ceilingGFLOPs: nil,
+            deviceMemoryBytes: net.deviceBytes, minimumMemoryBytes: 3 * paramBytes + 4 * batch * activationFloats,
+            kernels: kernelRows)
+    }
+
+    /// FLOPs (2 per multiply-add) of each shader in one training step, keyed by shader name.
+    static func flopTable(batch b: Int, outputs: Int) -> [String: Double] {
+        let n = SanderDielemanNet.self
+        let convs = [n.conv1(b), n.conv2(b), n.conv3(b), n.conv4(b)]
+        let fcs = [n.fc1(b), n.fc2(b), n.fc3(b, outputs: outputs)]
+        let convMacs = Double(convs.map(\.macs).reduce(0, +))
+        // conv1's input gradient is not computed.
+        let convInputMacs = Double(convs.dropFirst().map(\.macs).reduce(0, +))
+        let fcMacs = Double(fcs.map(\.macs).reduce(0, +))
+        return [
+            "conv2d_forward": 2 * convMacs, "conv2d_backward_weight": 2 * convMacs, "conv2d_backward_input": 2 * convInputMacs,
+            "linear_forward": 2 * fcMacs, "linear_backward_weight": 2 * fcMacs, "linear_backward_input": 2 * fcMacs,
+        ]
+    }
+}
