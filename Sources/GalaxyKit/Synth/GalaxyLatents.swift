@@ -123,6 +123,11 @@ public struct GalaxyLatents: Equatable, Sendable {
             if g.isEdgeOn { weights[Oddity.dustLane.rawValue] = 0.6; weights[Oddity.ring.rawValue] = 0 }
             g.oddity = Oddity(rawValue: rng.pick(weights))!
             g.oddStrength = rng.uniform(0.4, 1)
+            if g.oddity == .dustLane && g.isEdgeOn {
+                // A lane shows only against a thick enough disc with some bulge light behind it.
+                g.axisRatio = max(g.axisRatio, rng.uniform(0.17, 0.24))
+                if g.bulgeShape == .none { g.bulgeShape = .rounded; g.bulge = .justNoticeable }
+            }
             if g.oddity == .irregular {
                 // Irregulars have no orderly structure of their own.
                 g.armCount = 0; g.armStrength = 0; g.hasBar = false; g.barStrength = 0

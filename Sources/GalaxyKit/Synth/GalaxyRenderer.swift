@@ -248,7 +248,7 @@ public enum GalaxyRenderer {
                 }
                 body.ringRadius = rng.uniform(2.2, 3.0) * (g.kind == .featured ? scale : g.extent / 4.2)
                 body.ringInvW = 1 / max(3.5, 0.3 * body.discScale)
-                body.ringAmp = 0.35 * s * g.brightness
+                body.ringAmp = 0.25 * s * g.brightness
             case .lensOrArc:
                 body.arcRadius = g.extent * rng.uniform(0.75, 1.05)
                 body.arcInvW = 1 / rng.uniform(2.2, 3.2)
@@ -284,8 +284,8 @@ public enum GalaxyRenderer {
                 let d = g.extent * rng.uniform(0.45, 0.85)
                 let t = rng.uniform(0, 2 * .pi)
                 body.compX = body.cx + d * cosf32(t); body.compY = body.cy + d * sinf32(t)
-                body.compScale = scale * rng.uniform(0.25, 0.45)
-                body.compAmp = 0.05 * g.brightness * expf32(3.67) * rng.uniform(0.15, 0.3)
+                body.compScale = scale * rng.uniform(0.3, 0.5)
+                body.compAmp = 0.05 * g.brightness * expf32(3.67) * rng.uniform(0.35, 0.7)
                 body.compQ = rng.uniform(0.5, 1)
                 let ca = rng.uniform(0, .pi)
                 body.compCos = cosf32(ca); body.compSin = sinf32(ca)
@@ -298,7 +298,7 @@ public enum GalaxyRenderer {
             case .dustLane:
                 body.dustDepth = 0.55 + 0.4 * s
                 let thickness = g.extent / 4.2 * max(g.axisRatio, 0.15)
-                body.dustInvW = 1 / max(2.0, 0.45 * thickness)
+                body.dustInvW = 1 / max(2.5, 0.6 * thickness)
                 body.dustInvLength = 1 / (g.extent * 0.9)
             }
         }
