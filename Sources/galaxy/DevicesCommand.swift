@@ -1,7 +1,19 @@
 import ArgumentParser
+import Foundation
 import GalaxyKit
 
 struct DevicesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "devices", abstract: "Not implemented yet.")
-    func run() throws { throw ValidationError("galaxy devices is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "devices", abstract: "List the Vulkan devices; pick one with --device INDEX|NAME or GALAXY_DEVICE.")
+
+    func run() throws {
+        try reportingErrors {
+            let (devices, chosen) = try VulkanContext.listDevices()
+            for d in devices {
+                print(String(format: "%@ %d  %@  (%@, %.1f GiB, subgroup %d, Vulkan %@)", d.index == chosen ? "*" : " ", d.index, d.name,
+                             d.type, Double(d.memoryBytes) / 1073741824, d.subgroupSize, d.apiVersion))
+            }
+            print("* default (discrete > integrated > virtual > CPU)")
+        }
+    }
 }

@@ -1,7 +1,41 @@
 import ArgumentParser
+import Foundation
 import GalaxyKit
 
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Not implemented yet.")
-    func run() throws { throw ValidationError("galaxy eval is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "RMSE of a checkpoint on the test split (or all) of a data set, per question, beside the constant-mean baseline.")
+
+    @Option(help: "Weights (safetensors with PyTorch state_dict names).") var checkpoint: String
+    @OptionGroup var dataOptions: DataOptions
+    @Flag(help: "Evaluate on every galaxy of the data set instead of the test split.") var all = false
+    @Option(help: "Seed of the train/test split.") var seed: UInt32 = 42
+    @Option(help: "Test fraction of the split.") var testFraction = 0.2
+    @Option(help: "Vulkan device index or name substring.") var device: String?
+
+    func run() throws {
+        try reportingErrors {
+            let data = try dataOptions.load()
+            let k = data.columns.count
+            let (weights, _) = try ModelWeights.load(URL(fileURLWithPath: checkpoint), expectedOutputs: k)
+            let split = trainTestSplit(count: data.count, testFraction: testFraction, seed: seed)
+            let rows = all ? Array(0..<data.count) : split.test
+            guard !rows.isEmpty else { throw ValidationError("no galaxies to evaluate") }
+            let context = try openDevice(device)
+            let pred = try Predictor(context: context, weights: weights).predict(images: Metrics.images(data, rows))
+            let target = Metrics.rows(data.targets, width: k, rows)
+            let means = Metrics.columnMeans(data.targets, width: k, rows: all ? rows : split.train)
+            let baseline = rows.flatMap { _ in means }
+            print("\(all ? "all" : "test split") of \(data.count): \(rows.count) galaxies, \(k) output(s)")
+            print(String(format: "RMSE %.5f   constant-mean baseline %.5f", Metrics.rmse(pred, target), Metrics.rmse(baseline, target)))
+            if data.columns == GalaxyZooTree.columnNames {
+                print("question   RMSE      baseline")
+                for (q, range) in GalaxyZooTree.questionRanges.enumerated() {
+                    print(String(format: "Q%-8d %.5f   %.5f", q + 1, Metrics.rmse(pred, target, width: k, columns: range),
+                                 Metrics.rmse(baseline, target, width: k, columns: range)))
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,76 @@
 import ArgumentParser
+import Foundation
 import GalaxyKit
 
 struct TrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Not implemented yet.")
-    func run() throws { throw ValidationError("galaxy train is not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train SanderDielemanNet on a Galaxy Zoo data set (defaults: the seed's recipe).",
+        discussion: """
+        Writes RUN/last.safetensors and RUN/best.safetensors (PyTorch state_dict names), RUN/last.state.safetensors \
+        (momentum and training state for --resume), RUN/metrics.csv and RUN/loss.svg after every epoch. \
+        Ctrl-C stops after the current step with a resumable checkpoint (exit 130).
+        """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @Option(name: .customLong("run"), help: "Run directory for checkpoints and metrics.") var runPath = "runs/train"
+    @Option(help: "Continue the run in this directory exactly where it stopped.") var resume: String?
+    @Option(help: "Epochs.") var epochs = 100
+    @Option(help: "Batch size.") var batch = 128
+    @Option(help: "SGD learning rate.") var lr: Float = 0.1
+    @Option(help: "SGD momentum.") var momentum: Float = 0.9
+    @Option(help: "Seed of the 80/20 train/test split (sklearn-compatible).") var seed: UInt32 = 42
+    @Option(help: "Fraction of the data held out for testing.") var testFraction = 0.2
+    @Option(help: "Seed of the augmentation and of --shuffle.") var augmentSeed: UInt32 = 42
+    @Option(help: "Seed of the initial weights (PyTorch's default init scheme).") var initSeed: UInt64 = 1234
+    @Flag(help: "Train without random flips and rotations.") var noAugment = false
+    @Flag(help: "Shuffle the training order every epoch (the seed does not).") var shuffle = false
+    @Flag(help: "Do not step ReduceLROnPlateau on the test loss.") var noPlateau = false
+    @Option(help: "ReduceLROnPlateau patience in epochs.") var plateauPatience = 10
+    @Option(help: "ReduceLROnPlateau factor.") var plateauFactor: Float = 0.1
+    @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
+    @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
+
+    func run() throws {
+        try reportingErrors {
+            var options = TrainOptions()
+            options.epochs = epochs
+            options.batch = batch
+            options.learningRate = lr
+            options.momentum = momentum
+            options.splitSeed = seed
+            options.testFraction = testFraction
+            options.augmentSeed = augmentSeed
+            options.initSeed = initSeed
+            options.augment = !noAugment
+            options.shuffle = shuffle
+            options.plateau = !noPlateau
+            options.plateauPatience = plateauPatience
+            options.plateauFactor = plateauFactor
+            guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
+            let data = try dataOptions.load()
+            let context = try openDevice(device)
+            let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
+            let runDir = URL(fileURLWithPath: resume ?? runPath)
+            let trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil)
+            trainer.progress = ProgressReporter(label: "train", total: 0)
+            trainer.log = { print($0); fflush(stdout) }
+            let o = trainer.options
+            print("data: \(data.count) galaxies, \(data.columns.count) target column(s); train \(trainer.train.count), test \(trainer.test.count)")
+            print(String(format: "constant-mean baseline test RMSE %.5f", trainer.constantMeanBaseline()))
+            print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
+                  + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off")"
+                  + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
+            Interrupt.install()
+            let outcome = try trainer.run { Interrupt.requested != 0 }
+            print("metrics: \(runDir.appendingPathComponent("metrics.csv").path)")
+            print("loss plot: \(runDir.appendingPathComponent("loss.svg").path)")
+            print("checkpoints: \(runDir.appendingPathComponent(Trainer.bestWeights).path) (best test RMSE"
+                  + (trainer.state.bestTestRMSE.map { String(format: " %.5f", $0) } ?? "") + "), \(runDir.appendingPathComponent(Trainer.lastWeights).path)")
+            if outcome == .interrupted {
+                print("resume with: galaxy train --resume \(runDir.path) --data ...")
+                throw ExitCode(130)
+            }
+        }
+    }
 }

@@ -1,0 +1,371 @@
+import Foundation
+
+/// Hyperparameters of `galaxy train`; the defaults are the seed's recipe.
+public struct TrainOptions: Codable, Sendable, Equatable {
+    public var epochs = 100
+    public var batch = 128
+    public var learningRate: Float = 0.1
+    public var momentum: Float = 0.9
+    public var splitSeed: UInt32 = 42
+    public var testFraction = 0.2
+    public var augment = true
+    public var augmentSeed: UInt32 = 42
+    /// The seed's DataLoader does not shuffle (the split's order is already random); `--shuffle` reorders per epoch.
+    public var shuffle = false
+    public var initSeed: UInt64 = 1234
+    /// ReduceLROnPlateau stepped on the test loss each epoch (the seed creates it but never steps it).
+    public var plateau = true
+    public var plateauFactor: Float = 0.1
+    public var plateauPatience = 10
+    public var plateauThreshold = 1e-4
+    public init() {}
+}
+
+/// PyTorch's ReduceLROnPlateau(mode='min', threshold_mode='rel', cooldown=0, min_lr=0, eps=1e-8).
+public struct PlateauScheduler: Codable, Sendable, Equatable {
+    public var best = Double.infinity
+    public var badEpochs = 0
+    public var factor: Float
+    public var patience: Int
+    public var threshold: Double
+
+    public init(factor: Float, patience: Int, threshold: Double) {
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+    }
+
+    /// Returns the learning rate to use after an epoch whose monitored value is `metric`.
+    public mutating func step(metric: Double, lr: Float) -> Float {
+        if metric < best * (1 - threshold) {
+            best = metric
+            badEpochs = 0
+        } else {
+            badEpochs += 1
+        }
+        guard badEpochs > patience else { return lr }
+        badEpochs = 0
+        let reduced = lr * factor
+        return lr - reduced > 1e-8 ? reduced : lr
+    }
+}
+
+/// One row of metrics.csv.
+public struct EpochMetrics: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var trainRMSE: Double
+    public var testRMSE: Double
+    public var learningRate: Float
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+/// Everything besides the weights that a resumed run needs to continue exactly where it stopped.
+public struct TrainingState: Codable, Sendable {
+    public var formatVersion = 1
+    public var options: TrainOptions
+    public var outputs: Int
+    public var columns: [String]
+    /// Epochs fully done; the next step is `step` of epoch `epoch + 1` (1-based epochs).
+    public var epoch: Int
+    public var step: Int
+    /// Bit pattern of the on-device training-loss accumulator at `step` (mid-epoch stops).
+    public var partialLossBits: UInt32
+    public var partialSeconds: Double
+    public var learningRate: Float
+    public var scheduler: PlateauScheduler
+    public var bestTestRMSE: Double?
+    public var splitDigest: String
+    public var weightsDigest: String
+    public var metrics: [EpochMetrics]
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFinite(epoch: Int, step: Int, checkpoint: String)
+    case invalid(String)
+    public var description: String {
+        switch self {
+        case .nonFinite(let e, let s, let c):
+            return "training loss became NaN or infinite at epoch \(e), step \(s): stopped; the last good checkpoint is \(c) (try a lower --lr)"
+        case .invalid(let m): return m
+        }
+    }
+}
+
+/// How a training run ended.
+public enum TrainOutcome: Equatable {
+    case finished
+    case interrupted
+}
+
+/// Trains SanderDielemanNet on the device: one recorded command buffer per step shape, replayed per
+/// batch with only the batch's indices written by the host; losses accumulate on the device and are
+/// read every few steps for the progress line and once per epoch.
+public final class Trainer {
+    public let context: VulkanContext
+    public let data: GalaxyDataset
+    public let runDir: URL
+    public private(set) var state: TrainingState
+    public let train: [Int]
+    public let test: [Int]
+    let network: DeviceNetwork
+    let deviceData: DeviceDataset
+    let trainIndices: DeviceBuffer
+    let evalIndices: DeviceBuffer
+    public var log: (String) -> Void = { print($0) }
+    public var progress: ProgressReporter?
+    /// Steps between loss read-backs for the progress line.
+    public var readbackEvery = 8
+
+    public static let lastWeights = "last.safetensors"
+    public static let lastState = "last.state.safetensors"
+    public static let bestWeights = "best.safetensors"
+
+    /// A new run (`resume` false) or the continuation of the run in `runDir`.
+    public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool) throws {
+        self.context = context
+        self.data = data
+        self.runDir = runDir
+        let k = data.columns.count
+        guard data.count >= 2 else { throw TrainingError.invalid("the data set has \(data.count) labelled galaxies: at least 2 are needed to split") }
+        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        var weights: ModelWeights
+        if resume {
+            let (w, s) = try Self.loadResumable(runDir, data: data)
+            weights = w
+            state = s
+        } else {
+            guard options.batch >= 1, options.epochs >= 1 else { throw TrainingError.invalid("--batch and --epochs must be at least 1") }
+            if let initWeights, initWeights.outputs != k {
+                throw TrainingError.invalid("--init weights have \(initWeights.outputs) outputs but the data has \(k) target columns")
+            }
+            weights = initWeights ?? ModelWeights(outputs: k, seed: options.initSeed)
+            state = TrainingState(options: options, outputs: k, columns: data.columns, epoch: 0, step: 0, partialLossBits: 0, partialSeconds: 0,
+                                  learningRate: options.learningRate,
+                                  scheduler: PlateauScheduler(factor: options.plateauFactor, patience: options.plateauPatience, threshold: options.plateauThreshold),
+                                  bestTestRMSE: nil, splitDigest: "", weightsDigest: "", metrics: [])
+        }
+        let split = trainTestSplit(count: data.count, testFraction: state.options.testFraction, seed: state.options.splitSeed)
+        guard !split.train.isEmpty, !split.test.isEmpty else {
+            throw TrainingError.invalid("the split of \(data.count) galaxies left an empty train or test set")
+        }
+        train = split.train
+        test = split.test
+        let digest = Self.splitDigest(ids: data.ids, train: train)
+        if resume && digest != state.splitDigest {
+            throw TrainingError.invalid("\(runDir.path): the data set or split differs from the one this run was trained on; cannot resume")
+        }
+        state.splitDigest = digest
+        let batch = state.options.batch
+        network = try DeviceNetwork(kernels: Kernels(context), outputs: k, maxBatch: batch, training: true)
+        try network.setWeights(weights)
+        if resume {
+            let (tensors, _) = try SafeTensors.read(runDir.appendingPathComponent(Self.lastState))
+            var m = [Float](repeating: 0, count: network.parameterCount)
+            for (name, _) in SanderDielemanNet.parameterShapes(outputs: k) {
+                guard let t = tensors["momentum.\(name)"] else { throw TrainingError.invalid("\(Self.lastState): tensor momentum.\(name) missing") }
+                m.replaceSubrange(network.offsets[name]!..<(network.offsets[name]! + t.values.count), with: t.values)
+            }
+            try network.setMomentum(m)
+        }
+        deviceData = try DeviceDataset(context, images: data.images, side: GalaxyDataset.imageSide, targets: data.targets, targetWidth: k)
+        trainIndices = try DeviceBuffer(context, bytes: batch * 4, label: "train indices", hostVisible: true)
+        evalIndices = try DeviceBuffer(context, bytes: batch * 4, label: "eval indices", hostVisible: true)
+    }
+
+    public var options: TrainOptions { state.options }
+
+    /// RMSE of predicting the training targets' column means on the test set.
+    public func constantMeanBaseline() -> Double {
+        let k = data.columns.count
+        let means = Metrics.columnMeans(data.targets, width: k, rows: train)
+        let testTargets = Metrics.rows(data.targets, width: k, test)
+        return Metrics.rmse((0..<test.count).flatMap { _ in means }, testTargets)
+    }
+
+    /// The training order of an epoch (1-based).
+    func order(epoch: Int) -> [Int] {
+        guard options.shuffle else { return train }
+        var rng = SplitMix64(seed: UInt64(options.augmentSeed) << 32 | UInt64(epoch))
+        return train.shuffled(using: &rng)
+    }
+
+    /// Trains until the last epoch or until `shouldStop` is true after a step.
+    public func run(shouldStop: () -> Bool = { false }) throws -> TrainOutcome {
+        let k = data.columns.count
+        let batch = options.batch
+        let steps = (train.count + batch - 1) / batch
+        while state.epoch < options.epochs {
+            let epoch = state.epoch + 1
+            let order = order(epoch: epoch)
+            let mode: AugmentMode = options.augment ? .random(seed: options.augmentSeed, epoch: UInt32(epoch)) : .none
+            var sequences: [Int: CommandSequence] = [:]
+            func trainSequence(_ b: Int) throws -> CommandSequence {
+                if let s = sequences[b] { return s }
+                let seq = try CommandSequence(context)
+                try deviceData.recordBatch(seq, kernels: network.kernels, indices: trainIndices, batch: b, mode: mode, input: network.input, target: network.target)
+                try network.recordForward(seq, batch: b)
+                try network.recordLoss(seq, batch: b, slot: 0, accumulate: true)
+                try network.recordBackward(seq, batch: b)
+                try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum)
+                sequences[b] = seq
+                return seq
+            }
+            try network.loss.upload([Float(bitPattern: state.step == 0 ? 0 : state.partialLossBits)])
+            let started = Date()
+            let firstStep = state.step
+            progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
+            progress?.advance(by: min(firstStep * batch, train.count))
+            var lastLoss: Float = 0
+            for step in firstStep..<steps {
+                let rows = order[(step * batch)..<min(train.count, (step + 1) * batch)]
+                try trainIndices.upload(rows.map { UInt32($0) })
+                try trainSequence(rows.count).submit()
+                let done = min(train.count, (step + 1) * batch)
+                if (step + 1) % readbackEvery == 0 || step + 1 == steps {
+                    lastLoss = try network.loss.download(count: 1)[0]
+                    guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
+                    progress?.update(done: done, extra: String(format: "train RMSE %.4f", (Double(lastLoss) / Double(done * k)).squareRoot()))
+                } else {
+                    progress?.update(done: done)
+                }
+                if step + 1 < steps && shouldStop() {
+                    let loss: Float = try network.loss.download(count: 1)[0]
+                    guard loss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
+                    state.step = step + 1
+                    state.partialLossBits = loss.bitPattern
+                    state.partialSeconds += Date().timeIntervalSince(started)
+                    try saveLast()
+                    progress?.finish(extra: "interrupted")
+                    log("interrupted at epoch \(epoch), step \(step + 1) of \(steps): resumable checkpoint written to \(runDir.appendingPathComponent(Self.lastWeights).path)")
+                    return .interrupted
+                }
+            }
+            let trainSeconds = Date().timeIntervalSince(started) + state.partialSeconds
+            progress?.finish()
+            let trainRMSE = (Double(lastLoss) / Double(train.count * k)).squareRoot()
+            let testLoss = try evaluate(rows: test)
+            let testRMSE = (testLoss / Double(test.count * k)).squareRoot()
+            let seconds = Date().timeIntervalSince(started) + state.partialSeconds
+            let lrUsed = state.learningRate
+            if options.plateau {
+                state.learningRate = state.scheduler.step(metric: testLoss, lr: state.learningRate)
+            }
+            let row = EpochMetrics(epoch: epoch, trainRMSE: trainRMSE, testRMSE: testRMSE, learningRate: lrUsed, seconds: seconds,
+                                   imagesPerSecond: Double(train.count - firstStep * batch) / max(trainSeconds - state.partialSeconds, 1e-9))
+            state.metrics.append(row)
+            state.epoch = epoch
+            state.step = 0
+            state.partialLossBits = 0
+            state.partialSeconds = 0
+            let improved = state.bestTestRMSE.map { testRMSE < $0 } ?? true
+            if improved { state.bestTestRMSE = testRMSE }
+            let weights = try network.weights()
+            if improved { try weights.save(to: runDir.appendingPathComponent(Self.bestWeights), metadata: checkpointMetadata()) }
+            try saveLast(weights)
+            try writeReports()
+            var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s  %.1f images/s",
+                              epoch, options.epochs, trainRMSE, testRMSE, lrUsed, seconds, row.imagesPerSecond)
+            if state.learningRate != lrUsed { line += String(format: "  (lr -> %.4g)", state.learningRate) }
+            if improved { line += "  *best" }
+            log(line)
+            if shouldStop() && state.epoch < options.epochs {
+                log("interrupted after epoch \(epoch): resumable checkpoint written to \(runDir.appendingPathComponent(Self.lastWeights).path)")
+                return .interrupted
+            }
+        }
+        return .finished
+    }
+
+    /// Sum of squared errors over `rows`, no augmentation.
+    func evaluate(rows: [Int]) throws -> Double {
+        let batch = options.batch
+        var sequences: [Int: CommandSequence] = [:]
+        try network.loss.upload([0], at: 1)
+        for start in stride(from: 0, to: rows.count, by: batch) {
+            let b = min(batch, rows.count - start)
+            let seq: CommandSequence
+            if let s = sequences[b] { seq = s } else {
+                seq = try CommandSequence(context)
+                try deviceData.recordBatch(seq, kernels: network.kernels, indices: evalIndices, batch: b, mode: .none, input: network.input, target: network.target)
+                try network.recordForward(seq, batch: b)
+                try network.recordLoss(seq, batch: b, slot: 1, accumulate: true)
+                sequences[b] = seq
+            }
+            try evalIndices.upload(rows[start..<(start + b)].map { UInt32($0) })
+            try seq.submit()
+        }
+        let loss = Double(try network.loss.download(count: 1, from: 1)[0])
+        guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
+        return loss
+    }
+
+    var lastCheckpointDescription: String {
+        state.epoch > 0 ? runDir.appendingPathComponent(Self.lastWeights).path + " (epoch \(state.epoch))" : "none (no epoch finished)"
+    }
+
+    func checkpointMetadata() -> [String: String] {
+        ["format": "galaxy SanderDielemanNet", "output": "relu", "columns": data.columns.joined(separator: ","),
+         "epoch": "\(state.epoch)"]
+    }
+
+    /// Writes last.safetensors and its sidecar; the sidecar records the weights' digest so a pair
+    /// from two different moments is detected on resume.
+    func saveLast(_ weights: ModelWeights? = nil) throws {
+        let w = try weights ?? network.weights()
+        let bytes = try SafeTensors.serialize(w.names.map { ($0, w.tensors[$0]!) }, metadata: checkpointMetadata())
+        state.weightsDigest = Self.digest(bytes)
+        let momentum = try network.momentumValues()
+        let tensors = SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
+            ("momentum.\(name)", Tensor(shape: shape, values: Array(momentum[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
+        }
+        let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        try SafeTensors.write(tensors, metadata: ["galaxy.training_state": json], to: runDir.appendingPathComponent(Self.lastState))
+        try AtomicFile.write(Data(bytes), to: runDir.appendingPathComponent(Self.lastWeights))
+    }
+
+    static func loadResumable(_ runDir: URL, data: GalaxyDataset) throws -> (ModelWeights, TrainingState) {
+        let weightsURL = runDir.appendingPathComponent(lastWeights), stateURL = runDir.appendingPathComponent(lastState)
+        for url in [weightsURL, stateURL] where !FileManager.default.fileExists(atPath: url.path) {
+            throw TrainingError.invalid("\(url.path) not found: \(runDir.path) holds no resumable run")
+        }
+        let (_, meta) = try SafeTensors.read(stateURL)
+        guard let json = meta["galaxy.training_state"], let state = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8)) else {
+            throw TrainingError.invalid("\(stateURL.path): no readable training state")
+        }
+        let bytes = [UInt8](try Data(contentsOf: weightsURL))
+        guard digest(bytes) == state.weightsDigest else {
+            throw TrainingError.invalid("\(weightsURL.path) does not belong to \(stateURL.path) (digest mismatch): cannot resume exactly")
+        }
+        guard state.columns == data.columns else {
+            throw TrainingError.invalid("\(runDir.path) was trained on columns \(state.columns.prefix(3))... but the data has \(data.columns.prefix(3))...")
+        }
+        let (tensors, _) = try SafeTensors.parse(bytes, name: weightsURL.path)
+        return (try ModelWeights(from: tensors, file: weightsURL.path, expectedOutputs: data.columns.count), state)
+    }
+
+    /// FNV-1a 64 of bytes, hex.
+    static func digest(_ bytes: [UInt8]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+
+    static func splitDigest(ids: [Int64], train: [Int]) -> String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(train.count * 8)
+        for i in train { withUnsafeBytes(of: ids[i].littleEndian) { bytes += $0 } }
+        return digest(bytes) + "-\(ids.count)"
+    }
+
+    /// metrics.csv and the loss plot, rewritten atomically after every epoch.
+    func writeReports() throws {
+        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second\n"
+        for m in state.metrics {
+            csv += String(format: "%d,%.6f,%.6f,%.6g,%.2f,%.2f\n", m.epoch, m.trainRMSE, m.testRMSE, m.learningRate, m.seconds, m.imagesPerSecond)
+        }
+        try AtomicFile.write(Data(csv.utf8), to: runDir.appendingPathComponent("metrics.csv"))
+        let svg = LossPlot.svg(train: state.metrics.map(\.trainRMSE), test: state.metrics.map(\.testRMSE))
+        try AtomicFile.write(Data(svg.utf8), to: runDir.appendingPathComponent("loss.svg"))
+    }
+}

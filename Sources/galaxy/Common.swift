@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import GalaxyKit
+
+/// Where the labelled data is: a Kaggle-layout folder, with optional overrides.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Data folder in the Kaggle layout (training_solutions_rev1.csv, images_training_rev1/).")
+    var data: String?
+    @Option(help: "Labels CSV. Default: DATA/training_solutions_rev1.csv.")
+    var csv: String?
+    @Option(help: "Folder of <GalaxyID>.jpg images. Default: DATA/images_training_rev1.")
+    var images: String?
+    @Option(help: "Preprocessed cache file. Default: DATA/galaxy-cache.bin.")
+    var cache: String?
+    @Flag(help: "Fail on a bad image instead of skipping it.")
+    var strict = false
+
+    var isGiven: Bool { data != nil || csv != nil }
+
+    func source() throws -> DataSource {
+        guard let dir = data ?? csv.map({ URL(fileURLWithPath: $0).deletingLastPathComponent().path }) else {
+            throw ValidationError("give the data with --data DIR (or --csv FILE --images DIR)")
+        }
+        return DataSource(dataDir: URL(fileURLWithPath: dir), csv: csv.map { URL(fileURLWithPath: $0) },
+                          images: images.map { URL(fileURLWithPath: $0) }, cache: cache.map { URL(fileURLWithPath: $0) })
+    }
+
+    /// The cached data set, prepared first if the cache is missing or stale.
+    func load() throws -> GalaxyDataset {
+        let progress = ProgressReporter(label: "prepare", total: 0)
+        let (dataset, report) = try GalaxyCache.loadOrPrepareWithReport(try source(), strict: strict, progress: progress)
+        for s in report.skipped { progress.note("skipped \(s)") }
+        if report.rebuilt { log("prepared \(report.cache.path): \(dataset.count) galaxies") }
+        return dataset
+    }
+}
+
+func log(_ message: String) {
+    FileHandle.standardError.write(Data("\(message)\n".utf8))
+}
+
+func openDevice(_ selector: String?) throws -> VulkanContext {
+    let context = try VulkanContext(selector: selector)
+    log("device: \(context.info.name) (\(context.info.type))")
+    return context
+}
+
+/// Ctrl-C during training: the first press asks the trainer to stop after the current step.
+enum Interrupt {
+    nonisolated(unsafe) static var requested: sig_atomic_t = 0
+    static func install() {
+        signal(SIGINT) { _ in
+            if Interrupt.requested != 0 { _exit(130) }  // a second Ctrl-C does not wait
+            Interrupt.requested = 1
+        }
+    }
+}
