@@ -23,7 +23,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
 
 /// PyTorch's ReduceLROnPlateau(mode='min', threshold_mode='rel', cooldown=0, min_lr=0, eps=1e-8).
 public struct PlateauScheduler: Codable, Sendable, Equatable {
-    public var best = Double.infinity
+    /// Best value seen so far (nil before the first epoch; JSON has no infinity).
+    public var best: Double?
     public var badEpochs = 0
     public var factor: Float
     public var patience: Int
@@ -37,7 +38,7 @@ public struct PlateauScheduler: Codable, Sendable, Equatable {
 
     /// Returns the learning rate to use after an epoch whose monitored value is `metric`.
     public mutating func step(metric: Double, lr: Float) -> Float {
-        if metric < best * (1 - threshold) {
+        if metric < (best ?? .infinity) * (1 - threshold) {
             best = metric
             badEpochs = 0
         } else {
@@ -281,7 +282,7 @@ public final class Trainer {
     func evaluate(rows: [Int]) throws -> Double {
         let batch = options.batch
         var sequences: [Int: CommandSequence] = [:]
-        try network.loss.upload([0], at: 1)
+        try network.loss.upload([Float(0)], at: 1)
         for start in stride(from: 0, to: rows.count, by: batch) {
             let b = min(batch, rows.count - start)
             let seq: CommandSequence

@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+@testable import GalaxyKit
+
+final class TrainerTests: GPUTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-trainer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: dir)
+        super.tearDown()
+    }
+
+    /// A tiny synthetic Galaxy Zoo, prepared through the real pipeline (JPEG, crop, resize, cache).
+    private func tinyData(count: Int) throws -> GalaxyDataset {
+        let dataDir = dir.appendingPathComponent("data")
+        _ = try GalaxySynth.write(to: dataDir, options: .init(count: count, seed: 11))
+        return try GalaxyCache.loadOrPrepare(DataSource(dataDir: dataDir), strict: true, progress: nil)
+    }
+
+    private func options(epochs: Int) -> TrainOptions {
+        var o = TrainOptions()
+        o.epochs = epochs
+        o.batch = 6
+        o.learningRate = 0.05
+        return o
+    }
+
+    func testShortTrainingRunLowersTheLoss() throws {
+        let data = try tinyData(count: 20)
+        var o = options(epochs: 4)
+        o.augment = false
+        o.batch = 4
+        o.learningRate = 0.1
+        let trainer = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run"), options: o, initWeights: nil, resume: false)
+        trainer.log = { _ in }
+        XCTAssertEqual(try trainer.run(), .finished)
+        let m = trainer.state.metrics
+        XCTAssertEqual(m.count, 4)
+        print("train RMSE per epoch: \(m.map(\.trainRMSE))")
+        // Deterministic (no augmentation), so any drop is real; a sign error or a missed update raises or freezes it.
+        XCTAssertLessThan(m.last!.trainRMSE, 0.97 * m.first!.trainRMSE, "training did not lower the loss")
+        for name in ["metrics.csv", "loss.svg", Trainer.lastWeights, Trainer.lastState, Trainer.bestWeights] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/\(name)").path), name)
+        }
+        let csv = try String(contentsOf: dir.appendingPathComponent("run/metrics.csv"), encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 5, "header + one row per epoch")
+    }
+
+    func testResumeEqualsAnUninterruptedRunBitForBit() throws {
+        let data = try tinyData(count: 16)
+        let o = options(epochs: 2)  // 13 train images in batches of 6: 3 steps per epoch, the last partial
+        let straight = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("a"), options: o, initWeights: nil, resume: false)
+        straight.log = { _ in }
+        XCTAssertEqual(try straight.run(), .finished)
+
+        // Stop mid-epoch after the first step, then after epoch 1's end is crossed, then finish.
+        var calls = 0
+        let first = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("b"), options: o, initWeights: nil, resume: false)
+        first.log = { _ in }
+        XCTAssertEqual(try first.run { calls += 1; return calls == 1 }, .interrupted)
+        XCTAssertEqual(first.state.step, 1)
+        let second = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("b"), options: o, initWeights: nil, resume: true)
+        second.log = { _ in }
+        XCTAssertEqual(second.state.step, 1)
+        XCTAssertEqual(try second.run { second.state.epoch == 1 }, .interrupted)
+        XCTAssertEqual(second.state.epoch, 1)
+        let third = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("b"), options: o, initWeights: nil, resume: true)
+        third.log = { _ in }
+        XCTAssertEqual(try third.run(), .finished)
+
+        let a = try ModelWeights.load(dir.appendingPathComponent("a/last.safetensors")).weights
+        let b = try ModelWeights.load(dir.appendingPathComponent("b/last.safetensors")).weights
+        for name in a.names {
+            XCTAssertEqual(a[name].map(\.bitPattern), b[name].map(\.bitPattern), "\(name) differs after resume")
+        }
+        XCTAssertEqual(straight.state.metrics.map(\.trainRMSE), third.state.metrics.map(\.trainRMSE))
+        XCTAssertEqual(straight.state.metrics.map(\.testRMSE), third.state.metrics.map(\.testRMSE))
+    }
+
+    func testResumeRejectsAMismatchedCheckpointPair() throws {
+        let data = try tinyData(count: 8)
+        let run = dir.appendingPathComponent("run")
+        let t = try Trainer(context: context, data: data, runDir: run, options: options(epochs: 1), initWeights: nil, resume: false)
+        t.log = { _ in }
+        _ = try t.run()
+        try ModelWeights(outputs: 37, seed: 99).save(to: run.appendingPathComponent(Trainer.lastWeights))
+        XCTAssertThrowsError(try Trainer(context: context, data: data, runDir: run, options: options(epochs: 1), initWeights: nil, resume: true)) {
+            XCTAssertTrue("\($0)".contains("digest mismatch"), "\($0)")
+        }
+        XCTAssertThrowsError(try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("none"), options: options(epochs: 1), initWeights: nil, resume: true)) {
+            XCTAssertTrue("\($0)".contains("no resumable run"), "\($0)")
+        }
+    }
+
+    func testNonFiniteLossStopsAndKeepsTheLastGoodCheckpoint() throws {
+        let data = try tinyData(count: 8)
+        var o = options(epochs: 3)
+        o.learningRate = 1e30  // diverges at once
+        let run = dir.appendingPathComponent("run")
+        let t = try Trainer(context: context, data: data, runDir: run, options: o, initWeights: nil, resume: false)
+        t.log = { _ in }
+        XCTAssertThrowsError(try t.run()) { XCTAssertTrue("\($0)".contains("NaN or infinite"), "\($0)") }
+        if FileManager.default.fileExists(atPath: run.appendingPathComponent(Trainer.lastWeights).path) {
+            let w = try ModelWeights.load(run.appendingPathComponent(Trainer.lastWeights)).weights
+            XCTAssertTrue(w.names.allSatisfy { w[$0].allSatisfy(\.isFinite) }, "a checkpoint with non-finite weights was written")
+        }
+    }
+
+    func testPlateauSchedulerFollowsPyTorch() {
+        // ReduceLROnPlateau(factor=0.1, patience=2, threshold=1e-4 rel): the lr drops after 3 epochs without
+        // a relative improvement of 1e-4, and the count restarts after a drop.
+        var s = PlateauScheduler(factor: 0.1, patience: 2, threshold: 1e-4)
+        var lr: Float = 0.1
+        let losses = [1.0, 0.9, 0.89995, 0.9, 0.95, 0.8, 0.8, 0.8, 0.8]
+        var lrs: [Float] = []
+        for l in losses { lr = s.step(metric: l, lr: lr); lrs.append(lr) }
+        XCTAssertEqual(lrs[0..<4], [0.1, 0.1, 0.1, 0.1])
+        XCTAssertEqual(lrs[4], 0.1 * 0.1, accuracy: 1e-9)  // 0.89995 is not 1e-4 better than 0.9: third bad epoch
+        XCTAssertEqual(lrs[5], 0.01, accuracy: 1e-9)
+        XCTAssertEqual(lrs[8], 0.001, accuracy: 1e-9)
+    }
+}
