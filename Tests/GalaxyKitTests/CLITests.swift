@@ -1,0 +1,156 @@
+import Foundation
+import XCTest
+@testable import GalaxyKit
+
+/// Runs the built `galaxy` executable as a user would, for every command and its error cases.
+final class CLITests: XCTestCase {
+    static let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("../shared/data").standardizedFileURL
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    /// The executable beside the test bundle (SwiftPM builds every product before testing).
+    static var executable: URL {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.path != "/" {
+            let candidate = url.deletingLastPathComponent().appendingPathComponent("galaxy")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            url = url.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: "galaxy-executable-not-built")
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    @discardableResult
+    func galaxy(_ args: [String], env: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.executable
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let r = Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        XCTAssertFalse(r.stderr.contains("[vulkan validation]"), "validation messages:\n\(r.stderr)", file: file, line: line)
+        return r
+    }
+
+    /// A failing command: exit 1, one clear `error:` line that contains `expected`, no crash.
+    func assertFails(_ args: [String], mentioning expected: [String], env: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try galaxy(args, env: env, file: file, line: line)
+        XCTAssertNotEqual(r.status, 0, "\(args) should fail", file: file, line: line)
+        XCTAssertLessThan(r.status, 128, "\(args) crashed:\n\(r.stderr)", file: file, line: line)
+        for text in expected { XCTAssertTrue(r.stderr.contains(text), "stderr of \(args) lacks \"\(text)\":\n\(r.stderr)", file: file, line: line) }
+    }
+
+    func testWholeWorkflowFromSynthToSubmission() throws {
+        let data = dir.appendingPathComponent("data").path, run = dir.appendingPathComponent("run").path
+        var r = try galaxy(["synth", "--count", "14", "--test-count", "3", "--seed", "5", "--out", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try galaxy(["prepare", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("14 galaxies"), r.stdout)
+        r = try galaxy(["train", "--data", data, "--run", run, "--epochs", "1", "--batch", "5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("constant-mean baseline test RMSE"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("epoch   1/1  train RMSE"), r.stdout)
+        let best = "\(run)/best.safetensors"
+        r = try galaxy(["eval", "--checkpoint", best, "--data", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("constant-mean baseline"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("Q11"), r.stdout)
+
+        let image = try FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted()[0]
+        r = try galaxy(["predict", "--checkpoint", best, "--labels", "\(data)/training_solutions_rev1.csv", "\(data)/images_training_rev1/\(image)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains(" prob |      meaning (exact) | meaning (pred)       | prob"), r.stdout)
+        XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.contains(" | ") }.count, 12, "header + 11 questions:\n\(r.stdout)")
+        XCTAssertFalse(r.stdout.contains("    -"), "the true answers should be shown:\n\(r.stdout)")
+
+        r = try galaxy(["predict", "--json", "--checkpoint", best, "\(data)/images_training_rev1/\(image)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]
+        let outputs = json?.first?["outputs"] as? [String: Double]
+        XCTAssertEqual(outputs?.count, 37)
+        XCTAssertNotNil(outputs?["Class11.6"])
+
+        let csv = dir.appendingPathComponent("submission.csv").path
+        r = try galaxy(["submit", "--checkpoint", best, "--images", "\(data)/images_test_rev1", "--out", csv])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(String(lines[0]), "GalaxyID," + GalaxyZooTree.columnNames.joined(separator: ","))
+        XCTAssertEqual(lines.count, 4)
+        let ids = lines.dropFirst().map { Int($0.split(separator: ",")[0])! }
+        XCTAssertEqual(ids, ids.sorted())
+
+        r = try galaxy(["devices"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("*"), r.stdout)
+    }
+
+    /// PyTorch's weights through the whole product path: JPEG -> crop/resize -> augment (off) ->
+    /// network gives PyTorch's output for the golden batch (the first 4 torchvision-crop images).
+    func testPyTorchWeightsPredictPyTorchOutputs() throws {
+        let golden = Self.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors")
+        let ids = ["101654", "103750", "108994", "116328"]
+        let images = ids.map { Self.shared.appendingPathComponent("kaggle-sample/images_training_rev1/\($0).jpg").path }
+        let r = try galaxy(["predict", "--json", "--checkpoint", golden.path] + images)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let want = try SafeTensors.read(golden).tensors["step1.output"]!.values
+        var worst = 0.0
+        for (i, rec) in json.enumerated() {
+            let outputs = try XCTUnwrap(rec["outputs"] as? [String: Double])
+            for (c, name) in GalaxyZooTree.columnNames.enumerated() { worst = max(worst, abs(outputs[name]! - Double(want[i * 37 + c]))) }
+        }
+        let scale = Double(want.map(abs).max()!)
+        print("predict vs PyTorch step1.output: max abs diff \(worst), relative to max output \(worst / scale)")
+        // Our JPEG decode + crop + resize equals torchvision's crops; the rest is float32 vs float64 (see TorchGoldenTests: 1e-4).
+        XCTAssertLessThan(worst / scale, 1e-4)
+    }
+
+    func testInitFromPyTorchWeightsAndWrongOutputCount() throws {
+        let golden = Self.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors").path
+        let sample = Self.shared.appendingPathComponent("kaggle-sample")
+        // spiral_labels.csv has one target column: 37-output weights do not fit it.
+        try assertFails(["train", "--csv", sample.appendingPathComponent("spiral_labels.csv").path, "--images", sample.appendingPathComponent("images_training_rev1").path,
+                         "--cache", dir.appendingPathComponent("c.bin").path, "--init-weights", golden, "--run", dir.appendingPathComponent("r").path, "--epochs", "1"],
+                        mentioning: ["fc3.bias has 37 outputs", "1 target column"])
+    }
+
+    func testBadInputsGiveClearErrors() throws {
+        let missing = dir.appendingPathComponent("nope.safetensors").path
+        try assertFails(["predict", "--checkpoint", missing, "x.jpg"], mentioning: [missing])
+        let truncated = dir.appendingPathComponent("t.safetensors")
+        try ModelWeights(outputs: 37, seed: 1).save(to: truncated)
+        let bytes = try Data(contentsOf: truncated)
+        try bytes.prefix(bytes.count / 2).write(to: truncated)
+        try assertFails(["predict", "--checkpoint", truncated.path, "x.jpg"], mentioning: [truncated.path, "truncated"])
+        try assertFails(["eval", "--checkpoint", truncated.path, "--data", dir.appendingPathComponent("none").path], mentioning: ["training_solutions_rev1.csv"])
+        let good = dir.appendingPathComponent("g.safetensors")
+        try ModelWeights(outputs: 37, seed: 1).save(to: good)
+        let png = dir.appendingPathComponent("123456.jpg")
+        try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0]).write(to: png)
+        try assertFails(["predict", "--checkpoint", good.path, png.path], mentioning: [png.path, "PNG"])
+        try assertFails(["train", "--resume", dir.appendingPathComponent("empty-run").path, "--data", dir.path], mentioning: ["training_solutions_rev1.csv"])
+        try assertFails(["devices"], mentioning: ["no Vulkan device", "mesa-vulkan-drivers"], env: ["VK_ICD_FILENAMES": "/nonexistent.json", "VK_DRIVER_FILES": "/nonexistent.json"])
+        try assertFails(["train", "--data", dir.path, "--device", "no-such-gpu"], mentioning: ["training_solutions_rev1.csv"])
+    }
+
+    func testUnknownDeviceIsAClearError() throws {
+        let data = dir.appendingPathComponent("data").path
+        XCTAssertEqual(try galaxy(["synth", "--count", "4", "--out", data]).status, 0)
+        try assertFails(["train", "--data", data, "--device", "no-such-gpu", "--run", dir.appendingPathComponent("r").path], mentioning: ["no-such-gpu", "llvmpipe"])
+    }
+}
