@@ -55,3 +55,9 @@ enum Interrupt {
         }
     }
 }
+
+/// The views averaged by `--tta N`: the first N of the 8 dihedral views (identity first).
+func ttaViews(_ n: Int) throws -> [AugmentMode] {
+    guard (1...8).contains(n) else { throw ValidationError("--tta must be between 1 and 8") }
+    return n == 1 ? [.none] : (0..<n).map { .view($0) }
+}

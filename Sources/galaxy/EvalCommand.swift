@@ -13,6 +13,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Seed of the train/test split.") var seed: UInt32 = 42
     @Option(help: "Test fraction of the split.") var testFraction = 0.2
     @Option(help: "Vulkan device index or name substring.") var device: String?
+    @Option(help: "Test-time augmentation: average over this many views (1-8: rotations by 90 degrees, then the same flipped).") var tta = 1
 
     func run() throws {
         try reportingErrors {
@@ -23,7 +24,7 @@ struct EvalCommand: ParsableCommand {
             let rows = all ? Array(0..<data.count) : split.test
             guard !rows.isEmpty else { throw ValidationError("no galaxies to evaluate") }
             let context = try openDevice(device)
-            let pred = try Predictor(context: context, weights: weights).predict(images: Metrics.images(data, rows))
+            let pred = try Predictor(context: context, weights: weights).predict(images: Metrics.images(data, rows), views: try ttaViews(tta))
             let target = Metrics.rows(data.targets, width: k, rows)
             let means = Metrics.columnMeans(data.targets, width: k, rows: all ? rows : split.train)
             let baseline = rows.flatMap { _ in means }

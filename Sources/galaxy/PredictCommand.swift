@@ -11,6 +11,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Labels CSV; when it holds an image's GalaxyID the true answers are shown beside the prediction.") var labels: String?
     @Flag(help: "Print JSON: per image its path and every output by column name.") var json = false
     @Option(help: "Vulkan device index or name substring.") var device: String?
+    @Option(help: "Test-time augmentation: average over this many views (1-8: rotations by 90 degrees, then the same flipped).") var tta = 1
     @Argument(help: "JPEG images (<GalaxyID>.jpg).") var images: [String]
 
     func run() throws {
@@ -25,7 +26,7 @@ struct PredictCommand: ParsableCommand {
             var pixels = [UInt8]()
             for path in images { pixels += try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: path)) }
             let context = try VulkanContext(selector: device)
-            let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128)).predict(images: pixels)
+            let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128)).predict(images: pixels, views: try ttaViews(tta))
             let k = weights.outputs
             var records: [[String: Any]] = []
             for (i, path) in images.enumerated() {

@@ -12,6 +12,7 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Output CSV.") var out = "submission.csv"
     @Flag(help: "Fail on a bad image instead of skipping it.") var strict = false
     @Option(help: "Vulkan device index or name substring.") var device: String?
+    @Option(help: "Test-time augmentation: average over this many views (1-8: rotations by 90 degrees, then the same flipped).") var tta = 1
 
     func run() throws {
         try reportingErrors {
@@ -29,7 +30,7 @@ struct SubmitCommand: ParsableCommand {
             let n = GalaxyDataset.imageBytes
             let pixels = keep.flatMap { pre.images[$0 * n..<($0 + 1) * n] }
             let context = try openDevice(device)
-            let outputs = try Predictor(context: context, weights: weights).predict(images: pixels)
+            let outputs = try Predictor(context: context, weights: weights).predict(images: pixels, views: try ttaViews(tta))
             let k = weights.outputs
             var csv = "GalaxyID," + columns.joined(separator: ",") + "\n"
             for (r, i) in keep.enumerated() {
