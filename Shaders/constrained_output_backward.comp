@@ -1,0 +1,57 @@
+#version 450
+// Gradient of the Galaxy Zoo constrained output, one invocation per row; z, dp, dz are [batch, 37]:
+// dz = d(constrained_output_forward(z)) / dz applied to dp (recomputes the forward values of the row).
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+layout(std430, binding = 0) readonly buffer Z { float z[]; };
+layout(std430, binding = 1) readonly buffer DP { float dp[]; };
+layout(std430, binding = 2) writeonly buffer DZ { float dz[]; };
+layout(push_constant) uniform Params { uint batch; } params;
+
+// Same tree and eps as constrained_output_forward.comp (see there).
+const uint QUESTIONS = 11;
+const uint ANSWERS = 37;
+const uint QSTART[QUESTIONS + 1] = uint[](0, 3, 5, 7, 9, 13, 15, 18, 25, 28, 31, 37);
+const int PARENT[QUESTIONS] = int[](-1, 1, 4, 4, 4, -1, 0, 13, 3, 7, 7);
+const float EPS = 1e-12;
+
+void main() {
+    uint row = globalIndex();
+    if (row >= params.batch) return;
+    uint base = row * ANSWERS;
+
+    // Forward: n = per-question normalized max(z, 0) with denominators s, v = final (scaled) outputs.
+    float n[ANSWERS], v[ANSWERS], g[ANSWERS], s[QUESTIONS];
+    for (uint q = 0; q < QUESTIONS; ++q) {
+        float sum = 0.0;
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += max(z[base + c], 0.0);
+        s[q] = sum + EPS;
+        float scale = PARENT[q] < 0 ? 1.0 : v[PARENT[q]];
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {
+            n[c] = max(z[base + c], 0.0) / s[q];
+            v[c] = n[c] * scale;
+        }
+    }
+
+    // Undo the scalings last to first. When question q is reached, every child of its columns has
+    // already added its share to g, so g[c] is the full gradient wrt v[c]. v[c] = n[c] * v[parent]
+    // sends g[c] * n[c] to the parent and leaves g[c] * v[parent] as the gradient wrt n[c].
+    for (uint c = 0; c < ANSWERS; ++c) g[c] = dp[base + c];
+    for (int q = int(QUESTIONS) - 1; q >= 0; --q) {
+        if (PARENT[q] < 0) continue;
+        uint parent = uint(PARENT[q]);
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {
+            g[parent] += g[c] * n[c];
+            g[c] *= v[parent];
+        }
+    }
+
+    // n_i = a_i / s with s = sum_j a_j + eps: da_i = (dn_i - sum_j dn_j n_j) / s; max(., 0) passes it where z > 0.
+    for (uint q = 0; q < QUESTIONS; ++q) {
+        float dot = 0.0;
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) dot += g[c] * n[c];
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {
+            dz[base + c] = z[base + c] > 0.0 ? (g[c] - dot) / s[q] : 0.0;
+        }
+    }
+}
