@@ -61,3 +61,5 @@ func ttaViews(_ n: Int) throws -> [AugmentMode] {
     guard (1...8).contains(n) else { throw ValidationError("--tta must be between 1 and 8") }
     return n == 1 ? [.none] : (0..<n).map { .view($0) }
 }
+
+extension OutputMode: ExpressibleByArgument {}

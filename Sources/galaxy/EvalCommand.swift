@@ -19,12 +19,12 @@ struct EvalCommand: ParsableCommand {
         try reportingErrors {
             let data = try dataOptions.load()
             let k = data.columns.count
-            let (weights, _) = try ModelWeights.load(URL(fileURLWithPath: checkpoint), expectedOutputs: k)
+            let (weights, meta) = try ModelWeights.load(URL(fileURLWithPath: checkpoint), expectedOutputs: k)
             let split = trainTestSplit(count: data.count, testFraction: testFraction, seed: seed)
             let rows = all ? Array(0..<data.count) : split.test
             guard !rows.isEmpty else { throw ValidationError("no galaxies to evaluate") }
             let context = try openDevice(device)
-            let pred = try Predictor(context: context, weights: weights).predict(images: Metrics.images(data, rows), views: try ttaViews(tta))
+            let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint)).predict(images: Metrics.images(data, rows), views: try ttaViews(tta))
             let target = Metrics.rows(data.targets, width: k, rows)
             let means = Metrics.columnMeans(data.targets, width: k, rows: all ? rows : split.train)
             let baseline = rows.flatMap { _ in means }

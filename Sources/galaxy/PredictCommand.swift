@@ -26,7 +26,7 @@ struct PredictCommand: ParsableCommand {
             var pixels = [UInt8]()
             for path in images { pixels += try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: path)) }
             let context = try VulkanContext(selector: device)
-            let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128)).predict(images: pixels, views: try ttaViews(tta))
+            let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128), outputMode: try OutputMode(metadata: meta, file: checkpoint)).predict(images: pixels, views: try ttaViews(tta))
             let k = weights.outputs
             var records: [[String: Any]] = []
             for (i, path) in images.enumerated() {

@@ -30,7 +30,7 @@ struct SubmitCommand: ParsableCommand {
             let n = GalaxyDataset.imageBytes
             let pixels = keep.flatMap { pre.images[$0 * n..<($0 + 1) * n] }
             let context = try openDevice(device)
-            let outputs = try Predictor(context: context, weights: weights).predict(images: pixels, views: try ttaViews(tta))
+            let outputs = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint)).predict(images: pixels, views: try ttaViews(tta))
             let k = weights.outputs
             var csv = "GalaxyID," + columns.joined(separator: ",") + "\n"
             for (r, i) in keep.enumerated() {

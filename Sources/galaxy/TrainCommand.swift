@@ -28,6 +28,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Do not step ReduceLROnPlateau on the test loss.") var noPlateau = false
     @Option(help: "ReduceLROnPlateau patience in epochs.") var plateauPatience = 10
     @Option(help: "ReduceLROnPlateau factor.") var plateauFactor: Float = 0.1
+    @Option(help: "Output layer: relu (the seed's) or constrained (Dieleman's decision-tree normalization, 37 columns).") var output: OutputMode = .relu
     @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
     @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
 
@@ -47,6 +48,7 @@ struct TrainCommand: ParsableCommand {
             options.plateau = !noPlateau
             options.plateauPatience = plateauPatience
             options.plateauFactor = plateauFactor
+            options.outputMode = output
             guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
             let data = try dataOptions.load()
             let context = try openDevice(device)
@@ -59,7 +61,7 @@ struct TrainCommand: ParsableCommand {
             print("data: \(data.count) galaxies, \(data.columns.count) target column(s); train \(trainer.train.count), test \(trainer.test.count)")
             print(String(format: "constant-mean baseline test RMSE %.5f", trainer.constantMeanBaseline()))
             print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
-                  + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off")"
+                  + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.rawValue)"
                   + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
             Interrupt.install()
             let outcome = try trainer.run { Interrupt.requested != 0 }

@@ -154,3 +154,30 @@ final class CLITests: XCTestCase {
         try assertFails(["train", "--data", data, "--device", "no-such-gpu", "--run", dir.appendingPathComponent("r").path], mentioning: ["no-such-gpu", "llvmpipe"])
     }
 }
+
+extension CLITests {
+    func testConstrainedOutputModeIsRecordedAndUsed() throws {
+        let data = dir.appendingPathComponent("data").path, run = dir.appendingPathComponent("run").path
+        XCTAssertEqual(try galaxy(["synth", "--count", "8", "--seed", "2", "--out", data]).status, 0)
+        var r = try galaxy(["train", "--data", data, "--run", run, "--epochs", "1", "--batch", "4", "--output", "constrained"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let (_, meta) = try ModelWeights.load(URL(fileURLWithPath: "\(run)/last.safetensors"))
+        XCTAssertEqual(meta["output"], "constrained")
+        let image = try FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted()[0]
+        r = try galaxy(["predict", "--json", "--tta", "2", "--checkpoint", "\(run)/last.safetensors", "\(data)/images_training_rev1/\(image)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let outputs = try XCTUnwrap(json.first?["outputs"] as? [String: Double])
+        let row = GalaxyZooTree.columnNames.map { Float(outputs[$0]!) }
+        // Without being told, predict used the constrained layer: each question sums to its parent's value
+        // (float32, a few ulps of 1), or to 0 when all its fc3 outputs were <= 0 (max(z,0)/(sum+eps) = 0).
+        for (q, range) in GalaxyZooTree.questionRanges.enumerated() {
+            let sum = range.reduce(Float(0)) { $0 + row[$1] }
+            let parent = GalaxyZooTree.parentColumn[q].map { row[$0] } ?? 1
+            XCTAssertTrue(abs(sum - parent) < 1e-5 || sum == 0, "Q\(q + 1) sums to \(sum), parent \(parent): \(row)")
+        }
+        XCTAssertTrue(row.contains { $0 > 0 && $0 < 1 }, "\(row)")
+        try assertFails(["train", "--csv", "\(data)/training_solutions_rev1.csv", "--images", "\(data)/images_training_rev1",
+                         "--run", dir.appendingPathComponent("r2").path, "--epochs", "1", "--output", "bogus"], mentioning: ["bogus"])
+    }
+}

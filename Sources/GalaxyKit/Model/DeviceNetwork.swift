@@ -1,3 +1,16 @@
+/// The network's last layer: the seed's ReLU, or Dieleman's decision-tree normalization (37 outputs only).
+public enum OutputMode: String, Codable, Sendable, CaseIterable {
+    case relu
+    case constrained
+
+    /// The mode recorded in a checkpoint's metadata (checkpoints without one are the seed's ReLU).
+    public init(metadata: [String: String], file: String) throws {
+        guard let raw = metadata["output"] else { self = .relu; return }
+        guard let mode = OutputMode(rawValue: raw) else { throw SafeTensorsError(file: file, reason: "unknown output mode \"\(raw)\" in metadata") }
+        self = mode
+    }
+}
+
 /// SanderDielemanNet in device buffers: parameters, gradients and momentum packed in one buffer each
 /// (one SGD dispatch updates them all), activations for up to `maxBatch` images, and the recorders of
 /// the forward pass, the loss, the backward pass and the SGD update.
@@ -6,6 +19,7 @@ public final class DeviceNetwork {
     public let outputs: Int
     public let maxBatch: Int
     public let training: Bool
+    public let outputMode: OutputMode
 
     /// Float offset of each parameter tensor in `params`/`grads`/`momentum`, 64-float aligned so each
     /// can be bound on its own (256 bytes satisfies every device's minStorageBufferOffsetAlignment).
@@ -24,10 +38,16 @@ public final class DeviceNetwork {
     public static let lossSlots = 4
 
     let r1, p1, i1, r2, p2, i2, r3, r4, p4, i4, f1, f2: DeviceBuffer
+    /// fc3's output before the output layer (constrained mode), and its gradient.
+    let z, dZ: DeviceBuffer?
     let dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1: DeviceBuffer?
 
-    public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool) throws {
+    public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
+        if outputMode == .constrained && outputs != GalaxyZooTree.answerCount {
+            throw GalaxyError.message("the constrained output layer needs the 37 Galaxy Zoo columns, not \(outputs)")
+        }
+        self.outputMode = outputMode
         self.kernels = kernels
         self.outputs = outputs
         self.maxBatch = maxBatch
@@ -64,6 +84,8 @@ public final class DeviceNetwork {
         r3 = try buf(128 * 12 * 12, "r3"); r4 = try buf(128 * 10 * 10, "r4")
         p4 = try buf(3200, "p4"); i4 = try buf(3200, "i4")
         f1 = try buf(128, "f1"); f2 = try buf(64, "f2")
+        z = outputMode == .constrained ? try buf(outputs, "z") : nil
+        dZ = outputMode == .constrained && training ? try buf(outputs, "dZ") : nil
         if training {
             dOut = try buf(outputs, "dOut"); dF2 = try buf(64, "dF2"); dF1 = try buf(128, "dF1"); dP4 = try buf(3200, "dP4")
             dR4 = try buf(128 * 10 * 10, "dR4"); dR3 = try buf(128 * 12 * 12, "dR3"); dP2 = try buf(64 * 14 * 14, "dP2")
@@ -76,7 +98,7 @@ public final class DeviceNetwork {
     /// Bytes of device memory this network holds.
     public var deviceBytes: Int {
         let all: [DeviceBuffer?] = [params, grads, momentum, input, target, output, loss, r1, p1, i1, r2, p2, i2, r3, r4, p4, i4, f1, f2,
-                                    dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1]
+                                    dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1, z, dZ]
         return all.compactMap { $0?.size }.reduce(0, +)
     }
 
@@ -138,8 +160,14 @@ public final class DeviceNetwork {
         try k.reluForward(seq, x: f1.whole, y: f1.whole, count: b * 128)
         try k.linearForward(seq, x: f1.whole, w: param("fc2.weight"), b: param("fc2.bias"), y: f2.whole, shape: net.fc2(b))
         try k.reluForward(seq, x: f2.whole, y: f2.whole, count: b * 64)
-        try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: output.whole, shape: net.fc3(b, outputs: outputs))
-        try k.reluForward(seq, x: output.whole, y: output.whole, count: b * outputs)
+        switch outputMode {
+        case .relu:
+            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: output.whole, shape: net.fc3(b, outputs: outputs))
+            try k.reluForward(seq, x: output.whole, y: output.whole, count: b * outputs)
+        case .constrained:
+            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: z!.whole, shape: net.fc3(b, outputs: outputs))
+            try k.constrainedOutputForward(seq, z: z!.whole, p: output.whole, batch: b)
+        }
     }
 
     /// loss[slot] (+)= sum (output - target)^2 over the batch.
@@ -154,10 +182,18 @@ public final class DeviceNetwork {
         let net = SanderDielemanNet.self
         let (dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1) = (self.dOut!, self.dF2!, self.dF1!, self.dP4!, self.dR4!, self.dR3!, self.dP2!, self.dR2!, self.dP1!, self.dR1!)
         try k.mseBackward(seq, pred: output.whole, target: target.whole, grad: dOut.whole, count: b * outputs)
-        try k.reluBackward(seq, y: output.whole, dy: dOut.whole, dx: dOut.whole, count: b * outputs)
+        let dFc3: DeviceBuffer
+        switch outputMode {
+        case .relu:
+            try k.reluBackward(seq, y: output.whole, dy: dOut.whole, dx: dOut.whole, count: b * outputs)
+            dFc3 = dOut
+        case .constrained:
+            try k.constrainedOutputBackward(seq, z: z!.whole, dp: dOut.whole, dz: dZ!.whole, batch: b)
+            dFc3 = dZ!
+        }
         let fc3 = net.fc3(b, outputs: outputs)
-        try k.linearBackwardWeight(seq, dy: dOut.whole, x: f2.whole, dw: grad("fc3.weight"), db: grad("fc3.bias"), shape: fc3)
-        try k.linearBackwardInput(seq, dy: dOut.whole, w: param("fc3.weight"), dx: dF2.whole, shape: fc3)
+        try k.linearBackwardWeight(seq, dy: dFc3.whole, x: f2.whole, dw: grad("fc3.weight"), db: grad("fc3.bias"), shape: fc3)
+        try k.linearBackwardInput(seq, dy: dFc3.whole, w: param("fc3.weight"), dx: dF2.whole, shape: fc3)
         try k.reluBackward(seq, y: f2.whole, dy: dF2.whole, dx: dF2.whole, count: b * 64)
         try k.linearBackwardWeight(seq, dy: dF2.whole, x: f1.whole, dw: grad("fc2.weight"), db: grad("fc2.bias"), shape: net.fc2(b))
         try k.linearBackwardInput(seq, dy: dF2.whole, w: param("fc2.weight"), dx: dF1.whole, shape: net.fc2(b))

@@ -3,16 +3,18 @@
 public struct ReferenceNetwork<T: BinaryFloatingPoint> {
     public var params: [String: [T]]
     public let outputs: Int
+    public let outputMode: OutputMode
 
-    public init(_ weights: ModelWeights) {
+    public init(_ weights: ModelWeights, outputMode: OutputMode = .relu) {
         outputs = weights.outputs
+        self.outputMode = outputMode
         params = Dictionary(uniqueKeysWithValues: weights.names.map { ($0, weights[$0].map { T($0) }) })
     }
 
     /// Activations kept for the backward pass.
     public struct Activations {
         public var input: [T], r1: [T], p1: [T], i1: [UInt32], r2: [T], p2: [T], i2: [UInt32]
-        public var r3: [T], r4: [T], p4: [T], i4: [UInt32], f1: [T], f2: [T], output: [T]
+        public var r3: [T], r4: [T], p4: [T], i4: [UInt32], f1: [T], f2: [T], z: [T], output: [T]
     }
 
     public func forward(_ x: [T], batch b: Int) -> Activations {
@@ -26,15 +28,17 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         let (p4, i4) = R.maxpool2dForward(r4, SanderDielemanNet.pool4(b))
         let f1 = R.reluForward(R.linearForward(p4, params["fc1.weight"]!, params["fc1.bias"]!, SanderDielemanNet.fc1(b)))
         let f2 = R.reluForward(R.linearForward(f1, params["fc2.weight"]!, params["fc2.bias"]!, SanderDielemanNet.fc2(b)))
-        let out = R.reluForward(R.linearForward(f2, params["fc3.weight"]!, params["fc3.bias"]!, SanderDielemanNet.fc3(b, outputs: outputs)))
-        return Activations(input: x, r1: r1, p1: p1, i1: i1, r2: r2, p2: p2, i2: i2, r3: r3, r4: r4, p4: p4, i4: i4, f1: f1, f2: f2, output: out)
+        let z = R.linearForward(f2, params["fc3.weight"]!, params["fc3.bias"]!, SanderDielemanNet.fc3(b, outputs: outputs))
+        let out = outputMode == .relu ? R.reluForward(z) : R.constrainedOutputForward(z, batch: b)
+        return Activations(input: x, r1: r1, p1: p1, i1: i1, r2: r2, p2: p2, i2: i2, r3: r3, r4: r4, p4: p4, i4: i4, f1: f1, f2: f2, z: z, output: out)
     }
 
     /// Gradients of loss_sum / numel (the seed's backward) for every parameter.
     public func backward(_ a: Activations, target: [T], batch b: Int) -> [String: [T]] {
         typealias R = Reference
         var g: [String: [T]] = [:]
-        let dOut = R.reluBackward(a.output, R.mseBackward(a.output, target))
+        let dLoss = R.mseBackward(a.output, target)
+        let dOut = outputMode == .relu ? R.reluBackward(a.output, dLoss) : R.constrainedOutputBackward(a.z, dLoss, batch: b)
         (g["fc3.weight"], g["fc3.bias"]) = R.linearBackwardWeight(dOut, a.f2, SanderDielemanNet.fc3(b, outputs: outputs))
         let dF2 = R.reluBackward(a.f2, R.linearBackwardInput(dOut, params["fc3.weight"]!, SanderDielemanNet.fc3(b, outputs: outputs)))
         (g["fc2.weight"], g["fc2.bias"]) = R.linearBackwardWeight(dF2, a.f1, SanderDielemanNet.fc2(b))

@@ -6,10 +6,10 @@ public final class Predictor {
     public let network: DeviceNetwork
     public let maxBatch: Int
 
-    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128) throws {
+    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu) throws {
         self.context = context
         self.maxBatch = maxBatch
-        network = try DeviceNetwork(kernels: Kernels(context), outputs: weights.outputs, maxBatch: maxBatch, training: false)
+        network = try DeviceNetwork(kernels: Kernels(context), outputs: weights.outputs, maxBatch: maxBatch, training: false, outputMode: outputMode)
         try network.setWeights(weights)
     }
 

@@ -18,6 +18,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var plateauFactor: Float = 0.1
     public var plateauPatience = 10
     public var plateauThreshold = 1e-4
+    public var outputMode = OutputMode.relu
     public init() {}
 }
 
@@ -158,7 +159,7 @@ public final class Trainer {
         }
         state.splitDigest = digest
         let batch = state.options.batch
-        network = try DeviceNetwork(kernels: Kernels(context), outputs: k, maxBatch: batch, training: true)
+        network = try DeviceNetwork(kernels: Kernels(context), outputs: k, maxBatch: batch, training: true, outputMode: state.options.outputMode)
         try network.setWeights(weights)
         if resume {
             let (tensors, _) = try SafeTensors.read(runDir.appendingPathComponent(Self.lastState))
@@ -306,7 +307,7 @@ public final class Trainer {
     }
 
     func checkpointMetadata() -> [String: String] {
-        ["format": "galaxy SanderDielemanNet", "output": "relu", "columns": data.columns.joined(separator: ","),
+        ["format": "galaxy SanderDielemanNet", "output": options.outputMode.rawValue, "columns": data.columns.joined(separator: ","),
          "epoch": "\(state.epoch)"]
     }
 

@@ -75,27 +75,32 @@ public final class VulkanContext: @unchecked Sendable {
     /// Opens the device picked by `selector` (index or case-insensitive name substring), or the best one.
     public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested) throws {
         let instance = try Self.createInstance(validation: validation)
+        var messenger: VkDebugUtilsMessengerEXT?
         do {
-            try self.init(instance: instance.handle, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector)
+            if instance.validation { messenger = try Self.createMessenger(instance.handle) }
+            try self.init(instance: instance.handle, messenger: messenger, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector)
         } catch {
+            if let messenger { galaxy_vk_destroy_debug_messenger(instance.handle, messenger) }
             vkDestroyInstance(instance.handle, nil)
             throw error
         }
     }
 
-    private init(instance: VkInstance, validation: Bool, selector: String?) throws {
+    private static func createMessenger(_ instance: VkInstance) throws -> VkDebugUtilsMessengerEXT? {
+        var ci = VkDebugUtilsMessengerCreateInfoEXT()
+        ci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+        ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
+        ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
+        ci.pfnUserCallback = debugCallback
+        var m: VkDebugUtilsMessengerEXT?
+        try check(galaxy_vk_create_debug_messenger(instance, &ci, &m), "vkCreateDebugUtilsMessengerEXT")
+        return m
+    }
+
+    /// Takes ownership of `instance` and `messenger` only when it succeeds.
+    private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?) throws {
         self.instance = instance
         self.validationEnabled = validation
-        if validation {
-            var ci = VkDebugUtilsMessengerCreateInfoEXT()
-            ci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
-            ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
-            ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
-            ci.pfnUserCallback = debugCallback
-            var m: VkDebugUtilsMessengerEXT?
-            try check(galaxy_vk_create_debug_messenger(instance, &ci, &m), "vkCreateDebugUtilsMessengerEXT")
-            messenger = m
-        }
         let devices = try Self.physicalDevices(instance)
         let infos = devices.enumerated().map { Self.describe($0.element, index: $0.offset) }
         let chosen = try Self.choose(infos, selector: selector)
@@ -147,6 +152,7 @@ public final class VulkanContext: @unchecked Sendable {
         var pool: VkCommandPool?
         try check(vkCreateCommandPool(device, &pci, nil, &pool), "vkCreateCommandPool")
         commandPool = pool!
+        self.messenger = messenger
     }
 
     deinit {

@@ -1,0 +1,35 @@
+import XCTest
+@testable import GalaxyKit
+
+/// The device network against the CPU reference network, in the output mode PyTorch's golden file
+/// does not cover (TorchGoldenTests covers the seed's ReLU output).
+final class DeviceNetworkTests: GPUTestCase {
+    func testConstrainedOutputNetworkMatchesReference() throws {
+        let b = 2
+        let weights = ModelWeights(outputs: 37, seed: 8)
+        let x = randomFloats(b * SanderDielemanNet.inputCount, seed: 1, -2, 2)
+        let t = randomFloats(b * 37, seed: 2, 0, 0.5)
+        let net = try DeviceNetwork(kernels: kernels, outputs: 37, maxBatch: b, training: true, outputMode: .constrained)
+        try net.setWeights(weights)
+        try net.input.upload(x)
+        try net.target.upload(t)
+        let seq = try CommandSequence(context)
+        try net.recordForward(seq, batch: b)
+        try net.recordBackward(seq, batch: b)
+        try seq.submit()
+        let ref = ReferenceNetwork<Double>(weights, outputMode: .constrained)
+        let acts = ref.forward(x.asDouble, batch: b)
+        let grads = ref.backward(acts, target: t.asDouble, batch: b)
+        let out: [Float] = try net.output.download(count: b * 37)
+        // Same float32-through-8-layers argument as TorchGoldenTests: 1e-4 of each tensor's scale.
+        func relative(_ got: [Float], _ want: [Double]) -> Double {
+            zip(got, want).map { abs(Double($0) - $1) }.max()! / max(want.map(abs).max()!, .leastNormalMagnitude)
+        }
+        XCTAssertLessThan(relative(out, acts.output), 1e-4)
+        for row in 0..<b { XCTAssertLessThan(GalaxyZooTree.treeSumViolation(out[row * 37..<(row + 1) * 37]), 1e-5) }
+        let got = try net.gradients()
+        for name in weights.names {
+            XCTAssertLessThan(relative(got[name]!, grads[name]!), 1e-4, name)
+        }
+    }
+}
