@@ -33,8 +33,19 @@ demo: build
 	$(GALAXY) predict --checkpoint $(RUN_DIR)/best.safetensors --labels $(DEMO_DIR)/training_solutions_rev1.csv \
 	  $$(ls $(DEMO_DIR)/images_training_rev1/*.jpg | head -1)
 
+## Benchmarks on the default device; beside them, the seed's PyTorch model on this machine's CPU when
+## `make bench-peer` has installed PyTorch into .venv-torch.
 bench: build
 	$(GALAXY) bench
+	$(GALAXY) bench --json > .bench-galaxy.json
+	@if [ -x .venv-torch/bin/python ]; then \
+	  .venv-torch/bin/python bench/torch_peer.py > .bench-torch.json && \
+	  python3 bench/compare.py .bench-galaxy.json .bench-torch.json; \
+	else echo "(run 'make bench-peer' once to measure the seed's PyTorch code beside it)"; fi
+	$(GALAXY) bench prepare
+
+bench-peer:
+	python3 -m venv .venv-torch && .venv-torch/bin/pip install -q torch torchvision
 
 clean:
 	rm -rf .build
