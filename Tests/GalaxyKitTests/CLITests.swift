@@ -181,3 +181,16 @@ extension CLITests {
                          "--run", dir.appendingPathComponent("r2").path, "--epochs", "1", "--output", "bogus"], mentioning: ["bogus"])
     }
 }
+
+extension CLITests {
+    func testPreviewWritesAPicture() throws {
+        let images = ["101654", "103750"].map { Self.shared.appendingPathComponent("kaggle-sample/images_training_rev1/\($0).jpg").path }
+        let out = dir.appendingPathComponent("p.jpg").path
+        let r = try galaxy(["preview", "--out", out] + images)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let picture = try JPEG.decode(contentsOf: URL(fileURLWithPath: out))
+        XCTAssertEqual(picture.width, 424 + 8 + 69 * 6)
+        XCTAssertEqual(picture.height, 2 * 424 + 8)
+        try assertFails(["preview", "--out", out, dir.appendingPathComponent("missing.jpg").path], mentioning: ["missing.jpg"])
+    }
+}

@@ -78,6 +78,9 @@ public enum Benchmark {
         log("timing inference...")
         let inferTime = try median { try infer.submit() }
 
+        log("timing the GEMM ceiling (linear_forward, 1024 x 1024 x 1024)...")
+        let ceiling = try gemmCeiling(context: context, kernels: kernels, runs: min(runs, 3), median: median)
+
         let flops = flopTable(batch: batch, outputs: outputs)
         let totalKernel = timings.reduce(0) { $0 + $1.seconds }
         var merged: [(String, Double)] = []
@@ -95,9 +98,25 @@ public enum Benchmark {
             device: context.info.name, batch: batch,
             trainImagesPerSecond: Double(batch) / trainTime, inferenceImagesPerSecond: Double(batch) / inferTime,
             trainStepMilliseconds: trainTime * 1e3, inferenceBatchMilliseconds: inferTime * 1e3,
-            trainGFLOPs: perImageFlops * Double(batch) / trainTime / 1e9, ceilingGFLOPs: nil,
+            trainGFLOPs: perImageFlops * Double(batch) / trainTime / 1e9, ceilingGFLOPs: ceiling,
             deviceMemoryBytes: net.deviceBytes, minimumMemoryBytes: 3 * paramBytes + 4 * batch * activationFloats,
             kernels: kernelRows)
+    }
+
+    /// GFLOP/s of our own GEMM (the fully connected layer's shader) at 1024^3: the ceiling the step is compared with.
+    static func gemmCeiling(context: VulkanContext, kernels: Kernels, runs: Int, median: (() throws -> Void) throws -> Double) throws -> Double {
+        let n = 1024
+        let shape = LinearShape(batch: n, inFeatures: n, outFeatures: n)
+        let x = try DeviceBuffer(context, floats: n * n, label: "gemm a"), w = try DeviceBuffer(context, floats: n * n, label: "gemm b")
+        let b = try DeviceBuffer(context, floats: n, label: "gemm bias"), y = try DeviceBuffer(context, floats: n * n, label: "gemm c")
+        var rng = SplitMix64(seed: 5)
+        try x.upload((0..<(n * n)).map { _ in rng.uniform(-1, 1) })
+        try w.upload((0..<(n * n)).map { _ in rng.uniform(-1, 1) })
+        try b.fill(0, count: n)
+        let seq = try CommandSequence(context)
+        try kernels.linearForward(seq, x: x.whole, w: w.whole, b: b.whole, y: y.whole, shape: shape)
+        let seconds = try median { try seq.submit() }
+        return 2 * Double(shape.macs) / seconds / 1e9
     }
 
     /// FLOPs (2 per multiply-add) of each shader in one training step, keyed by shader name.
