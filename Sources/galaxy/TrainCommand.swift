@@ -15,7 +15,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @Option(name: .customLong("run"), help: "Run directory for checkpoints and metrics.") var runPath = "runs/train"
     @Option(help: "Continue the run in this directory exactly where it stopped.") var resume: String?
-    @Option(help: "Epochs.") var epochs = 100
+    @Option(help: "Epochs (default 100; with --resume, a new total for the resumed run).") var epochs: Int?
     @Option(help: "Batch size.") var batch = 128
     @Option(help: "SGD learning rate.") var lr: Float = 0.1
     @Option(help: "SGD momentum.") var momentum: Float = 0.9
@@ -35,7 +35,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             var options = TrainOptions()
-            options.epochs = epochs
+            options.epochs = epochs ?? 100
             options.batch = batch
             options.learningRate = lr
             options.momentum = momentum
@@ -55,6 +55,7 @@ struct TrainCommand: ParsableCommand {
             let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
             let runDir = URL(fileURLWithPath: resume ?? runPath)
             let trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil)
+            if resume != nil, let epochs { try trainer.setEpochs(epochs) }
             trainer.progress = ProgressReporter(label: "train", total: 0)
             trainer.log = { print($0); fflush(stdout) }
             let o = trainer.options

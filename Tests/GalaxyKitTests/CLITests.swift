@@ -194,3 +194,39 @@ extension CLITests {
         try assertFails(["preview", "--out", out, dir.appendingPathComponent("missing.jpg").path], mentioning: ["missing.jpg"])
     }
 }
+
+extension CLITests {
+    /// Ctrl-C: the run stops after the current step with a resumable checkpoint and exit code 130.
+    func testInterruptWritesAResumableCheckpoint() throws {
+        let data = dir.appendingPathComponent("data").path, run = dir.appendingPathComponent("run").path
+        XCTAssertEqual(try galaxy(["synth", "--count", "10", "--seed", "4", "--out", data]).status, 0)
+        XCTAssertEqual(try galaxy(["prepare", data]).status, 0)
+        let p = Process()
+        p.executableURL = Self.executable
+        p.arguments = ["train", "--data", data, "--run", run, "--epochs", "1000", "--batch", "1"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Wait for the first finished epoch (its line on stdout), then interrupt.
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("epoch   1/1000") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        p.interrupt()
+        seen += out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        let stdout = String(decoding: seen, as: UTF8.self)
+        XCTAssertTrue(stdout.contains("resume with: galaxy train --resume"), stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/last.state.safetensors"))
+        // Resuming with a smaller --epochs finishes the interrupted run there.
+        let r = try galaxy(["train", "--resume", run, "--data", data, "--epochs", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("epoch   2/2"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("epoch   1/"), "epoch 1 was done before the interrupt:\n\(r.stdout)")
+    }
+}

@@ -85,6 +85,7 @@ func assertWithinBound(_ got: [Float], _ want: [Double], bound: [Double], _ what
         }
     }
     XCTAssertTrue(failures.isEmpty, "\(what) mismatches:\n" + failures.joined(separator: "\n"), file: file, line: line)
+    print("\(what): worst error / float32 bound = \(String(format: "%.3g", worst))")
     return worst
 }
 

@@ -177,6 +177,14 @@ public final class Trainer {
 
     public var options: TrainOptions { state.options }
 
+    /// Changes the total number of epochs of a resumed run (to extend or shorten it).
+    public func setEpochs(_ epochs: Int) throws {
+        guard epochs > state.epoch else {
+            throw TrainingError.invalid("--epochs \(epochs): the run in \(runDir.path) has already done \(state.epoch) epoch(s)")
+        }
+        state.options.epochs = epochs
+    }
+
     /// RMSE of predicting the training targets' column means on the test set.
     public func constantMeanBaseline() -> Double {
         let k = data.columns.count
