@@ -9,7 +9,7 @@ public final class DeviceBuffer: @unchecked Sendable {
     let memory: VkDeviceMemory
     /// Size in bytes.
     public let size: Int
-    private let mapped: UnsafeMutableRawPointer?
+    fileprivate let mapped: UnsafeMutableRawPointer?
     public let label: String
 
     /// `hostVisible`: for small buffers the host rewrites often (batch indices), even on a discrete GPU.
@@ -81,8 +81,8 @@ public final class DeviceBuffer: @unchecked Sendable {
         if let mapped {
             (mapped + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         } else {
-            let staging = try StagingBuffer(context, bytes: bytes.count)
-            staging.pointer.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            let staging = try DeviceBuffer(context, bytes: bytes.count, label: "staging", hostVisible: true)
+            staging.mapped!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             try copy(from: staging.handle, srcOffset: 0, to: handle, dstOffset: offset, bytes: bytes.count)
         }
     }
@@ -94,9 +94,9 @@ public final class DeviceBuffer: @unchecked Sendable {
         if let mapped {
             bytes.baseAddress!.copyMemory(from: mapped + offset, byteCount: bytes.count)
         } else {
-            let staging = try StagingBuffer(context, bytes: bytes.count)
+            let staging = try DeviceBuffer(context, bytes: bytes.count, label: "staging", hostVisible: true)
             try copy(from: handle, srcOffset: offset, to: staging.handle, dstOffset: 0, bytes: bytes.count)
-            bytes.baseAddress!.copyMemory(from: staging.pointer, byteCount: bytes.count)
+            bytes.baseAddress!.copyMemory(from: staging.mapped!, byteCount: bytes.count)
         }
     }
 
@@ -120,53 +120,6 @@ public final class DeviceBuffer: @unchecked Sendable {
             var region = VkBufferCopy(srcOffset: VkDeviceSize(srcOffset), dstOffset: VkDeviceSize(dstOffset), size: VkDeviceSize(bytes))
             vkCmdCopyBuffer(cmd, src, dst, 1, &region)
         }
-    }
-}
-
-/// A host-visible transfer buffer used for uploads and downloads to device-local memory.
-final class StagingBuffer {
-    let context: VulkanContext
-    let handle: VkBuffer
-    let memory: VkDeviceMemory
-    let pointer: UnsafeMutableRawPointer
-
-    init(_ context: VulkanContext, bytes: Int) throws {
-        self.context = context
-        var bci = VkBufferCreateInfo()
-        bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
-        bci.size = VkDeviceSize(bytes)
-        bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue
-        bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE
-        var buffer: VkBuffer?
-        try check(vkCreateBuffer(context.device, &bci, nil, &buffer), "vkCreateBuffer(staging)")
-        handle = buffer!
-        var req = VkMemoryRequirements()
-        vkGetBufferMemoryRequirements(context.device, handle, &req)
-        let flags = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
-        guard let type = context.memoryType(bits: req.memoryTypeBits, flags: flags) else {
-            vkDestroyBuffer(context.device, handle, nil)
-            throw VulkanError("no host-visible memory for a staging buffer")
-        }
-        var mai = VkMemoryAllocateInfo()
-        mai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
-        mai.allocationSize = req.size
-        mai.memoryTypeIndex = type
-        var mem: VkDeviceMemory?
-        guard vkAllocateMemory(context.device, &mai, nil, &mem) == VK_SUCCESS else {
-            vkDestroyBuffer(context.device, handle, nil)
-            throw VulkanError("allocating a \(bytes)-byte staging buffer failed")
-        }
-        memory = mem!
-        vkBindBufferMemory(context.device, handle, memory, 0)
-        var p: UnsafeMutableRawPointer?
-        try check(vkMapMemory(context.device, memory, 0, VkDeviceSize(bytes), 0, &p), "vkMapMemory(staging)")
-        pointer = p!
-    }
-
-    deinit {
-        vkUnmapMemory(context.device, memory)
-        vkDestroyBuffer(context.device, handle, nil)
-        vkFreeMemory(context.device, memory, nil)
     }
 }
 
