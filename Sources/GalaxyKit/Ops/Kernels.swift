@@ -1,3 +1,4 @@
+import Foundation
 /// Register-blocking factors of the shaders, chosen per device through specialization constants.
 public struct TileConfig: Sendable, Equatable {
     public var workgroupSize: UInt32 = 64
@@ -7,6 +8,11 @@ public struct TileConfig: Sendable, Equatable {
     public var convWeightBlock: UInt32 = 4   // conv2d_backward_weight: output channels per invocation
     public var linearRowBlock: UInt32 = 4    // linear_*: batch rows (or output rows) per invocation
     public var linearColBlock: UInt32 = 4    // linear_*: columns per invocation
+    /// Conv shaders' SHARE path: one 8-lane subgroup per workgroup, operands loaded once and
+    /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
+    public var convShare = false
+    public var convShareChannels: UInt32 = 16  // SHARE: channels per workgroup (a multiple of 8)
+    public var convShareMaxColumns: UInt32 = 8 // SHARE: columns per lane at most (fitted to the width)
 
     public init() {}
 
@@ -14,6 +20,7 @@ public struct TileConfig: Sendable, Equatable {
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
         var t = TileConfig()
         if info.type != "CPU" { t.workgroupSize = 128 }
+        if info.type == "CPU" && info.subgroupSize == 8 { t.convShare = true }
         return t
     }
 }
@@ -35,11 +42,25 @@ public final class Kernels {
 
     public init(_ context: VulkanContext, tiles: TileConfig? = nil) {
         self.context = context
-        self.tiles = tiles ?? TileConfig.forDevice(context.info)
+        var t = tiles ?? TileConfig.forDevice(context.info)
+        Self.envTiles(&t)
+        self.tiles = t
     }
 
-    private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = []) throws -> ComputePipeline {
-        try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [tiles.workgroupSize] + spec)
+    private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
+        try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [workgroup ?? tiles.workgroupSize] + spec)
+    }
+
+    /// Columns per lane for a row of `width` outputs: the block in 4...max (or smaller when the row
+    /// is) that wastes the fewest columns, the larger on ties.
+    private func columnBlock(_ width: Int, max: UInt32) -> UInt32 {
+        let hi = Swift.max(1, Swift.min(Int(max), width))
+        let lo = Swift.min(4, hi)
+        let best = (lo...hi).min { a, b in
+            let (wa, wb) = ((width + a - 1) / a * a - width, (width + b - 1) / b * b - width)
+            return wa != wb ? wa < wb : a > b
+        }!
+        return UInt32(best)
     }
 
     public func reluForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, count: Int) throws {
@@ -79,9 +100,19 @@ public final class Kernels {
     }
 
     public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape) throws {
+        let k = UInt32(s.kernel)
+        if tiles.convShare {
+            let (ob, xb) = (tiles.convShareChannels, columnBlock(s.outWidth, max: tiles.convShareMaxColumns))
+            precondition(ob % 8 == 0, "convShareChannels must be a multiple of 8")
+            let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
+            let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
+            try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1], workgroup: 8), [x, w, b, y],
+                             push: convParams(s), invocations: n, label: layerLabel("conv2d_forward", s))
+            return
+        }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
-        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [UInt32(s.kernel), ob, xb]), [x, w, b, y],
+        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0]), [x, w, b, y],
                          push: convParams(s), invocations: n)
     }
 
@@ -114,6 +145,16 @@ public final class Kernels {
     public func sgdMomentum(_ seq: CommandSequence, weights: BufferRange, grads: BufferRange, buffer: BufferRange, count: Int, lr: Float, momentum: Float) throws {
         let push = SGDParams(count: UInt32(count), lr: lr, momentum: momentum)
         try seq.dispatch(pipeline("sgd_momentum", 3, SGDParams.self), [weights, grads, buffer], push: push, invocations: count)
+    }
+
+    // TUNING ONLY
+    private func layerLabel(_ name: String, _ s: Conv2dShape) -> String? {
+        ProcessInfo.processInfo.environment["GALAXY_LAYER_LABELS"] == nil ? nil : "\(name)@\(s.inChannels)-\(s.outChannels)"
+    }
+    static func envTiles(_ t: inout TileConfig) {
+        let e = ProcessInfo.processInfo.environment
+        if let v = e["GALAXY_SHARE_CH"], let u = UInt32(v) { t.convShareChannels = u }
+        if let v = e["GALAXY_SHARE_COLS"], let u = UInt32(v) { t.convShareMaxColumns = u }
     }
 
     private func linearParams(_ s: LinearShape) -> LinearParams {
