@@ -117,9 +117,19 @@ public final class Kernels {
     }
 
     public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {
+        let k = UInt32(s.kernel)
+        if tiles.convShare {
+            let (cb, xb) = (tiles.convShareChannels, columnBlock(s.inWidth, max: tiles.convShareMaxColumns))
+            precondition(cb % 8 == 0, "convShareChannels must be a multiple of 8")
+            let strips = s.batch * s.inHeight * ceilDiv(s.inWidth, xb)
+            let n = ceilDiv(strips, 8) * ceilDiv(s.inChannels, cb) * 8
+            try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 1], workgroup: 8), [dy, w, dx],
+                             push: convParams(s), invocations: n, label: layerLabel("conv2d_backward_input", s))
+            return
+        }
         let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.inChannels, cb) * s.inHeight * ceilDiv(s.inWidth, xb)
-        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [UInt32(s.kernel), cb, xb]), [dy, w, dx],
+        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 0]), [dy, w, dx],
                          push: convParams(s), invocations: n)
     }
 
