@@ -13,6 +13,9 @@ public struct TileConfig: Sendable, Equatable {
     public var convShare = false
     public var convShareChannels: UInt32 = 16  // SHARE: channels per workgroup (a multiple of 8)
     public var convShareMaxColumns: UInt32 = 8 // SHARE: columns per lane at most (fitted to the width)
+    public var convWeightLaneChannels: UInt32 = 2  // SHARE conv2d_backward_weight: output channels per lane
+    public var convWeightAccumulators: UInt32 = 128 // SHARE conv2d_backward_weight: dw sums per lane at most
+    public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
 
     public init() {}
 
@@ -134,9 +137,21 @@ public final class Kernels {
     }
 
     public func conv2dBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
-        let ob = tiles.convWeightBlock
-        let n = ceilDiv(s.outChannels, ob) * s.inChannels * s.kernel + s.outChannels
-        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [UInt32(s.kernel), ob]), [dy, x, dw, db],
+        let k = UInt32(s.kernel)
+        if tiles.convShare {
+            let ol = tiles.convWeightLaneChannels
+            // Input channels per lane: the largest divisor of inChannels that keeps the sums in budget.
+            let limit = max(1, Int(tiles.convWeightAccumulators) / (Int(ol) * s.kernel * s.kernel))
+            let cb = UInt32((1...min(limit, s.inChannels)).last { s.inChannels % $0 == 0 }!)
+            let xc = columnBlock(s.outWidth, max: tiles.convWeightMaxChunk)
+            let n = ceilDiv(s.outChannels, 8 * ol) * ceilDiv(s.inChannels, cb) * 8
+            try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 1], workgroup: 8), [dy, x, dw, db],
+                             push: convParams(s), invocations: n, label: layerLabel("conv2d_backward_weight", s))
+            return
+        }
+        let (ol, cb, xc) = (tiles.convWeightBlock, UInt32(1), tiles.convColBlock)
+        let n = ceilDiv(s.outChannels, ol) * s.inChannels
+        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0]), [dy, x, dw, db],
                          push: convParams(s), invocations: n)
     }
 
@@ -165,6 +180,9 @@ public final class Kernels {
         let e = ProcessInfo.processInfo.environment
         if let v = e["GALAXY_SHARE_CH"], let u = UInt32(v) { t.convShareChannels = u }
         if let v = e["GALAXY_SHARE_COLS"], let u = UInt32(v) { t.convShareMaxColumns = u }
+        if let v = e["GALAXY_W_OL"], let u = UInt32(v) { t.convWeightLaneChannels = u }
+        if let v = e["GALAXY_W_ACC"], let u = UInt32(v) { t.convWeightAccumulators = u }
+        if let v = e["GALAXY_W_CHUNK"], let u = UInt32(v) { t.convWeightMaxChunk = u }
     }
 
     private func linearParams(_ s: LinearShape) -> LinearParams {
