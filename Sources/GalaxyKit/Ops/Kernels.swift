@@ -11,11 +11,11 @@ public struct TileConfig: Sendable, Equatable {
     /// Conv shaders' SHARE path: one 8-lane subgroup per workgroup, operands loaded once and
     /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
     public var convShare = false
-    public var convShareChannels: UInt32 = 16  // SHARE: channels per workgroup (a multiple of 8)
+    public var convShareChannels: UInt32 = 32  // SHARE: channels per workgroup (a multiple of 8)
     public var convShareMaxColumns: UInt32 = 8 // SHARE: columns per lane at most (fitted to the width)
     public var convWeightLaneChannels: UInt32 = 2  // SHARE conv2d_backward_weight: output channels per lane
     public var convWeightAccumulators: UInt32 = 128 // SHARE conv2d_backward_weight: dw sums per lane at most
-    public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
+    public var convWeightMaxChunk: UInt32 = 16   // SHARE conv2d_backward_weight: dy columns per step at most
 
     public init() {}
 
