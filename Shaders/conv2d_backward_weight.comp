@@ -16,9 +16,13 @@ layout(constant_id = 3) const uint CB = 2;   // input channels per invocation
 layout(constant_id = 4) const uint XC = 8;   // dy columns per chunk
 // true: workgroup = one subgroup of 8 lanes.
 layout(constant_id = 5) const bool SHARE = false;
+// dy loaded as vec4 (4) or vec2 (2): the host checks outW % DV == 0, XC % DV == 0 and alignment.
+layout(constant_id = 6) const uint DV = 1;
 const uint SEG = XC + K - 1;
 const uint SM = (SEG + 7) / 8;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
+layout(std430, binding = 0) readonly buffer DY2 { vec2 dy2[]; };
+layout(std430, binding = 0) readonly buffer DY4 { vec4 dy4[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
 layout(std430, binding = 2) writeonly buffer DW { float dw[]; };
 layout(std430, binding = 3) writeonly buffer DB { float db[]; };
@@ -66,10 +70,20 @@ void main() {
                 // dy columns past the row's end read as zero, so the x values they meet add nothing.
                 [[unroll]] for (uint j = 0; j < OL; j++) {
                     uint at = ((n * p.outChannels + oCh[j]) * outH + oy) * outW + x0;
-                    [[unroll]] for (uint t = 0; t < XC; t++) {
-                        g[j][t] = x0 + t < outW ? dy[at + t] : 0.0;
-                        dbAcc[j] += g[j][t];
+                    if (DV == 4) {
+                        [[unroll]] for (uint t = 0; t < XC; t += 4) {
+                            vec4 v = x0 + t < outW ? dy4[(at + t) / 4] : vec4(0.0);
+                            g[j][t] = v.x; g[j][t + 1] = v.y; g[j][t + 2] = v.z; g[j][t + 3] = v.w;
+                        }
+                    } else if (DV == 2) {
+                        [[unroll]] for (uint t = 0; t < XC; t += 2) {
+                            vec2 v = x0 + t < outW ? dy2[(at + t) / 2] : vec2(0.0);
+                            g[j][t] = v.x; g[j][t + 1] = v.y;
+                        }
+                    } else {
+                        [[unroll]] for (uint t = 0; t < XC; t++) g[j][t] = x0 + t < outW ? dy[at + t] : 0.0;
                     }
+                    [[unroll]] for (uint t = 0; t < XC; t++) dbAcc[j] += g[j][t];
                 }
                 [[unroll]] for (uint a = 0; a < CB; a++) {
                     [[unroll]] for (uint ky = 0; ky < K; ky++) {

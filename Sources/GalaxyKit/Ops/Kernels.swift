@@ -15,7 +15,7 @@ public struct TileConfig: Sendable, Equatable {
     public var convShareMaxColumns: UInt32 = 8 // SHARE: columns per lane at most (fitted to the width)
     public var convWeightLaneChannels: UInt32 = 2  // SHARE conv2d_backward_weight: output channels per lane
     public var convWeightAccumulators: UInt32 = 128 // SHARE conv2d_backward_weight: dw sums per lane at most
-    public var convWeightMaxChunk: UInt32 = 16   // SHARE conv2d_backward_weight: dy columns per step at most
+    public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
 
     public init() {}
 
@@ -143,15 +143,19 @@ public final class Kernels {
             // Input channels per lane: the largest divisor of inChannels that keeps the sums in budget.
             let limit = max(1, Int(tiles.convWeightAccumulators) / (Int(ol) * s.kernel * s.kernel))
             let cb = UInt32((1...min(limit, s.inChannels)).last { s.inChannels % $0 == 0 }!)
-            let xc = columnBlock(s.outWidth, max: tiles.convWeightMaxChunk)
+            // dy rows as vec4/vec2 loads when rows and chunks are whole vectors; the chunk is the
+            // whole row when it fits, else the largest divisor of the row within the limit.
+            let dv = [4, 2, 1].first { s.outWidth % $0 == 0 && dy.offset % (4 * $0) == 0 }!
+            let xc = s.outWidth <= Int(tiles.convWeightMaxChunk) ? UInt32(s.outWidth)
+                : UInt32((1...Int(tiles.convWeightMaxChunk)).last { s.outWidth % $0 == 0 && $0 % dv == 0 }!)
             let n = ceilDiv(s.outChannels, 8 * ol) * ceilDiv(s.inChannels, cb) * 8
-            try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 1], workgroup: 8), [dy, x, dw, db],
+            try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 1, UInt32(dv)], workgroup: 8), [dy, x, dw, db],
                              push: convParams(s), invocations: n, label: layerLabel("conv2d_backward_weight", s))
             return
         }
         let (ol, cb, xc) = (tiles.convWeightBlock, UInt32(1), tiles.convColBlock)
         let n = ceilDiv(s.outChannels, ol) * s.inChannels
-        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0]), [dy, x, dw, db],
+        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0, 1]), [dy, x, dw, db],
                          push: convParams(s), invocations: n)
     }
 
