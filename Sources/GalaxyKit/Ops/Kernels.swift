@@ -13,8 +13,8 @@ public struct TileConfig: Sendable, Equatable {
     public var convShare = false
     public var convShareChannels: UInt32 = 32  // SHARE: channels per workgroup (a multiple of 8)
     public var convShareMaxColumns: UInt32 = 8 // SHARE: columns per lane at most (fitted to the width)
-    public var convWeightLaneChannels: UInt32 = 2  // SHARE conv2d_backward_weight: output channels per lane
-    public var convWeightAccumulators: UInt32 = 128 // SHARE conv2d_backward_weight: dw sums per lane at most
+    public var convWeightLaneChannels: UInt32 = 4  // SHARE conv2d_backward_weight: output channels per lane (2 when too few workgroups)
+    public var convWeightAccumulators: UInt32 = 288 // SHARE conv2d_backward_weight: dw sums per lane at most
     public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
 
     public init() {}
@@ -139,7 +139,9 @@ public final class Kernels {
     public func conv2dBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
         let k = UInt32(s.kernel)
         if tiles.convShare {
-            let ol = tiles.convWeightLaneChannels
+            // Fewer channels per lane when the layer would otherwise give the two CPU threads under 4 workgroups.
+            var ol = tiles.convWeightLaneChannels
+            while ol > 1 && ceilDiv(s.outChannels, 8 * ol) * s.inChannels < 4 { ol /= 2 }
             // Input channels per lane: the largest divisor of inChannels that keeps the sums in budget.
             let limit = max(1, Int(tiles.convWeightAccumulators) / (Int(ol) * s.kernel * s.kernel))
             let cb = UInt32((1...min(limit, s.inChannels)).last { s.inChannels % $0 == 0 }!)
