@@ -66,22 +66,35 @@ public final class Kernels {
         return UInt32(best)
     }
 
+    /// 4 when `count` floats in every range can be read as whole, aligned vec4s, else 1.
+    private func vectorWidth(_ count: Int, _ ranges: [BufferRange]) -> UInt32 {
+        count % 4 == 0 && ranges.allSatisfy { $0.offset % 16 == 0 } ? 4 : 1
+    }
+
     public func reluForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, count: Int) throws {
-        try seq.dispatch(pipeline("relu_forward", 2, CountParams.self), [x, y], push: CountParams(count: UInt32(count)), invocations: count)
+        let v = vectorWidth(count, [x, y])
+        try seq.dispatch(pipeline("relu_forward", 2, CountParams.self, [v]), [x, y], push: CountParams(count: UInt32(count)), invocations: count / Int(v))
     }
 
     public func reluBackward(_ seq: CommandSequence, y: BufferRange, dy: BufferRange, dx: BufferRange, count: Int) throws {
-        try seq.dispatch(pipeline("relu_backward", 3, CountParams.self), [y, dy, dx], push: CountParams(count: UInt32(count)), invocations: count)
+        let v = vectorWidth(count, [y, dy, dx])
+        try seq.dispatch(pipeline("relu_backward", 3, CountParams.self, [v]), [y, dy, dx], push: CountParams(count: UInt32(count)), invocations: count / Int(v))
     }
 
     public func maxpool2dForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, index: BufferRange, shape s: PoolShape) throws {
         let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
-        try seq.dispatch(pipeline("maxpool2d_forward", 3, PoolParams.self), [x, y, index], push: push, invocations: s.outputCount)
+        // Two windows per invocation from vec4 loads when rows are whole, aligned vec4s.
+        let v: UInt32 = s.width % 4 == 0 && [x, y, index].allSatisfy({ $0.offset % 16 == 0 }) ? 2 : 1
+        try seq.dispatch(pipeline("maxpool2d_forward", 3, PoolParams.self, [v]), [x, y, index], push: push, invocations: s.outputCount / Int(v))
     }
 
     public func maxpool2dBackward(_ seq: CommandSequence, dy: BufferRange, index: BufferRange, dx: BufferRange, shape s: PoolShape) throws {
         let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
-        try seq.dispatch(pipeline("maxpool2d_backward", 3, PoolParams.self), [dy, index, dx], push: push, invocations: s.inputCount)
+        // Whole windows per invocation when no row or column is dropped; two when rows are whole vec4s.
+        let aligned = [dy, index, dx].allSatisfy { $0.offset % 16 == 0 }
+        let v: UInt32 = s.height % 2 != 0 || s.width % 2 != 0 || !aligned ? 1 : s.width % 4 == 0 ? 4 : 2
+        let n = v == 1 ? s.inputCount : s.outputCount * 2 / Int(v)
+        try seq.dispatch(pipeline("maxpool2d_backward", 3, PoolParams.self, [v]), [dy, index, dx], push: push, invocations: n)
     }
 
     public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape) throws {
