@@ -12,7 +12,7 @@ public struct TileConfig: Sendable, Equatable {
     /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
     public var convShare = false
     public var convShareChannels: UInt32 = 32  // SHARE: channels per workgroup (a multiple of 8)
-    public var convShareMaxColumns: UInt32 = 8 // SHARE: columns per lane at most (fitted to the width)
+    public var convShareMaxColumns: UInt32 = 16// SHARE: columns per lane at most (fitted to the width)
     public var convWeightLaneChannels: UInt32 = 4  // SHARE conv2d_backward_weight: output channels per lane (2 when too few workgroups)
     public var convWeightAccumulators: UInt32 = 288 // SHARE conv2d_backward_weight: dw sums per lane at most
     public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
