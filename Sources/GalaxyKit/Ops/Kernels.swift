@@ -12,7 +12,7 @@ public struct TileConfig: Sendable, Equatable {
     /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
     public var convShare = false
     public var convShareChannels: UInt32 = 32  // SHARE: channels per workgroup (a multiple of 8)
-    public var convShareMaxColumns: UInt32 = 16// SHARE: columns per lane at most (fitted to the width)
+    public var convShareMaxColumns: UInt32 = 16 // SHARE: columns per lane at most (fitted to the width)
     public var convWeightLaneChannels: UInt32 = 4  // SHARE conv2d_backward_weight: output channels per lane (2 when too few workgroups)
     public var convWeightAccumulators: UInt32 = 288 // SHARE conv2d_backward_weight: dw sums per lane at most
     public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
@@ -100,19 +100,22 @@ public final class Kernels {
     public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape) throws {
         let (nb, ob) = (tiles.linearRowBlock, tiles.linearColBlock)
         let n = ceilDiv(s.batch, nb) * ceilDiv(s.outFeatures, ob)
-        try seq.dispatch(pipeline("linear_forward", 4, LinearParams.self, [nb, ob]), [x, w, b, y], push: linearParams(s), invocations: n)
+        let v: UInt32 = s.inFeatures % 4 == 0 && x.offset % 16 == 0 && w.offset % 16 == 0 ? 4 : 1
+        try seq.dispatch(pipeline("linear_forward", 4, LinearParams.self, [nb, ob, v]), [x, w, b, y], push: linearParams(s), invocations: n)
     }
 
     public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
         let (nb, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
         let n = ceilDiv(s.batch, nb) * ceilDiv(s.inFeatures, kb)
-        try seq.dispatch(pipeline("linear_backward_input", 3, LinearParams.self, [nb, kb]), [dy, w, dx], push: linearParams(s), invocations: n)
+        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && w.offset % 16 == 0 ? 4 : 1
+        try seq.dispatch(pipeline("linear_backward_input", 3, LinearParams.self, [nb, kb, v]), [dy, w, dx], push: linearParams(s), invocations: n)
     }
 
     public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
         let (ob, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
         let n = ceilDiv(s.outFeatures, ob) * ceilDiv(s.inFeatures, kb) + s.outFeatures
-        try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb]), [dy, x, dw, db], push: linearParams(s), invocations: n)
+        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && x.offset % 16 == 0 ? 4 : 1
+        try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb, v]), [dy, x, dw, db], push: linearParams(s), invocations: n)
     }
 
     public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape) throws {
