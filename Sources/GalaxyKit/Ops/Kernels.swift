@@ -1,4 +1,3 @@
-import Foundation
 /// Register-blocking factors of the shaders, chosen per device through specialization constants.
 public struct TileConfig: Sendable, Equatable {
     public var workgroupSize: UInt32 = 64
@@ -45,9 +44,7 @@ public final class Kernels {
 
     public init(_ context: VulkanContext, tiles: TileConfig? = nil) {
         self.context = context
-        var t = tiles ?? TileConfig.forDevice(context.info)
-        Self.envTiles(&t)
-        self.tiles = t
+        self.tiles = tiles ?? TileConfig.forDevice(context.info)
     }
 
     private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
@@ -126,7 +123,7 @@ public final class Kernels {
             let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
             try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1], workgroup: 8), [x, w, b, y],
-                             push: convParams(s), invocations: n, label: layerLabel("conv2d_forward", s))
+                             push: convParams(s), invocations: n)
             return
         }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
@@ -143,7 +140,7 @@ public final class Kernels {
             let strips = s.batch * s.inHeight * ceilDiv(s.inWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.inChannels, cb) * 8
             try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 1], workgroup: 8), [dy, w, dx],
-                             push: convParams(s), invocations: n, label: layerLabel("conv2d_backward_input", s))
+                             push: convParams(s), invocations: n)
             return
         }
         let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
@@ -168,7 +165,7 @@ public final class Kernels {
                 : UInt32((1...Int(tiles.convWeightMaxChunk)).last { s.outWidth % $0 == 0 && $0 % dv == 0 }!)
             let n = ceilDiv(s.outChannels, 8 * ol) * ceilDiv(s.inChannels, cb) * 8
             try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 1, UInt32(dv)], workgroup: 8), [dy, x, dw, db],
-                             push: convParams(s), invocations: n, label: layerLabel("conv2d_backward_weight", s))
+                             push: convParams(s), invocations: n)
             return
         }
         let (ol, cb, xc) = (tiles.convWeightBlock, UInt32(1), tiles.convColBlock)
@@ -192,19 +189,6 @@ public final class Kernels {
     public func sgdMomentum(_ seq: CommandSequence, weights: BufferRange, grads: BufferRange, buffer: BufferRange, count: Int, lr: Float, momentum: Float) throws {
         let push = SGDParams(count: UInt32(count), lr: lr, momentum: momentum)
         try seq.dispatch(pipeline("sgd_momentum", 3, SGDParams.self), [weights, grads, buffer], push: push, invocations: count)
-    }
-
-    // TUNING ONLY
-    private func layerLabel(_ name: String, _ s: Conv2dShape) -> String? {
-        ProcessInfo.processInfo.environment["GALAXY_LAYER_LABELS"] == nil ? nil : "\(name)@\(s.inChannels)-\(s.outChannels)"
-    }
-    static func envTiles(_ t: inout TileConfig) {
-        let e = ProcessInfo.processInfo.environment
-        if let v = e["GALAXY_SHARE_CH"], let u = UInt32(v) { t.convShareChannels = u }
-        if let v = e["GALAXY_SHARE_COLS"], let u = UInt32(v) { t.convShareMaxColumns = u }
-        if let v = e["GALAXY_W_OL"], let u = UInt32(v) { t.convWeightLaneChannels = u }
-        if let v = e["GALAXY_W_ACC"], let u = UInt32(v) { t.convWeightAccumulators = u }
-        if let v = e["GALAXY_W_CHUNK"], let u = UInt32(v) { t.convWeightMaxChunk = u }
     }
 
     private func linearParams(_ s: LinearShape) -> LinearParams {
