@@ -1,56 +1,101 @@
 #version 450
 // Gradient of conv2d (stride 1, no padding, NCHW, OIHW) to its input:
 // dx[n,c,iy,ix] = sum_{o,ky,kx} dy[n,o,iy-ky,ix-kx] * w[o,c,ky,kx] over positions inside dy.
-// Each invocation computes CB input channels x XB neighbouring columns of one input row.
+// Each invocation computes CB input channels x XB neighbouring columns of one input row (a strip).
+// With SHARE (lavapipe: one 8-lane subgroup per workgroup) the 8 lanes take 8 strips of the same
+// CB channels, and each weight is loaded by one lane and broadcast to the others (see
+// conv2d_forward.comp). Rows of dy outside [0, outH) are read as zeros rather than skipped, so the
+// lanes stay converged for the broadcasts.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_ballot : require
 #include "common.glsl"
 layout(constant_id = 1) const uint K = 3;
-layout(constant_id = 2) const uint CB = 4;
+layout(constant_id = 2) const uint CB = 8;
 layout(constant_id = 3) const uint XB = 4;
+// true: workgroup = one subgroup of 8 lanes, CB a multiple of 8.
+layout(constant_id = 4) const bool SHARE = false;
 const uint ROW = XB + K - 1;
+const uint CJ = (CB + 7) / 8;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
 layout(std430, binding = 2) writeonly buffer DX { float dx[]; };
 layout(push_constant) uniform Params { uint batch; uint inChannels; uint outChannels; uint inHeight; uint inWidth; } p;
+
+float acc[CB][XB];
+float r[ROW];
+float wMine[CJ][K];
+
+// Lane L's weights of channel slot 8j+L, broadcast to every lane, applied to the dy row segment.
+#define SHARED_LANE(L) [[unroll]] for (uint kx = 0; kx < K; kx++) { \
+        float wv = subgroupBroadcast(wMine[j][kx], L); \
+        [[unroll]] for (uint t = 0; t < XB; t++) acc[8 * j + L][t] += wv * r[t + K - 1 - kx]; }
+
 void main() {
     uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
     uint xBlocks = (p.inWidth + XB - 1) / XB, cBlocks = (p.inChannels + CB - 1) / CB;
+    uint strips = p.batch * p.inHeight * xBlocks;
     uint i = globalIndex();
-    if (i >= p.batch * cBlocks * p.inHeight * xBlocks) return;
-    uint x0 = (i % xBlocks) * XB;
-    uint iy = (i / xBlocks) % p.inHeight;
-    uint c0 = ((i / (xBlocks * p.inHeight)) % cBlocks) * CB;
-    uint n = i / (xBlocks * p.inHeight * cBlocks);
+    uint strip, cBlock;
+    bool writer = true;
+    if (SHARE) {
+        // Workgroup g: channel block g % cBlocks, strips 8*(g / cBlocks) + lane. Lanes past the
+        // last strip repeat it (they must stay active for the broadcasts) and write nothing.
+        uint g = i / 8;
+        cBlock = g % cBlocks;
+        uint first = (g / cBlocks) * 8;
+        if (first >= strips) return;
+        strip = min(first + gl_LocalInvocationID.x, strips - 1);
+        writer = first + gl_LocalInvocationID.x < strips;
+    } else {
+        if (i >= strips * cBlocks) return;
+        strip = (i % (xBlocks * p.inHeight)) + (i / (xBlocks * p.inHeight * cBlocks)) * xBlocks * p.inHeight;
+        cBlock = (i / (xBlocks * p.inHeight)) % cBlocks;
+    }
+    uint x0 = (strip % xBlocks) * XB;
+    uint iy = (strip / xBlocks) % p.inHeight;
+    uint n = strip / (xBlocks * p.inHeight);
+    uint c0 = cBlock * CB;
+    uint kk = K * K;
     uint cOff[CB];
-    for (uint a = 0; a < CB; a++) cOff[a] = min(c0 + a, p.inChannels - 1) * K * K;
-    float acc[CB][XB];
-    for (uint a = 0; a < CB; a++) for (uint t = 0; t < XB; t++) acc[a][t] = 0.0;
-    // dy columns x0-(K-1) .. x0+XB-1 feed this block; those outside [0,outW) contribute 0.
+    [[unroll]] for (uint a = 0; a < CB; a++) cOff[a] = min(c0 + a, p.inChannels - 1) * kk;
+    uint mineOff[CJ];
+    [[unroll]] for (uint j = 0; j < CJ; j++) mineOff[j] = min(c0 + 8 * j + gl_LocalInvocationID.x, p.inChannels - 1) * kk;
+    [[unroll]] for (uint a = 0; a < CB; a++) [[unroll]] for (uint t = 0; t < XB; t++) acc[a][t] = 0.0;
+    // dy columns x0-(K-1) .. x0+XB-1 feed this strip; those outside [0,outW) contribute 0.
     int firstCol = int(x0) - int(K - 1);
     for (uint o = 0; o < p.outChannels; o++) {
         for (uint ky = 0; ky < K; ky++) {
             int oy = int(iy) - int(ky);
-            if (oy < 0 || oy >= int(outH)) continue;
-            uint rowBase = ((n * p.outChannels + o) * outH + uint(oy)) * outW;
-            float r[ROW];
-            for (uint t = 0; t < ROW; t++) {
+            bool rowValid = oy >= 0 && oy < int(outH);
+            uint rowBase = ((n * p.outChannels + o) * outH + uint(clamp(oy, 0, int(outH) - 1))) * outW;
+            [[unroll]] for (uint t = 0; t < ROW; t++) {
                 int ox = firstCol + int(t);
-                r[t] = (ox >= 0 && ox < int(outW)) ? dy[rowBase + uint(ox)] : 0.0;
+                r[t] = (rowValid && ox >= 0 && ox < int(outW)) ? dy[rowBase + uint(ox)] : 0.0;
             }
-            uint wOff = o * p.inChannels * K * K + ky * K;
-            for (uint kx = 0; kx < K; kx++) {
-                for (uint a = 0; a < CB; a++) {
-                    float wv = w[wOff + cOff[a] + kx];
-                    for (uint t = 0; t < XB; t++) acc[a][t] += wv * r[t + K - 1 - kx];
+            uint wOff = o * p.inChannels * kk + ky * K;
+            if (SHARE) {
+                [[unroll]] for (uint j = 0; j < CJ; j++) [[unroll]] for (uint kx = 0; kx < K; kx++) wMine[j][kx] = w[wOff + mineOff[j] + kx];
+                [[unroll]] for (uint j = 0; j < CJ; j++) {
+                    SHARED_LANE(0) SHARED_LANE(1) SHARED_LANE(2) SHARED_LANE(3)
+                    SHARED_LANE(4) SHARED_LANE(5) SHARED_LANE(6) SHARED_LANE(7)
+                }
+            } else {
+                [[unroll]] for (uint kx = 0; kx < K; kx++) {
+                    [[unroll]] for (uint a = 0; a < CB; a++) {
+                        float wv = w[wOff + cOff[a] + kx];
+                        [[unroll]] for (uint t = 0; t < XB; t++) acc[a][t] += wv * r[t + K - 1 - kx];
+                    }
                 }
             }
         }
     }
-    for (uint a = 0; a < CB; a++) {
+    if (!writer) return;
+    [[unroll]] for (uint a = 0; a < CB; a++) {
         uint c = c0 + a;
         if (c >= p.inChannels) break;
         uint base = ((n * p.inChannels + c) * p.inHeight + iy) * p.inWidth;
-        for (uint t = 0; t < XB; t++) {
+        [[unroll]] for (uint t = 0; t < XB; t++) {
             if (x0 + t < p.inWidth) dx[base + x0 + t] = acc[a][t];
         }
     }

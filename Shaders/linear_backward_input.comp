@@ -5,8 +5,11 @@
 #include "common.glsl"
 layout(constant_id = 1) const uint NB = 4;
 layout(constant_id = 2) const uint KB = 4;
+// 4: each w row segment read as one vec4 (the host checks KB == 4, inFeatures % 4 == 0, alignment).
+layout(constant_id = 3) const uint V = 1;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
+layout(std430, binding = 1) readonly buffer W4 { vec4 w4[]; };
 layout(std430, binding = 2) writeonly buffer DX { float dx[]; };
 layout(push_constant) uniform Params { uint batch; uint inFeatures; uint outFeatures; } p;
 void main() {
@@ -22,7 +25,10 @@ void main() {
     for (uint o = 0; o < p.outFeatures; o++) {
         float g[NB];
         for (uint a = 0; a < NB; a++) g[a] = dy[dyRow[a] + o];
-        for (uint c = 0; c < KB; c++) {
+        if (V == 4) {
+            vec4 wv = w4[(o * p.inFeatures + k0) / 4];
+            for (uint c = 0; c < KB; c++) for (uint a = 0; a < NB; a++) acc[a][c] += g[a] * wv[c];
+        } else for (uint c = 0; c < KB; c++) {
             float wv = w[o * p.inFeatures + kCol[c]];
             for (uint a = 0; a < NB; a++) acc[a][c] += g[a] * wv;
         }

@@ -6,8 +6,11 @@
 #include "common.glsl"
 layout(constant_id = 1) const uint OB = 4;
 layout(constant_id = 2) const uint KB = 4;
+// 4: each x row segment read as one vec4 (the host checks KB == 4, inFeatures % 4 == 0, alignment).
+layout(constant_id = 3) const uint V = 1;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer DW { float dw[]; };
 layout(std430, binding = 3) writeonly buffer DB { float db[]; };
 layout(push_constant) uniform Params { uint batch; uint inFeatures; uint outFeatures; } p;
@@ -31,7 +34,10 @@ void main() {
     for (uint n = 0; n < p.batch; n++) {
         float g[OB];
         for (uint a = 0; a < OB; a++) g[a] = dy[n * p.outFeatures + oCol[a]];
-        for (uint c = 0; c < KB; c++) {
+        if (V == 4) {
+            vec4 xv = x4[(n * p.inFeatures + k0) / 4];
+            for (uint c = 0; c < KB; c++) for (uint a = 0; a < OB; a++) acc[a][c] += g[a] * xv[c];
+        } else for (uint c = 0; c < KB; c++) {
             float xv = x[n * p.inFeatures + kCol[c]];
             for (uint a = 0; a < OB; a++) acc[a][c] += g[a] * xv;
         }

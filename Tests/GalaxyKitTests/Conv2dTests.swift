@@ -12,8 +12,16 @@ final class Conv2dTests: GPUTestCase {
         Conv2dShape(batch: 5, inChannels: 3, outChannels: 32, inHeight: 21, inWidth: 21, kernel: 6),
     ]
 
+    /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
+    var variants: [(String, Kernels)] {
+        var portable = TileConfig()
+        portable.workgroupSize = 64
+        portable.convShare = false
+        return [("device", kernels), ("portable", Kernels(context, tiles: portable))]
+    }
+
     func testConv2dForwardMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
             let x = randomFloats(s.inputCount, seed: UInt64(100 + i))
             let w = randomFloats(s.weightCount, seed: UInt64(200 + i))
             let b = randomFloats(s.outChannels, seed: UInt64(300 + i))
@@ -22,12 +30,12 @@ final class Conv2dTests: GPUTestCase {
             let got = try result(yb, s.outputCount)
             let want = Reference.conv2dForward(x.asDouble, w.asDouble, b.asDouble, s)
             let absRef = Reference.conv2dForward(x.asDouble.absolute, w.asDouble.absolute, b.asDouble.absolute, s)
-            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.inChannels * s.kernel * s.kernel + 1), "conv2d_forward \(s)")
-        }
+            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.inChannels * s.kernel * s.kernel + 1), "conv2d_forward \(tag) \(s)")
+        } }
     }
 
     func testConv2dBackwardInputMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
             let dy = randomFloats(s.outputCount, seed: UInt64(400 + i))
             let w = randomFloats(s.weightCount, seed: UInt64(500 + i))
             let (dyb, wb, dxb) = (try input(dy), try input(w), try output(s.inputCount))
@@ -35,12 +43,12 @@ final class Conv2dTests: GPUTestCase {
             let got = try result(dxb, s.inputCount)
             let want = Reference.conv2dBackwardInput(dy.asDouble, w.asDouble, s)
             let absRef = Reference.conv2dBackwardInput(dy.asDouble.absolute, w.asDouble.absolute, s)
-            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.outChannels * s.kernel * s.kernel), "conv2d_backward_input \(s)")
-        }
+            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.outChannels * s.kernel * s.kernel), "conv2d_backward_input \(tag) \(s)")
+        } }
     }
 
     func testConv2dBackwardWeightMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
             let dy = randomFloats(s.outputCount, seed: UInt64(600 + i))
             let x = randomFloats(s.inputCount, seed: UInt64(700 + i))
             let (dyb, xb, dwb, dbb) = (try input(dy), try input(x), try output(s.weightCount), try output(s.outChannels))
@@ -48,8 +56,8 @@ final class Conv2dTests: GPUTestCase {
             let want = Reference.conv2dBackwardWeight(dy.asDouble, x.asDouble, s)
             let absRef = Reference.conv2dBackwardWeight(dy.asDouble.absolute, x.asDouble.absolute, s)
             let terms = s.batch * s.outHeight * s.outWidth
-            assertWithinBound(try result(dwb, s.weightCount), want.dw, bound: sumBound(absRef.dw, terms: terms), "conv2d_backward_weight dw \(s)")
-            assertWithinBound(try result(dbb, s.outChannels), want.db, bound: sumBound(absRef.db, terms: terms), "conv2d_backward_weight db \(s)")
-        }
+            assertWithinBound(try result(dwb, s.weightCount), want.dw, bound: sumBound(absRef.dw, terms: terms), "conv2d_backward_weight dw \(tag) \(s)")
+            assertWithinBound(try result(dbb, s.outChannels), want.db, bound: sumBound(absRef.db, terms: terms), "conv2d_backward_weight db \(tag) \(s)")
+        } }
     }
 }

@@ -8,6 +8,7 @@ final class LinearTests: GPUTestCase {
         LinearShape(batch: 5, inFeatures: 33, outFeatures: 10),
         LinearShape(batch: 3, inFeatures: 64, outFeatures: 37),
         LinearShape(batch: 9, inFeatures: 130, outFeatures: 66),
+        LinearShape(batch: 6, inFeatures: 128, outFeatures: 9),  // vec4 rows
     ]
 
     func testLinearForwardMatchesReference() throws {

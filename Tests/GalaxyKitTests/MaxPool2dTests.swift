@@ -8,6 +8,8 @@ final class MaxPool2dTests: GPUTestCase {
         PoolShape(planes: 3, height: 7, width: 9),
         PoolShape(planes: 10, height: 8, width: 6),
         PoolShape(planes: 33, height: 13, width: 12),
+        PoolShape(planes: 5, height: 6, width: 8),    // vec4 rows, whole windows
+        PoolShape(planes: 7, height: 10, width: 10),  // whole windows, vec2 rows
     ]
 
     /// Values from a small set so that ties inside a window are common: the tie rule is tested too.

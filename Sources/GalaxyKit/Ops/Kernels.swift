@@ -7,6 +7,14 @@ public struct TileConfig: Sendable, Equatable {
     public var convWeightBlock: UInt32 = 4   // conv2d_backward_weight: output channels per invocation
     public var linearRowBlock: UInt32 = 4    // linear_*: batch rows (or output rows) per invocation
     public var linearColBlock: UInt32 = 4    // linear_*: columns per invocation
+    /// Conv shaders' SHARE path: one 8-lane subgroup per workgroup, operands loaded once and
+    /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
+    public var convShare = false
+    public var convShareChannels: UInt32 = 32  // SHARE: channels per workgroup (a multiple of 8)
+    public var convShareMaxColumns: UInt32 = 16 // SHARE: columns per lane at most (fitted to the width)
+    public var convWeightLaneChannels: UInt32 = 4  // SHARE conv2d_backward_weight: output channels per lane (2 when too few workgroups)
+    public var convWeightAccumulators: UInt32 = 288 // SHARE conv2d_backward_weight: dw sums per lane at most
+    public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
 
     public init() {}
 
@@ -14,6 +22,7 @@ public struct TileConfig: Sendable, Equatable {
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
         var t = TileConfig()
         if info.type != "CPU" { t.workgroupSize = 128 }
+        if info.type == "CPU" && info.subgroupSize == 8 { t.convShare = true }
         return t
     }
 }
@@ -38,64 +47,130 @@ public final class Kernels {
         self.tiles = tiles ?? TileConfig.forDevice(context.info)
     }
 
-    private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = []) throws -> ComputePipeline {
-        try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [tiles.workgroupSize] + spec)
+    private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
+        try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [workgroup ?? tiles.workgroupSize] + spec)
+    }
+
+    /// Columns per lane for a row of `width` outputs: the block in 4...max (or smaller when the row
+    /// is) that wastes the fewest columns, the larger on ties.
+    private func columnBlock(_ width: Int, max: UInt32) -> UInt32 {
+        let hi = Swift.max(1, Swift.min(Int(max), width))
+        let lo = Swift.min(4, hi)
+        let best = (lo...hi).min { a, b in
+            let (wa, wb) = ((width + a - 1) / a * a - width, (width + b - 1) / b * b - width)
+            return wa != wb ? wa < wb : a > b
+        }!
+        return UInt32(best)
+    }
+
+    /// 4 when `count` floats in every range can be read as whole, aligned vec4s, else 1.
+    private func vectorWidth(_ count: Int, _ ranges: [BufferRange]) -> UInt32 {
+        count % 4 == 0 && ranges.allSatisfy { $0.offset % 16 == 0 } ? 4 : 1
     }
 
     public func reluForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, count: Int) throws {
-        try seq.dispatch(pipeline("relu_forward", 2, CountParams.self), [x, y], push: CountParams(count: UInt32(count)), invocations: count)
+        let v = vectorWidth(count, [x, y])
+        try seq.dispatch(pipeline("relu_forward", 2, CountParams.self, [v]), [x, y], push: CountParams(count: UInt32(count)), invocations: count / Int(v))
     }
 
     public func reluBackward(_ seq: CommandSequence, y: BufferRange, dy: BufferRange, dx: BufferRange, count: Int) throws {
-        try seq.dispatch(pipeline("relu_backward", 3, CountParams.self), [y, dy, dx], push: CountParams(count: UInt32(count)), invocations: count)
+        let v = vectorWidth(count, [y, dy, dx])
+        try seq.dispatch(pipeline("relu_backward", 3, CountParams.self, [v]), [y, dy, dx], push: CountParams(count: UInt32(count)), invocations: count / Int(v))
     }
 
     public func maxpool2dForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, index: BufferRange, shape s: PoolShape) throws {
         let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
-        try seq.dispatch(pipeline("maxpool2d_forward", 3, PoolParams.self), [x, y, index], push: push, invocations: s.outputCount)
+        // Two windows per invocation from vec4 loads when rows are whole, aligned vec4s.
+        let v: UInt32 = s.width % 4 == 0 && [x, y, index].allSatisfy({ $0.offset % 16 == 0 }) ? 2 : 1
+        try seq.dispatch(pipeline("maxpool2d_forward", 3, PoolParams.self, [v]), [x, y, index], push: push, invocations: s.outputCount / Int(v))
     }
 
     public func maxpool2dBackward(_ seq: CommandSequence, dy: BufferRange, index: BufferRange, dx: BufferRange, shape s: PoolShape) throws {
         let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
-        try seq.dispatch(pipeline("maxpool2d_backward", 3, PoolParams.self), [dy, index, dx], push: push, invocations: s.inputCount)
+        // Whole windows per invocation when no row or column is dropped; two when rows are whole vec4s.
+        let aligned = [dy, index, dx].allSatisfy { $0.offset % 16 == 0 }
+        let v: UInt32 = s.height % 2 != 0 || s.width % 2 != 0 || !aligned ? 1 : s.width % 4 == 0 ? 4 : 2
+        let n = v == 1 ? s.inputCount : s.outputCount * 2 / Int(v)
+        try seq.dispatch(pipeline("maxpool2d_backward", 3, PoolParams.self, [v]), [dy, index, dx], push: push, invocations: n)
     }
 
     public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape) throws {
         let (nb, ob) = (tiles.linearRowBlock, tiles.linearColBlock)
         let n = ceilDiv(s.batch, nb) * ceilDiv(s.outFeatures, ob)
-        try seq.dispatch(pipeline("linear_forward", 4, LinearParams.self, [nb, ob]), [x, w, b, y], push: linearParams(s), invocations: n)
+        let v: UInt32 = s.inFeatures % 4 == 0 && x.offset % 16 == 0 && w.offset % 16 == 0 ? 4 : 1
+        try seq.dispatch(pipeline("linear_forward", 4, LinearParams.self, [nb, ob, v]), [x, w, b, y], push: linearParams(s), invocations: n)
     }
 
     public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
         let (nb, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
         let n = ceilDiv(s.batch, nb) * ceilDiv(s.inFeatures, kb)
-        try seq.dispatch(pipeline("linear_backward_input", 3, LinearParams.self, [nb, kb]), [dy, w, dx], push: linearParams(s), invocations: n)
+        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && w.offset % 16 == 0 ? 4 : 1
+        try seq.dispatch(pipeline("linear_backward_input", 3, LinearParams.self, [nb, kb, v]), [dy, w, dx], push: linearParams(s), invocations: n)
     }
 
     public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
         let (ob, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
         let n = ceilDiv(s.outFeatures, ob) * ceilDiv(s.inFeatures, kb) + s.outFeatures
-        try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb]), [dy, x, dw, db], push: linearParams(s), invocations: n)
+        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && x.offset % 16 == 0 ? 4 : 1
+        try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb, v]), [dy, x, dw, db], push: linearParams(s), invocations: n)
     }
 
     public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape) throws {
+        let k = UInt32(s.kernel)
+        if tiles.convShare {
+            let (ob, xb) = (tiles.convShareChannels, columnBlock(s.outWidth, max: tiles.convShareMaxColumns))
+            precondition(ob % 8 == 0, "convShareChannels must be a multiple of 8")
+            let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
+            let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
+            try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1], workgroup: 8), [x, w, b, y],
+                             push: convParams(s), invocations: n)
+            return
+        }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
-        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [UInt32(s.kernel), ob, xb]), [x, w, b, y],
+        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0]), [x, w, b, y],
                          push: convParams(s), invocations: n)
     }
 
     public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {
+        let k = UInt32(s.kernel)
+        if tiles.convShare {
+            let (cb, xb) = (tiles.convShareChannels, columnBlock(s.inWidth, max: tiles.convShareMaxColumns))
+            precondition(cb % 8 == 0, "convShareChannels must be a multiple of 8")
+            let strips = s.batch * s.inHeight * ceilDiv(s.inWidth, xb)
+            let n = ceilDiv(strips, 8) * ceilDiv(s.inChannels, cb) * 8
+            try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 1], workgroup: 8), [dy, w, dx],
+                             push: convParams(s), invocations: n)
+            return
+        }
         let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.inChannels, cb) * s.inHeight * ceilDiv(s.inWidth, xb)
-        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [UInt32(s.kernel), cb, xb]), [dy, w, dx],
+        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 0]), [dy, w, dx],
                          push: convParams(s), invocations: n)
     }
 
     public func conv2dBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
-        let ob = tiles.convWeightBlock
-        let n = ceilDiv(s.outChannels, ob) * s.inChannels * s.kernel + s.outChannels
-        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [UInt32(s.kernel), ob]), [dy, x, dw, db],
+        let k = UInt32(s.kernel)
+        if tiles.convShare {
+            // Fewer channels per lane when the layer would otherwise give the two CPU threads under 4 workgroups.
+            var ol = tiles.convWeightLaneChannels
+            while ol > 1 && ceilDiv(s.outChannels, 8 * ol) * s.inChannels < 4 { ol /= 2 }
+            // Input channels per lane: the largest divisor of inChannels that keeps the sums in budget.
+            let limit = max(1, Int(tiles.convWeightAccumulators) / (Int(ol) * s.kernel * s.kernel))
+            let cb = UInt32((1...min(limit, s.inChannels)).last { s.inChannels % $0 == 0 }!)
+            // dy rows as vec4/vec2 loads when rows and chunks are whole vectors; the chunk is the
+            // whole row when it fits, else the largest divisor of the row within the limit.
+            let dv = [4, 2, 1].first { s.outWidth % $0 == 0 && dy.offset % (4 * $0) == 0 }!
+            let xc = s.outWidth <= Int(tiles.convWeightMaxChunk) ? UInt32(s.outWidth)
+                : UInt32((1...Int(tiles.convWeightMaxChunk)).last { s.outWidth % $0 == 0 && $0 % dv == 0 }!)
+            let n = ceilDiv(s.outChannels, 8 * ol) * ceilDiv(s.inChannels, cb) * 8
+            try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 1, UInt32(dv)], workgroup: 8), [dy, x, dw, db],
+                             push: convParams(s), invocations: n)
+            return
+        }
+        let (ol, cb, xc) = (tiles.convWeightBlock, UInt32(1), tiles.convColBlock)
+        let n = ceilDiv(s.outChannels, ol) * s.inChannels
+        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0, 1]), [dy, x, dw, db],
                          push: convParams(s), invocations: n)
     }
 
