@@ -66,6 +66,11 @@ struct TrainCommand: ParsableCommand {
                   + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
             Interrupt.install()
             let outcome = try trainer.run { Interrupt.requested != 0 }
+            if let best = trainer.state.bestTestRMSE {
+                let baseline = trainer.constantMeanBaseline()
+                print(String(format: "best test RMSE %.5f, constant-mean baseline %.5f (%.1f%% %@)", best, baseline,
+                             abs(100 * (1 - best / baseline)), best < baseline ? "lower" : "higher"))
+            }
             print("metrics: \(runDir.appendingPathComponent("metrics.csv").path)")
             print("loss plot: \(runDir.appendingPathComponent("loss.svg").path)")
             print("checkpoints: \(runDir.appendingPathComponent(Trainer.bestWeights).path) (best test RMSE"
