@@ -25,6 +25,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the initial weights (PyTorch's default init scheme).") var initSeed: UInt64 = 1234
     @Flag(help: "Train without random flips and rotations.") var noAugment = false
     @Flag(help: "Shuffle the training order every epoch (the seed does not).") var shuffle = false
+    @Flag(help: "Start the output layer's bias at the training targets' means (the constant-mean predictor) instead of PyTorch's init.") var meanOutputBias = false
     @Flag(help: "Do not step ReduceLROnPlateau on the test loss.") var noPlateau = false
     @Option(help: "ReduceLROnPlateau patience in epochs.") var plateauPatience = 10
     @Option(help: "ReduceLROnPlateau factor.") var plateauFactor: Float = 0.1
@@ -49,6 +50,7 @@ struct TrainCommand: ParsableCommand {
             options.plateauPatience = plateauPatience
             options.plateauFactor = plateauFactor
             options.outputMode = output
+            options.meanOutputBias = meanOutputBias
             guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
             let data = try dataOptions.load()
             let context = try openDevice(device)

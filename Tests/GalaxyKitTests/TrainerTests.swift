@@ -112,6 +112,17 @@ final class TrainerTests: GPUTestCase {
         }
     }
 
+    func testMeanOutputBiasStartsAtTheConstantMeanPredictor() throws {
+        let data = try tinyData(count: 10)
+        var o = options(epochs: 1)
+        o.meanOutputBias = true
+        let t = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run"), options: o, initWeights: nil, resume: false)
+        let bias = try t.network.weights()["fc3.bias"]
+        XCTAssertEqual(bias, Metrics.columnMeans(data.targets, width: 37, rows: t.train))
+        let plain = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run2"), options: options(epochs: 1), initWeights: nil, resume: false)
+        XCTAssertEqual(try plain.network.weights()["fc3.bias"], ModelWeights(outputs: 37, seed: o.initSeed)["fc3.bias"], "PyTorch-style init by default")
+    }
+
     func testPlateauSchedulerFollowsPyTorch() {
         // ReduceLROnPlateau(factor=0.1, patience=2, threshold=1e-4 rel): the lr drops after 3 epochs without
         // a relative improvement of 1e-4, and the count restarts after a drop.

@@ -19,6 +19,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var plateauPatience = 10
     public var plateauThreshold = 1e-4
     public var outputMode = OutputMode.relu
+    /// Start fc3's bias at the training targets' column means instead of PyTorch's random init: every
+    /// output starts alive (above the final ReLU) at the constant-mean predictor, which skips the first
+    /// epochs' plateau. Off by default (the seed's init).
+    public var meanOutputBias = false
     public init() {}
 }
 
@@ -150,6 +154,9 @@ public final class Trainer {
         let split = trainTestSplit(count: data.count, testFraction: state.options.testFraction, seed: state.options.splitSeed)
         guard !split.train.isEmpty, !split.test.isEmpty else {
             throw TrainingError.invalid("the split of \(data.count) galaxies left an empty train or test set")
+        }
+        if !resume && initWeights == nil && options.meanOutputBias {
+            weights["fc3.bias"] = Metrics.columnMeans(data.targets, width: k, rows: split.train)
         }
         train = split.train
         test = split.test
