@@ -25,11 +25,16 @@ struct DataOptions: ParsableArguments {
                           images: images.map { URL(fileURLWithPath: $0) }, cache: cache.map { URL(fileURLWithPath: $0) })
     }
 
-    /// The cached data set, prepared first if the cache is missing or stale.
-    func load() throws -> GalaxyDataset {
+    /// The cached data set, prepared first if the cache is missing or stale; skipped images are listed.
+    func loadWithReport() throws -> (GalaxyDataset, PrepareReport) {
         let progress = ProgressReporter(label: "prepare", total: 0)
         let (dataset, report) = try GalaxyCache.loadOrPrepareWithReport(try source(), strict: strict, progress: progress)
         for s in report.skipped { progress.note("skipped \(s)") }
+        return (dataset, report)
+    }
+
+    func load() throws -> GalaxyDataset {
+        let (dataset, report) = try loadWithReport()
         if report.rebuilt { log("prepared \(report.cache.path): \(dataset.count) galaxies") }
         return dataset
     }

@@ -13,32 +13,16 @@ struct PrepareCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Data folder in the Kaggle layout.")
-    var dataDir: String
+    @Argument(help: "Data folder in the Kaggle layout (or give --data, or --csv and --images).")
+    var dataDir: String?
 
-    @Option(help: "Labels CSV (header GalaxyID,<targets...>). Default: DATA_DIR/training_solutions_rev1.csv.")
-    var csv: String?
-
-    @Option(help: "Folder of <GalaxyID>.jpg images. Default: DATA_DIR/images_training_rev1.")
-    var images: String?
-
-    @Option(help: "Cache file. Default: DATA_DIR/galaxy-cache.bin.")
-    var cache: String?
-
-    @Flag(help: "Fail on the first bad image instead of skipping it.")
-    var strict = false
+    @OptionGroup var dataOptions: DataOptions
 
     func run() throws {
         try reportingErrors {
-            let source = DataSource(dataDir: URL(fileURLWithPath: dataDir),
-                                    csv: csv.map { URL(fileURLWithPath: $0) },
-                                    images: images.map { URL(fileURLWithPath: $0) },
-                                    cache: cache.map { URL(fileURLWithPath: $0) })
-            let progress = ProgressReporter(label: "prepare", total: 0)
-            let (dataset, report) = try GalaxyCache.loadOrPrepareWithReport(source, strict: strict, progress: progress)
-            for skipped in report.skipped {
-                progress.note("skipped \(skipped)")
-            }
+            var options = dataOptions
+            if let dataDir { options.data = dataDir }
+            let (dataset, report) = try options.loadWithReport()
             let verb = report.rebuilt ? "wrote" : "up to date:"
             print("\(verb) \(report.cache.path): \(dataset.count) galaxies, \(dataset.columns.count) target column(s)"
                   + (report.skipped.isEmpty ? "" : ", \(report.skipped.count) image(s) skipped"))
