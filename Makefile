@@ -24,7 +24,7 @@ build: deps
 
 ## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on.
 test: deps
-	GALAXY_VALIDATION=1 swift test -c release -Xswiftc -enable-testing
+	GALAXY_VALIDATION=1 swift test -c release -Xswiftc -enable-testing --disable-swift-testing
 
 ## The main job on a built-in default: synthesize a small Galaxy Zoo, train a few epochs on the default
 ## device, show the metrics and the plot, predict one image. The seed's recipe (lr 0.1, batch 128, 100 epochs,
