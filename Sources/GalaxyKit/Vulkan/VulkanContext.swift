@@ -150,7 +150,11 @@ public final class VulkanContext: @unchecked Sendable {
         pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue
         pci.queueFamilyIndex = UInt32(family)
         var pool: VkCommandPool?
-        try check(vkCreateCommandPool(device, &pci, nil, &pool), "vkCreateCommandPool")
+        let poolResult = vkCreateCommandPool(device, &pci, nil, &pool)
+        if poolResult != VK_SUCCESS {
+            vkDestroyDevice(device, nil)  // deinit does not run for a failed init
+            throw VulkanError("vkCreateCommandPool", poolResult)
+        }
         commandPool = pool!
         self.messenger = messenger
     }
