@@ -40,7 +40,11 @@ public final class DeviceNetwork {
     let r1, p1, i1, r2, p2, i2, r3, r4, p4, i4, f1, f2: DeviceBuffer
     /// fc3's output before the output layer (constrained mode), and its gradient.
     let z, dZ: DeviceBuffer?
-    let dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1: DeviceBuffer?
+    /// Gradients of the activations. Only the small ones and dP1 have buffers of their own: the ReLU
+    /// mask of a pooled layer is applied to the pooled gradient (the max of a window is positive exactly
+    /// when the ReLU passed it), so the pooling backward pass can write the conv output's gradient over
+    /// the conv output itself (r1, r2, r4), and dR3 and dP2 live in r1 until dR1 is written there.
+    let dOut, dF2, dF1, dP4, dP1: DeviceBuffer?
 
     public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
@@ -88,17 +92,16 @@ public final class DeviceNetwork {
         dZ = outputMode == .constrained && training ? try buf(outputs, "dZ") : nil
         if training {
             dOut = try buf(outputs, "dOut"); dF2 = try buf(64, "dF2"); dF1 = try buf(128, "dF1"); dP4 = try buf(3200, "dP4")
-            dR4 = try buf(128 * 10 * 10, "dR4"); dR3 = try buf(128 * 12 * 12, "dR3"); dP2 = try buf(64 * 14 * 14, "dP2")
-            dR2 = try buf(64 * 28 * 28, "dR2"); dP1 = try buf(32 * 32 * 32, "dP1"); dR1 = try buf(32 * 64 * 64, "dR1")
+            dP1 = try buf(32 * 32 * 32, "dP1")
         } else {
-            (dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1) = (nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+            (dOut, dF2, dF1, dP4, dP1) = (nil, nil, nil, nil, nil)
         }
     }
 
     /// Bytes of device memory this network holds.
     public var deviceBytes: Int {
         let all: [DeviceBuffer?] = [params, grads, momentum, input, target, output, loss, r1, p1, i1, r2, p2, i2, r3, r4, p4, i4, f1, f2,
-                                    dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1, z, dZ]
+                                    dOut, dF2, dF1, dP4, dP1, z, dZ]
         return all.compactMap { $0?.size }.reduce(0, +)
     }
 
@@ -180,7 +183,13 @@ public final class DeviceNetwork {
         precondition(training, "recordBackward on an inference network")
         let k = kernels
         let net = SanderDielemanNet.self
-        let (dOut, dF2, dF1, dP4, dR4, dR3, dP2, dR2, dP1, dR1) = (self.dOut!, self.dF2!, self.dF1!, self.dP4!, self.dR4!, self.dR3!, self.dP2!, self.dR2!, self.dP1!, self.dR1!)
+        let (dOut, dF2, dF1, dP4, dP1) = (self.dOut!, self.dF2!, self.dF1!, self.dP4!, self.dP1!)
+        // Aliases (see the declaration of dP1): r1 is free once the forward pass is done, because the
+        // pooling indices and p1 carry everything the backward pass needs from it. 18432 * 4 bytes is a
+        // multiple of 256, so dP2's offset is aligned for any batch.
+        let (dR4, dR2, dR1) = (r4.whole, r2.whole, r1.whole)
+        let dR3 = r1.floats(0, maxBatch * 128 * 12 * 12)
+        let dP2 = r1.floats(maxBatch * 128 * 12 * 12, maxBatch * 64 * 14 * 14)
         try k.mseBackward(seq, pred: output.whole, target: target.whole, grad: dOut.whole, count: b * outputs)
         let dFc3: DeviceBuffer
         switch outputMode {
@@ -200,20 +209,22 @@ public final class DeviceNetwork {
         try k.reluBackward(seq, y: f1.whole, dy: dF1.whole, dx: dF1.whole, count: b * 128)
         try k.linearBackwardWeight(seq, dy: dF1.whole, x: p4.whole, dw: grad("fc1.weight"), db: grad("fc1.bias"), shape: net.fc1(b))
         try k.linearBackwardInput(seq, dy: dF1.whole, w: param("fc1.weight"), dx: dP4.whole, shape: net.fc1(b))
-        try k.maxpool2dBackward(seq, dy: dP4.whole, index: i4.whole, dx: dR4.whole, shape: net.pool4(b))
-        try k.reluBackward(seq, y: r4.whole, dy: dR4.whole, dx: dR4.whole, count: net.conv4(b).outputCount)
-        try k.conv2dBackwardWeight(seq, dy: dR4.whole, x: r3.whole, dw: grad("conv4.weight"), db: grad("conv4.bias"), shape: net.conv4(b))
-        try k.conv2dBackwardInput(seq, dy: dR4.whole, w: param("conv4.weight"), dx: dR3.whole, shape: net.conv4(b))
-        try k.reluBackward(seq, y: r3.whole, dy: dR3.whole, dx: dR3.whole, count: net.conv3(b).outputCount)
-        try k.conv2dBackwardWeight(seq, dy: dR3.whole, x: p2.whole, dw: grad("conv3.weight"), db: grad("conv3.bias"), shape: net.conv3(b))
-        try k.conv2dBackwardInput(seq, dy: dR3.whole, w: param("conv3.weight"), dx: dP2.whole, shape: net.conv3(b))
-        try k.maxpool2dBackward(seq, dy: dP2.whole, index: i2.whole, dx: dR2.whole, shape: net.pool2(b))
-        try k.reluBackward(seq, y: r2.whole, dy: dR2.whole, dx: dR2.whole, count: net.conv2(b).outputCount)
-        try k.conv2dBackwardWeight(seq, dy: dR2.whole, x: p1.whole, dw: grad("conv2.weight"), db: grad("conv2.bias"), shape: net.conv2(b))
-        try k.conv2dBackwardInput(seq, dy: dR2.whole, w: param("conv2.weight"), dx: dP1.whole, shape: net.conv2(b))
-        try k.maxpool2dBackward(seq, dy: dP1.whole, index: i1.whole, dx: dR1.whole, shape: net.pool1(b))
-        try k.reluBackward(seq, y: r1.whole, dy: dR1.whole, dx: dR1.whole, count: net.conv1(b).outputCount)
-        try k.conv2dBackwardWeight(seq, dy: dR1.whole, x: input.whole, dw: grad("conv1.weight"), db: grad("conv1.bias"), shape: net.conv1(b))
+        // ReLU then pool: the ReLU's mask at a window's argmax is (pooled value > 0), so it is applied
+        // to the pooled gradient (a quarter of the elements) with the same bits as on the full one.
+        try k.reluBackward(seq, y: p4.whole, dy: dP4.whole, dx: dP4.whole, count: net.pool4(b).outputCount)
+        try k.maxpool2dBackward(seq, dy: dP4.whole, index: i4.whole, dx: dR4, shape: net.pool4(b))
+        try k.conv2dBackwardWeight(seq, dy: dR4, x: r3.whole, dw: grad("conv4.weight"), db: grad("conv4.bias"), shape: net.conv4(b))
+        try k.conv2dBackwardInput(seq, dy: dR4, w: param("conv4.weight"), dx: dR3, shape: net.conv4(b))
+        try k.reluBackward(seq, y: r3.whole, dy: dR3, dx: dR3, count: net.conv3(b).outputCount)
+        try k.conv2dBackwardWeight(seq, dy: dR3, x: p2.whole, dw: grad("conv3.weight"), db: grad("conv3.bias"), shape: net.conv3(b))
+        try k.conv2dBackwardInput(seq, dy: dR3, w: param("conv3.weight"), dx: dP2, shape: net.conv3(b))
+        try k.reluBackward(seq, y: p2.whole, dy: dP2, dx: dP2, count: net.pool2(b).outputCount)
+        try k.maxpool2dBackward(seq, dy: dP2, index: i2.whole, dx: dR2, shape: net.pool2(b))
+        try k.conv2dBackwardWeight(seq, dy: dR2, x: p1.whole, dw: grad("conv2.weight"), db: grad("conv2.bias"), shape: net.conv2(b))
+        try k.conv2dBackwardInput(seq, dy: dR2, w: param("conv2.weight"), dx: dP1.whole, shape: net.conv2(b))
+        try k.reluBackward(seq, y: p1.whole, dy: dP1.whole, dx: dP1.whole, count: net.pool1(b).outputCount)
+        try k.maxpool2dBackward(seq, dy: dP1.whole, index: i1.whole, dx: dR1, shape: net.pool1(b))
+        try k.conv2dBackwardWeight(seq, dy: dR1, x: input.whole, dw: grad("conv1.weight"), db: grad("conv1.bias"), shape: net.conv1(b))
     }
 
     /// One SGD-with-momentum step over every parameter (the padding between tensors stays zero).

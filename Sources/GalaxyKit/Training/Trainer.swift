@@ -64,6 +64,9 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var learningRate: Float
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// Seconds inside the recorded steps (submit to fence, training and evaluation) of `seconds`;
+    /// the rest is the host's own time. nil in runs written before it was recorded.
+    public var stepSeconds: Double?
 }
 
 /// Everything besides the weights that a resumed run needs to continue exactly where it stopped.
@@ -78,6 +81,7 @@ public struct TrainingState: Codable, Sendable {
     /// Bit pattern of the on-device training-loss accumulator at `step` (mid-epoch stops).
     public var partialLossBits: UInt32
     public var partialSeconds: Double
+    public var partialStepSeconds: Double?
     public var learningRate: Float
     public var scheduler: PlateauScheduler
     public var bestTestRMSE: Double?
@@ -230,6 +234,7 @@ public final class Trainer {
             }
             try network.loss.upload([Float(bitPattern: state.step == 0 ? 0 : state.partialLossBits)])
             let started = Date()
+            stepSeconds = state.partialStepSeconds ?? 0
             let firstStep = state.step
             progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
             progress?.advance(by: min(firstStep * batch, train.count))
@@ -237,7 +242,7 @@ public final class Trainer {
             for step in firstStep..<steps {
                 let rows = order[(step * batch)..<min(train.count, (step + 1) * batch)]
                 try trainIndices.upload(rows.map { UInt32($0) })
-                try trainSequence(rows.count).submit()
+                try timedSubmit(trainSequence(rows.count))
                 let done = min(train.count, (step + 1) * batch)
                 if (step + 1) % readbackEvery == 0 || step + 1 == steps {
                     lastLoss = try network.loss.download(count: 1)[0]
@@ -252,6 +257,7 @@ public final class Trainer {
                     state.step = step + 1
                     state.partialLossBits = loss.bitPattern
                     state.partialSeconds += Date().timeIntervalSince(started)
+                    state.partialStepSeconds = stepSeconds
                     try saveLast()
                     progress?.finish(extra: "interrupted")
                     log("interrupted at epoch \(epoch), step \(step + 1) of \(steps): resumable checkpoint written to \(runDir.appendingPathComponent(Self.lastWeights).path)")
@@ -269,20 +275,22 @@ public final class Trainer {
                 state.learningRate = state.scheduler.step(metric: testLoss, lr: state.learningRate)
             }
             let row = EpochMetrics(epoch: epoch, trainRMSE: trainRMSE, testRMSE: testRMSE, learningRate: lrUsed, seconds: seconds,
-                                   imagesPerSecond: Double(train.count - firstStep * batch) / max(trainSeconds - state.partialSeconds, 1e-9))
+                                   imagesPerSecond: Double(train.count - firstStep * batch) / max(trainSeconds - state.partialSeconds, 1e-9),
+                                   stepSeconds: stepSeconds)
             state.metrics.append(row)
             state.epoch = epoch
             state.step = 0
             state.partialLossBits = 0
             state.partialSeconds = 0
+            state.partialStepSeconds = nil
             let improved = state.bestTestRMSE.map { testRMSE < $0 } ?? true
             if improved { state.bestTestRMSE = testRMSE }
             let weights = try network.weights()
             if improved { try weights.save(to: runDir.appendingPathComponent(Self.bestWeights), metadata: checkpointMetadata()) }
             try saveLast(weights)
             try writeReports()
-            var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s  %.1f images/s",
-                              epoch, options.epochs, trainRMSE, testRMSE, lrUsed, seconds, row.imagesPerSecond)
+            var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
+                              epoch, options.epochs, trainRMSE, testRMSE, lrUsed, seconds, stepSeconds, row.imagesPerSecond)
             if state.learningRate != lrUsed { line += String(format: "  (lr -> %.4g)", state.learningRate) }
             if improved { line += "  *best" }
             log(line)
@@ -292,6 +300,15 @@ public final class Trainer {
             }
         }
         return .finished
+    }
+
+    /// Seconds spent in `timedSubmit` since the epoch began.
+    var stepSeconds: Double = 0
+
+    func timedSubmit(_ seq: CommandSequence) throws {
+        let t0 = Date()
+        try seq.submit()
+        stepSeconds += Date().timeIntervalSince(t0)
     }
 
     /// Sum of squared errors over `rows`, no augmentation.
@@ -310,7 +327,7 @@ public final class Trainer {
                 sequences[b] = seq
             }
             try evalIndices.upload(rows[start..<(start + b)].map { UInt32($0) })
-            try seq.submit()
+            try timedSubmit(seq)
         }
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
         guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
@@ -377,9 +394,10 @@ public final class Trainer {
 
     /// metrics.csv and the loss plot, rewritten atomically after every epoch.
     func writeReports() throws {
-        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second\n"
+        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds\n"
         for m in state.metrics {
-            csv += String(format: "%d,%.6f,%.6f,%.6g,%.2f,%.2f\n", m.epoch, m.trainRMSE, m.testRMSE, m.learningRate, m.seconds, m.imagesPerSecond)
+            csv += String(format: "%d,%.6f,%.6f,%.6g,%.2f,%.2f,", m.epoch, m.trainRMSE, m.testRMSE, m.learningRate, m.seconds, m.imagesPerSecond)
+            csv += m.stepSeconds.map { String(format: "%.2f\n", $0) } ?? "\n"
         }
         try AtomicFile.write(Data(csv.utf8), to: runDir.appendingPathComponent("metrics.csv"))
         let svg = LossPlot.svg(train: state.metrics.map(\.trainRMSE), test: state.metrics.map(\.testRMSE))
