@@ -26,15 +26,15 @@ struct DataOptions: ParsableArguments {
     }
 
     /// The cached data set, prepared first if the cache is missing or stale; skipped images are listed.
-    func loadWithReport() throws -> (GalaxyDataset, PrepareReport) {
+    func loadWithReport(_ given: DataSource? = nil) throws -> (GalaxyDataset, PrepareReport) {
         let progress = ProgressReporter(label: "prepare", total: 0)
-        let (dataset, report) = try GalaxyCache.loadOrPrepareWithReport(try source(), strict: strict, progress: progress)
+        let (dataset, report) = try GalaxyCache.loadOrPrepareWithReport(try given ?? source(), strict: strict, progress: progress)
         for s in report.skipped { progress.note("skipped \(s)") }
         return (dataset, report)
     }
 
-    func load() throws -> GalaxyDataset {
-        let (dataset, report) = try loadWithReport()
+    func load(_ given: DataSource? = nil) throws -> GalaxyDataset {
+        let (dataset, report) = try loadWithReport(given)
         if report.rebuilt { log("prepared \(report.cache.path): \(dataset.count) galaxies") }
         return dataset
     }

@@ -52,12 +52,16 @@ struct TrainCommand: ParsableCommand {
             options.outputMode = output
             options.meanOutputBias = meanOutputBias
             guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
-            let data = try dataOptions.load()
+            // A resumed run finds its data in RUN/data.json unless told otherwise.
+            let source = try resume.map { !dataOptions.isGiven ? try RunData.load(runDir: URL(fileURLWithPath: $0)) : try dataOptions.source() }
+                ?? dataOptions.source()
+            let data = try dataOptions.load(source)
             let context = try openDevice(device)
             let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
             let runDir = URL(fileURLWithPath: resume ?? runPath)
             let trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil)
             if resume != nil, let epochs { try trainer.setEpochs(epochs) }
+            try RunData.save(source, runDir: runDir)
             trainer.progress = ProgressReporter(label: "train", total: 0)
             trainer.log = { print($0); fflush(stdout) }
             let o = trainer.options
@@ -78,7 +82,7 @@ struct TrainCommand: ParsableCommand {
             print("checkpoints: \(runDir.appendingPathComponent(Trainer.bestWeights).path) (best test RMSE"
                   + (trainer.state.bestTestRMSE.map { String(format: " %.5f", $0) } ?? "") + "), \(runDir.appendingPathComponent(Trainer.lastWeights).path)")
             if outcome == .interrupted {
-                print("resume with: galaxy train --resume \(runDir.path) --data ...")
+                print("resume with: galaxy train --resume \(runDir.path)")
                 throw ExitCode(130)
             }
         }

@@ -144,6 +144,7 @@ final class CLITests: XCTestCase {
         try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0]).write(to: png)
         try assertFails(["predict", "--checkpoint", good.path, png.path], mentioning: [png.path, "PNG"])
         try assertFails(["train", "--resume", dir.appendingPathComponent("empty-run").path, "--data", dir.path], mentioning: ["training_solutions_rev1.csv"])
+        try assertFails(["train", "--resume", dir.appendingPathComponent("empty-run").path], mentioning: ["empty-run/data.json", "missing", "--data"])
         try assertFails(["devices"], mentioning: ["no Vulkan device", "mesa-vulkan-drivers"], env: ["VK_ICD_FILENAMES": "/nonexistent.json", "VK_DRIVER_FILES": "/nonexistent.json"])
         try assertFails(["train", "--data", dir.path, "--device", "no-such-gpu"], mentioning: ["training_solutions_rev1.csv"])
     }
@@ -223,8 +224,9 @@ extension CLITests {
         let stdout = String(decoding: seen, as: UTF8.self)
         XCTAssertTrue(stdout.contains("resume with: galaxy train --resume"), stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/last.state.safetensors"))
-        // Resuming with a smaller --epochs finishes the interrupted run there.
-        let r = try galaxy(["train", "--resume", run, "--data", data, "--epochs", "2"])
+        // Resuming with a smaller --epochs finishes the interrupted run there; the data is found
+        // through RUN/data.json without --data.
+        let r = try galaxy(["train", "--resume", run, "--epochs", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("epoch   2/2"), r.stdout)
         XCTAssertFalse(r.stdout.contains("epoch   1/"), "epoch 1 was done before the interrupt:\n\(r.stdout)")
