@@ -3,17 +3,12 @@
 // dz = d(constrained_output_forward(z)) / dz applied to dp (recomputes the forward values of the row).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "galaxy_tree.glsl"
 layout(std430, binding = 0) readonly buffer Z { float z[]; };
 layout(std430, binding = 1) readonly buffer DP { float dp[]; };
 layout(std430, binding = 2) writeonly buffer DZ { float dz[]; };
 layout(push_constant) uniform Params { uint batch; } params;
 
-// Same tree and eps as constrained_output_forward.comp (see there).
-const uint QUESTIONS = 11;
-const uint ANSWERS = 37;
-const uint QSTART[QUESTIONS + 1] = uint[](0, 3, 5, 7, 9, 13, 15, 18, 25, 28, 31, 37);
-const int PARENT[QUESTIONS] = int[](-1, 1, 4, 4, 4, -1, 0, 13, 3, 7, 7);
-const float EPS = 1e-12;
 
 void main() {
     uint row = globalIndex();
