@@ -2,7 +2,8 @@ import XCTest
 @testable import GalaxyKit
 
 final class SGEMMTests: GPUTestCase {
-    /// Sizes around the tiles: the SHARE path's 8 rows x 64 columns per workgroup, k in steps of 4
+    /// Sizes around the tiles: the SHARE path's 64 rows x 64 columns per workgroup (and the 8 x 64 of
+    /// the variant below), k in steps of 4
     /// with a scalar tail, vec4 loads of A (k % 4 == 0) and B (n % 4 == 0) with clamped edge groups,
     /// and the portable path's 4 x 4 blocks. None but the last two are tile multiples in every dimension.
     static let shapes: [GemmShape] = [
@@ -14,7 +15,9 @@ final class SGEMMTests: GPUTestCase {
         GemmShape(m: 17, n: 68, k: 130),      // vec4 B, scalar-tail k after vec4 A is ruled out
         GemmShape(m: 12, n: 132, k: 66),      // vec4 B only (k % 4 == 2), three column blocks
         GemmShape(m: 16, n: 64, k: 128),      // whole tiles
-        GemmShape(m: 40, n: 192, k: 100),     // whole tiles, several of each
+        GemmShape(m: 40, n: 192, k: 100),     // several column blocks, a partial second row block
+        GemmShape(m: 128, n: 128, k: 64),     // whole 64 x 64 tiles
+        GemmShape(m: 65, n: 63, k: 7),        // one row past a 64-row block, one column short of 64
     ]
 
     /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
@@ -22,7 +25,10 @@ final class SGEMMTests: GPUTestCase {
         var portable = TileConfig()
         portable.workgroupSize = 64
         portable.gemmShare = false
-        return [("device", kernels), ("portable", Kernels(context, tiles: portable))]
+        var narrow = TileConfig.forDevice(context.info)
+        narrow.gemmRows = 8
+        narrow.gemmLaneColumns = 8
+        return [("device", kernels), ("portable", Kernels(context, tiles: portable)), ("8x8 lanes", Kernels(context, tiles: narrow))]
     }
 
     func testSGEMMMatchesReference() throws {

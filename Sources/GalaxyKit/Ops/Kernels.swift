@@ -5,11 +5,12 @@ public struct TileConfig: Sendable, Equatable {
     public var convColBlock: UInt32 = 4      // conv2d_forward / backward_input: columns per invocation
     public var convInBlock: UInt32 = 4       // conv2d_backward_input: input channels per invocation
     public var convWeightBlock: UInt32 = 4   // conv2d_backward_weight: output channels per invocation
-    public var linearRowBlock: UInt32 = 4    // linear_* (and sgemm portable path): rows per invocation
-    public var linearColBlock: UInt32 = 4    // linear_* (and sgemm portable path): columns per invocation
-    /// sgemm (gemm.glsl) SHARE path: one 8-lane subgroup per workgroup owning 8 rows of C,
-    /// A spread with subgroupBroadcast, each lane `gemmLaneColumns` columns (lavapipe).
+    public var linearRowBlock: UInt32 = 4    // sgemm / linear_* portable path: rows of C per invocation
+    public var linearColBlock: UInt32 = 4    // sgemm / linear_* portable path: columns of C per invocation
+    /// sgemm and linear_* (gemm.glsl) SHARE path: one 8-lane subgroup per workgroup owning `gemmRows` rows
+    /// of C, A spread with subgroupBroadcast, each lane `gemmLaneColumns` columns of all those rows (lavapipe).
     public var gemmShare = false
+    public var gemmRows: UInt32 = 64           // SHARE: rows of C per workgroup (a multiple of 8)
     public var gemmLaneColumns: UInt32 = 8     // SHARE: columns of C per lane (a multiple of 4)
     /// Conv shaders' SHARE path: one 8-lane subgroup per workgroup, operands loaded once and
     /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
@@ -105,25 +106,22 @@ public final class Kernels {
                  va: vectorWidth(s.k, [a]), vb: vectorWidth(s.n, [b]))
     }
 
-    public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape) throws {
-        let (nb, ob) = (tiles.linearRowBlock, tiles.linearColBlock)
-        let n = ceilDiv(s.batch, nb) * ceilDiv(s.outFeatures, ob)
-        let v: UInt32 = s.inFeatures % 4 == 0 && x.offset % 16 == 0 && w.offset % 16 == 0 ? 4 : 1
-        try seq.dispatch(pipeline("linear_forward", 4, LinearParams.self, [nb, ob, v]), [x, w, b, y], push: linearParams(s), invocations: n)
+    /// y = x * w^T + b, or max(that, 0) with `relu` (a GEMM with A = x, B = w^T).
+    public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape, relu: Bool = false) throws {
+        try gemm(seq, "linear_forward", [x, w, b, y], push: linearParams(s), m: s.batch, n: s.outFeatures,
+                 va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), extra: [relu ? 1 : 0])
     }
 
+    /// dx = dy * w (a GEMM with A = dy, B = w).
     public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
-        let (nb, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
-        let n = ceilDiv(s.batch, nb) * ceilDiv(s.inFeatures, kb)
-        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && w.offset % 16 == 0 ? 4 : 1
-        try seq.dispatch(pipeline("linear_backward_input", 3, LinearParams.self, [nb, kb, v]), [dy, w, dx], push: linearParams(s), invocations: n)
+        try gemm(seq, "linear_backward_input", [dy, w, dx], push: linearParams(s), m: s.batch, n: s.inFeatures,
+                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [w]))
     }
 
+    /// dw = dy^T * x and db = column sums of dy (a GEMM with A = dy^T, B = x; db the row sums of A).
     public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
-        let (ob, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
-        let n = ceilDiv(s.outFeatures, ob) * ceilDiv(s.inFeatures, kb) + s.outFeatures
-        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && x.offset % 16 == 0 ? 4 : 1
-        try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb, v]), [dy, x, dw, db], push: linearParams(s), invocations: n)
+        try gemm(seq, "linear_backward_weight", [dy, x, dw, db], push: linearParams(s), m: s.outFeatures, n: s.inFeatures,
+                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [x]))
     }
 
     /// Dispatches a gemm.glsl shader producing an m x n C: spec constants SHARE, NC, MB, VA, VB, then `extra`.
@@ -131,10 +129,11 @@ public final class Kernels {
     private func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int,
                          va: UInt32, vb: UInt32, extra: [UInt32] = []) throws {
         if tiles.gemmShare {
-            let nc = tiles.gemmLaneColumns
+            let (mb, nc) = (tiles.gemmRows, tiles.gemmLaneColumns)
             precondition(nc % 4 == 0 && nc > 0, "gemmLaneColumns must be a positive multiple of 4")
-            let groups = ceilDiv(m, 8) * ceilDiv(n, 8 * nc)
-            try seq.dispatch(pipeline(name, bindings.count, P.self, [1, nc, 8, va, vb] + extra, workgroup: 8), bindings,
+            precondition(mb % 8 == 0 && mb > 0, "gemmRows must be a positive multiple of 8")
+            let groups = ceilDiv(m, mb) * ceilDiv(n, 8 * nc)
+            try seq.dispatch(pipeline(name, bindings.count, P.self, [1, nc, mb, va, vb] + extra, workgroup: 8), bindings,
                              push: push, invocations: groups * 8)
             return
         }
