@@ -2,8 +2,8 @@ import XCTest
 @testable import GalaxyKit
 
 final class SGEMMTests: GPUTestCase {
-    /// Sizes around the tiles: the SHARE path's 64 rows x 64 columns per workgroup (and the 8 x 64 of
-    /// the variant below), k in steps of 4
+    /// Sizes around the tiles: the SHARE path's 64 rows x 64 columns per workgroup (and the 64 x 128
+    /// and 8 x 64 of the variants below), k in steps of 4
     /// with a scalar tail, vec4 loads of A (k % 4 == 0) and B (n % 4 == 0) with clamped edge groups,
     /// and the portable path's 4 x 4 blocks. None but the last two are tile multiples in every dimension.
     static let shapes: [GemmShape] = [
@@ -16,11 +16,12 @@ final class SGEMMTests: GPUTestCase {
         GemmShape(m: 12, n: 132, k: 66),      // vec4 B only (k % 4 == 2), three column blocks
         GemmShape(m: 16, n: 64, k: 128),      // whole tiles
         GemmShape(m: 40, n: 192, k: 100),     // several column blocks, a partial second row block
-        GemmShape(m: 128, n: 128, k: 64),     // whole 64 x 64 tiles
-        GemmShape(m: 65, n: 63, k: 7),        // one row past a 64-row block, one column short of 64
+        GemmShape(m: 128, n: 256, k: 64),     // whole tiles
+        GemmShape(m: 65, n: 127, k: 7),       // one row past a 64-row block, one column short of 128
     ]
 
-    /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
+    /// The device's own tiles, the bench ceiling's wider ones, narrow ones, and the portable path
+    /// (no subgroup sharing, GPU-style workgroups).
     var variants: [(String, Kernels)] {
         var portable = TileConfig()
         portable.workgroupSize = 64
@@ -28,7 +29,8 @@ final class SGEMMTests: GPUTestCase {
         var narrow = TileConfig.forDevice(context.info)
         narrow.gemmRows = 8
         narrow.gemmLaneColumns = 8
-        return [("device", kernels), ("portable", Kernels(context, tiles: portable)), ("8x8 lanes", Kernels(context, tiles: narrow))]
+        return [("device", kernels), ("ceiling", Kernels(context, tiles: Benchmark.ceilingTiles(kernels.tiles))),
+                ("8x8 lanes", Kernels(context, tiles: narrow)), ("portable", Kernels(context, tiles: portable))]
     }
 
     func testSGEMMMatchesReference() throws {

@@ -103,8 +103,18 @@ public enum Benchmark {
             kernels: kernelRows)
     }
 
-    /// GFLOP/s of our own SGEMM (the sgemm shader, with the device's tiles) at 1024^3: the device's measured ceiling.
-    static func gemmCeiling(context: VulkanContext, kernels: Kernels, runs: Int, median: (() throws -> Void) throws -> Double) throws -> Double {
+    /// The tiles of the ceiling's SGEMM: the device's, with 16 columns per lane on the SHARE path. At 1024^3
+    /// that ran ~1.5x faster than the network's 8 on lavapipe (docs/performance.md), but its pipelines take
+    /// several times longer to compile, and at the fully connected layers' sizes it gained nothing.
+    static func ceilingTiles(_ tiles: TileConfig) -> TileConfig {
+        var t = tiles
+        if t.gemmShare { t.gemmLaneColumns = 16 }
+        return t
+    }
+
+    /// GFLOP/s of our own SGEMM (the sgemm shader, `ceilingTiles`) at 1024^3: the device's measured GEMM ceiling.
+    static func gemmCeiling(context: VulkanContext, kernels deviceKernels: Kernels, runs: Int, median: (() throws -> Void) throws -> Double) throws -> Double {
+        let kernels = Kernels(context, tiles: ceilingTiles(deviceKernels.tiles))
         let n = 1024
         let shape = GemmShape(m: n, n: n, k: n)
         let a = try DeviceBuffer(context, floats: n * n, label: "gemm a"), b = try DeviceBuffer(context, floats: n * n, label: "gemm b")
