@@ -1,43 +1,22 @@
 #version 450
 // Gradient of a fully connected layer to its input: dx[n,k] = sum_o dy[n,o] * w[o,k].
-// Each invocation computes an NB x KB block of dx.
+// As a GEMM (gemm.glsl): A = dy [batch, out], B = w [out, in], C = dx [batch, in].
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_ballot : require
 #include "common.glsl"
-layout(constant_id = 1) const uint NB = 4;
-layout(constant_id = 2) const uint KB = 4;
-// 4: each w row segment read as one vec4 (the host checks KB == 4, inFeatures % 4 == 0, alignment).
-layout(constant_id = 3) const uint V = 1;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
+layout(std430, binding = 0) readonly buffer DY4 { vec4 dy4[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
 layout(std430, binding = 1) readonly buffer W4 { vec4 w4[]; };
 layout(std430, binding = 2) writeonly buffer DX { float dx[]; };
 layout(push_constant) uniform Params { uint batch; uint inFeatures; uint outFeatures; } p;
-void main() {
-    uint nBlocks = (p.batch + NB - 1) / NB, kBlocks = (p.inFeatures + KB - 1) / KB;
-    uint i = globalIndex();
-    if (i >= nBlocks * kBlocks) return;
-    uint n0 = (i / kBlocks) * NB, k0 = (i % kBlocks) * KB;
-    float acc[NB][KB];
-    uint dyRow[NB], kCol[KB];
-    for (uint a = 0; a < NB; a++) dyRow[a] = min(n0 + a, p.batch - 1) * p.outFeatures;
-    for (uint c = 0; c < KB; c++) kCol[c] = min(k0 + c, p.inFeatures - 1);
-    for (uint a = 0; a < NB; a++) for (uint c = 0; c < KB; c++) acc[a][c] = 0.0;
-    for (uint o = 0; o < p.outFeatures; o++) {
-        float g[NB];
-        for (uint a = 0; a < NB; a++) g[a] = dy[dyRow[a] + o];
-        if (V == 4) {
-            vec4 wv = w4[(o * p.inFeatures + k0) / 4];
-            for (uint c = 0; c < KB; c++) for (uint a = 0; a < NB; a++) acc[a][c] += g[a] * wv[c];
-        } else for (uint c = 0; c < KB; c++) {
-            float wv = w[o * p.inFeatures + kCol[c]];
-            for (uint a = 0; a < NB; a++) acc[a][c] += g[a] * wv;
-        }
-    }
-    for (uint a = 0; a < NB; a++) {
-        if (n0 + a >= p.batch) break;
-        for (uint c = 0; c < KB; c++) {
-            if (k0 + c >= p.inFeatures) break;
-            dx[(n0 + a) * p.inFeatures + k0 + c] = acc[a][c];
-        }
-    }
-}
+
+float elemA(uint n, uint o) { return dy[n * p.outFeatures + o]; }
+float elemB(uint o, uint k) { return w[o * p.inFeatures + k]; }
+vec4 a4(uint n, uint o) { return dy4[(n * p.outFeatures + o) / 4]; }  // outFeatures % 4 == 0
+vec4 b4(uint o, uint k) { return w4[(o * p.inFeatures + k) / 4]; }    // inFeatures % 4 == 0
+void store(uint n, uint k, float v) { dx[n * p.inFeatures + k] = v; }
+#include "gemm.glsl"
+
+void main() { gemm(p.batch, p.inFeatures, p.outFeatures); }

@@ -2,17 +2,32 @@ import XCTest
 @testable import GalaxyKit
 
 final class LinearTests: GPUTestCase {
-    /// Batch 1, sizes that are not multiples of the 4x4 register blocks, and the network's fc3.
+    /// Batch 1, sizes that are not multiples of the register blocks (portable 4x4; SHARE 64 rows x 64
+    /// columns per workgroup, k in steps of 4 plus a scalar tail), the network's fc3, and fc1's features.
     static let shapes: [LinearShape] = [
         LinearShape(batch: 1, inFeatures: 7, outFeatures: 3),
         LinearShape(batch: 5, inFeatures: 33, outFeatures: 10),
         LinearShape(batch: 3, inFeatures: 64, outFeatures: 37),
         LinearShape(batch: 9, inFeatures: 130, outFeatures: 66),
         LinearShape(batch: 6, inFeatures: 128, outFeatures: 9),  // vec4 rows
+        // vec4 everywhere; dy^T read as vec4 along 12 outputs (a half-filled 8-row block), batch tail of 2.
+        LinearShape(batch: 10, inFeatures: 68, outFeatures: 12),
+        // A second, partial 64-row block of the SHARE tiles along batch (forward, backward_input) and outputs
+        // (backward_weight, whose dy^T is read as vec4s: 68 % 4 == 0).
+        LinearShape(batch: 70, inFeatures: 36, outFeatures: 68),
+        LinearShape(batch: 12, inFeatures: 3200, outFeatures: 128),  // fc1's layer at a smaller batch
     ]
 
+    /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
+    var variants: [(String, Kernels)] {
+        var portable = TileConfig()
+        portable.workgroupSize = 64
+        portable.gemmShare = false
+        return [("device", kernels), ("portable", Kernels(context, tiles: portable))]
+    }
+
     func testLinearForwardMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
             let x = randomFloats(s.batch * s.inFeatures, seed: UInt64(10 + i))
             let w = randomFloats(s.outFeatures * s.inFeatures, seed: UInt64(20 + i))
             let b = randomFloats(s.outFeatures, seed: UInt64(30 + i))
@@ -20,24 +35,24 @@ final class LinearTests: GPUTestCase {
             try run { try kernels.linearForward($0, x: xb.whole, w: wb.whole, b: bb.whole, y: yb.whole, shape: s) }
             let want = Reference.linearForward(x.asDouble, w.asDouble, b.asDouble, s)
             let absRef = Reference.linearForward(x.asDouble.absolute, w.asDouble.absolute, b.asDouble.absolute, s)
-            assertWithinBound(try result(yb, s.batch * s.outFeatures), want, bound: sumBound(absRef, terms: s.inFeatures + 1), "linear_forward \(s)")
-        }
+            assertWithinBound(try result(yb, s.batch * s.outFeatures), want, bound: sumBound(absRef, terms: s.inFeatures + 1), "linear_forward \(tag) \(s)")
+        } }
     }
 
     func testLinearBackwardInputMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
             let dy = randomFloats(s.batch * s.outFeatures, seed: UInt64(40 + i))
             let w = randomFloats(s.outFeatures * s.inFeatures, seed: UInt64(50 + i))
             let (dyb, wb, dxb) = (try input(dy), try input(w), try output(s.batch * s.inFeatures))
             try run { try kernels.linearBackwardInput($0, dy: dyb.whole, w: wb.whole, dx: dxb.whole, shape: s) }
             let want = Reference.linearBackwardInput(dy.asDouble, w.asDouble, s)
             let absRef = Reference.linearBackwardInput(dy.asDouble.absolute, w.asDouble.absolute, s)
-            assertWithinBound(try result(dxb, s.batch * s.inFeatures), want, bound: sumBound(absRef, terms: s.outFeatures), "linear_backward_input \(s)")
-        }
+            assertWithinBound(try result(dxb, s.batch * s.inFeatures), want, bound: sumBound(absRef, terms: s.outFeatures), "linear_backward_input \(tag) \(s)")
+        } }
     }
 
     func testLinearBackwardWeightMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
             let dy = randomFloats(s.batch * s.outFeatures, seed: UInt64(60 + i))
             let x = randomFloats(s.batch * s.inFeatures, seed: UInt64(70 + i))
             let (dyb, xb) = (try input(dy), try input(x))
@@ -45,8 +60,26 @@ final class LinearTests: GPUTestCase {
             try run { try kernels.linearBackwardWeight($0, dy: dyb.whole, x: xb.whole, dw: dwb.whole, db: dbb.whole, shape: s) }
             let want = Reference.linearBackwardWeight(dy.asDouble, x.asDouble, s)
             let absRef = Reference.linearBackwardWeight(dy.asDouble.absolute, x.asDouble.absolute, s)
-            assertWithinBound(try result(dwb, s.outFeatures * s.inFeatures), want.dw, bound: sumBound(absRef.dw, terms: s.batch), "linear_backward_weight dw \(s)")
-            assertWithinBound(try result(dbb, s.outFeatures), want.db, bound: sumBound(absRef.db, terms: s.batch), "linear_backward_weight db \(s)")
-        }
+            assertWithinBound(try result(dwb, s.outFeatures * s.inFeatures), want.dw, bound: sumBound(absRef.dw, terms: s.batch), "linear_backward_weight dw \(tag) \(s)")
+            assertWithinBound(try result(dbb, s.outFeatures), want.db, bound: sumBound(absRef.db, terms: s.batch), "linear_backward_weight db \(tag) \(s)")
+        } }
+    }
+
+    /// RELU fuses the following ReLU: the reference layer, then max(., 0). Elements that the reference
+    /// puts near 0 may land on either side in float32; the bound covers that, since |max(a,0) - max(b,0)| <= |a - b|.
+    func testLinearForwardReluMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
+            let x = randomFloats(s.batch * s.inFeatures, seed: UInt64(110 + i))
+            let w = randomFloats(s.outFeatures * s.inFeatures, seed: UInt64(120 + i))
+            let b = randomFloats(s.outFeatures, seed: UInt64(130 + i))
+            let (xb, wb, bb, yb) = (try input(x), try input(w), try input(b), try output(s.batch * s.outFeatures))
+            try run { try kernels.linearForward($0, x: xb.whole, w: wb.whole, b: bb.whole, y: yb.whole, shape: s, relu: true) }
+            let want = Reference.reluForward(Reference.linearForward(x.asDouble, w.asDouble, b.asDouble, s))
+            let absRef = Reference.linearForward(x.asDouble.absolute, w.asDouble.absolute, b.asDouble.absolute, s)
+            let got = try result(yb, s.batch * s.outFeatures)
+            XCTAssertFalse(got.contains { $0 < 0 }, "linear_forward relu \(tag) \(s): a negative output")
+            XCTAssertTrue(got.contains { $0 > 0 } && got.contains { $0 == 0 } || got.count < 4, "linear_forward relu \(tag) \(s): inputs should give both signs")
+            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.inFeatures + 1), "linear_forward relu \(tag) \(s)")
+        } }
     }
 }

@@ -5,8 +5,13 @@ public struct TileConfig: Sendable, Equatable {
     public var convColBlock: UInt32 = 4      // conv2d_forward / backward_input: columns per invocation
     public var convInBlock: UInt32 = 4       // conv2d_backward_input: input channels per invocation
     public var convWeightBlock: UInt32 = 4   // conv2d_backward_weight: output channels per invocation
-    public var linearRowBlock: UInt32 = 4    // linear_*: batch rows (or output rows) per invocation
-    public var linearColBlock: UInt32 = 4    // linear_*: columns per invocation
+    public var linearRowBlock: UInt32 = 4    // sgemm / linear_* portable path: rows of C per invocation
+    public var linearColBlock: UInt32 = 4    // sgemm / linear_* portable path: columns of C per invocation
+    /// sgemm and linear_* (gemm.glsl) SHARE path: one 8-lane subgroup per workgroup owning `gemmRows` rows
+    /// of C, A spread with subgroupBroadcast, each lane `gemmLaneColumns` columns of all those rows (lavapipe).
+    public var gemmShare = false
+    public var gemmRows: UInt32 = 64           // SHARE: rows of C per workgroup (a multiple of 8)
+    public var gemmLaneColumns: UInt32 = 8     // SHARE: columns of C per lane (a multiple of 4)
     /// Conv shaders' SHARE path: one 8-lane subgroup per workgroup, operands loaded once and
     /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
     public var convShare = false
@@ -22,7 +27,7 @@ public struct TileConfig: Sendable, Equatable {
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
         var t = TileConfig()
         if info.type != "CPU" { t.workgroupSize = 128 }
-        if info.type == "CPU" && info.subgroupSize == 8 { t.convShare = true }
+        if info.type == "CPU" && info.subgroupSize == 8 { t.convShare = true; t.gemmShare = true }
         return t
     }
 }
@@ -30,6 +35,7 @@ public struct TileConfig: Sendable, Equatable {
 // Host mirrors of the shaders' push-constant blocks (sizes are asserted at dispatch).
 struct CountParams { var count: UInt32 }
 struct PoolParams { var planes: UInt32; var height: UInt32; var width: UInt32 }
+struct GemmParams { var m: UInt32; var n: UInt32; var k: UInt32 }
 struct LinearParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32 }
 struct ConvParams { var batch: UInt32; var inChannels: UInt32; var outChannels: UInt32; var inHeight: UInt32; var inWidth: UInt32 }
 struct MSEParams { var count: UInt32; var slot: UInt32; var accumulate: UInt32 }
@@ -94,25 +100,46 @@ public final class Kernels {
         try seq.dispatch(pipeline("maxpool2d_backward", 3, PoolParams.self, [v]), [dy, index, dx], push: push, invocations: n)
     }
 
-    public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape) throws {
-        let (nb, ob) = (tiles.linearRowBlock, tiles.linearColBlock)
-        let n = ceilDiv(s.batch, nb) * ceilDiv(s.outFeatures, ob)
-        let v: UInt32 = s.inFeatures % 4 == 0 && x.offset % 16 == 0 && w.offset % 16 == 0 ? 4 : 1
-        try seq.dispatch(pipeline("linear_forward", 4, LinearParams.self, [nb, ob, v]), [x, w, b, y], push: linearParams(s), invocations: n)
+    /// C = A * B, float32, row-major (A [m,k], B [k,n], C [m,n]).
+    public func sgemm(_ seq: CommandSequence, a: BufferRange, b: BufferRange, c: BufferRange, shape s: GemmShape) throws {
+        try gemm(seq, "sgemm", [a, b, c], push: GemmParams(m: UInt32(s.m), n: UInt32(s.n), k: UInt32(s.k)), m: s.m, n: s.n,
+                 va: vectorWidth(s.k, [a]), vb: vectorWidth(s.n, [b]))
     }
 
+    /// y = x * w^T + b, or max(that, 0) with `relu` (a GEMM with A = x, B = w^T).
+    public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape, relu: Bool = false) throws {
+        try gemm(seq, "linear_forward", [x, w, b, y], push: linearParams(s), m: s.batch, n: s.outFeatures,
+                 va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), extra: [relu ? 1 : 0])
+    }
+
+    /// dx = dy * w (a GEMM with A = dy, B = w).
     public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
-        let (nb, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
-        let n = ceilDiv(s.batch, nb) * ceilDiv(s.inFeatures, kb)
-        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && w.offset % 16 == 0 ? 4 : 1
-        try seq.dispatch(pipeline("linear_backward_input", 3, LinearParams.self, [nb, kb, v]), [dy, w, dx], push: linearParams(s), invocations: n)
+        try gemm(seq, "linear_backward_input", [dy, w, dx], push: linearParams(s), m: s.batch, n: s.inFeatures,
+                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [w]))
     }
 
+    /// dw = dy^T * x and db = column sums of dy (a GEMM with A = dy^T, B = x; db the row sums of A).
     public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
-        let (ob, kb) = (tiles.linearRowBlock, tiles.linearColBlock)
-        let n = ceilDiv(s.outFeatures, ob) * ceilDiv(s.inFeatures, kb) + s.outFeatures
-        let v: UInt32 = kb == 4 && s.inFeatures % 4 == 0 && x.offset % 16 == 0 ? 4 : 1
-        try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb, v]), [dy, x, dw, db], push: linearParams(s), invocations: n)
+        try gemm(seq, "linear_backward_weight", [dy, x, dw, db], push: linearParams(s), m: s.outFeatures, n: s.inFeatures,
+                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [x]))
+    }
+
+    /// Dispatches a gemm.glsl shader producing an m x n C: spec constants SHARE, NC, MB, VA, VB, then `extra`.
+    /// `va` / `vb`: 4 when A / B may be read as vec4s along their contiguous axis (see gemm.glsl).
+    private func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int,
+                         va: UInt32, vb: UInt32, extra: [UInt32] = []) throws {
+        if tiles.gemmShare {
+            let (mb, nc) = (tiles.gemmRows, tiles.gemmLaneColumns)
+            precondition(nc % 4 == 0 && nc > 0, "gemmLaneColumns must be a positive multiple of 4")
+            precondition(mb % 8 == 0 && mb > 0, "gemmRows must be a positive multiple of 8")
+            let groups = ceilDiv(m, mb) * ceilDiv(n, 8 * nc)
+            try seq.dispatch(pipeline(name, bindings.count, P.self, [1, nc, mb, va, vb] + extra, workgroup: 8), bindings,
+                             push: push, invocations: groups * 8)
+            return
+        }
+        let (mb, nc) = (tiles.linearRowBlock, tiles.linearColBlock)
+        try seq.dispatch(pipeline(name, bindings.count, P.self, [0, nc, mb, va, vb] + extra), bindings,
+                         push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc))
     }
 
     public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape) throws {

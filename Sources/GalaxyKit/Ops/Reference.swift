@@ -114,6 +114,20 @@ public enum Reference {
         return dx
     }
 
+    // MARK: sgemm
+
+    /// c[m,n] = sum_k a[m,k] * b[k,n]  (row-major: a is [M,K], b [K,N], c [M,N])
+    public static func sgemm<T: BinaryFloatingPoint>(_ a: [T], _ b: [T], _ s: GemmShape) -> [T] {
+        var c = [T](repeating: 0, count: s.m * s.n)
+        for m in 0..<s.m {
+            for k in 0..<s.k {
+                let av = a[m * s.k + k]
+                for n in 0..<s.n { c[m * s.n + n] += av * b[k * s.n + n] }
+            }
+        }
+        return c
+    }
+
     // MARK: linear
 
     /// y[n,o] = b[o] + sum_k x[n,k] * w[o,k]

@@ -39,6 +39,20 @@ public struct LinearShape: Equatable, Sendable {
     public var macs: Int { batch * inFeatures * outFeatures }
 }
 
+/// Shape of a row-major matrix product C [m, n] = A [m, k] * B [k, n].
+public struct GemmShape: Equatable, Sendable {
+    public var m: Int
+    public var n: Int
+    public var k: Int
+    public init(m: Int, n: Int, k: Int) {
+        precondition(m >= 1 && n >= 1 && k >= 1, "empty GEMM \(m)x\(n)x\(k)")
+        self.m = m
+        self.n = n
+        self.k = k
+    }
+    public var macs: Int { m * n * k }
+}
+
 /// Shape of 2x2, stride-2 max pooling over `planes` = batch * channels planes of height x width.
 public struct PoolShape: Equatable, Sendable {
     public var planes: Int

@@ -103,19 +103,27 @@ public enum Benchmark {
             kernels: kernelRows)
     }
 
-    /// GFLOP/s of our own SGEMM at 1024^3: the conv2d_forward shader with a 1x1 kernel over one 1024-wide row is
-    /// exactly C[1024x1024] = W[1024x1024] * X[1024x1024] (+ bias), with the device's best tiles.
-    static func gemmCeiling(context: VulkanContext, kernels: Kernels, runs: Int, median: (() throws -> Void) throws -> Double) throws -> Double {
+    /// The tiles of the ceiling's SGEMM: the device's, with 16 columns per lane on the SHARE path. At 1024^3
+    /// that ran ~1.5x faster than the network's 8 on lavapipe (docs/performance.md), but its pipelines take
+    /// several times longer to compile, and at the fully connected layers' sizes it gained nothing.
+    static func ceilingTiles(_ tiles: TileConfig) -> TileConfig {
+        var t = tiles
+        if t.gemmShare { t.gemmLaneColumns = 16 }
+        return t
+    }
+
+    /// GFLOP/s of our own SGEMM (the sgemm shader, `ceilingTiles`) at 1024^3: the device's measured GEMM ceiling.
+    static func gemmCeiling(context: VulkanContext, kernels deviceKernels: Kernels, runs: Int, median: (() throws -> Void) throws -> Double) throws -> Double {
+        let kernels = Kernels(context, tiles: ceilingTiles(deviceKernels.tiles))
         let n = 1024
-        let shape = Conv2dShape(batch: 1, inChannels: n, outChannels: n, inHeight: 1, inWidth: n, kernel: 1)
-        let x = try DeviceBuffer(context, floats: n * n, label: "gemm a"), w = try DeviceBuffer(context, floats: n * n, label: "gemm b")
-        let b = try DeviceBuffer(context, floats: n, label: "gemm bias"), y = try DeviceBuffer(context, floats: n * n, label: "gemm c")
+        let shape = GemmShape(m: n, n: n, k: n)
+        let a = try DeviceBuffer(context, floats: n * n, label: "gemm a"), b = try DeviceBuffer(context, floats: n * n, label: "gemm b")
+        let c = try DeviceBuffer(context, floats: n * n, label: "gemm c")
         var rng = SplitMix64(seed: 5)
-        try x.upload((0..<(n * n)).map { _ in rng.uniform(-1, 1) })
-        try w.upload((0..<(n * n)).map { _ in rng.uniform(-1, 1) })
-        try b.fill(0, count: n)
+        try a.upload((0..<(n * n)).map { _ in rng.uniform(-1, 1) })
+        try b.upload((0..<(n * n)).map { _ in rng.uniform(-1, 1) })
         let seq = try CommandSequence(context)
-        try kernels.conv2dForward(seq, x: x.whole, w: w.whole, b: b.whole, y: y.whole, shape: shape)
+        try kernels.sgemm(seq, a: a.whole, b: b.whole, c: c.whole, shape: shape)
         let seconds = try median { try seq.submit() }
         return 2 * Double(shape.macs) / seconds / 1e9
     }

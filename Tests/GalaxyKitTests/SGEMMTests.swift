@@ -1,0 +1,61 @@
+import XCTest
+@testable import GalaxyKit
+
+final class SGEMMTests: GPUTestCase {
+    /// Sizes around the tiles: the SHARE path's 64 rows x 64 columns per workgroup (and the 64 x 128
+    /// and 8 x 64 of the variants below), k in steps of 4
+    /// with a scalar tail, vec4 loads of A (k % 4 == 0) and B (n % 4 == 0) with clamped edge groups,
+    /// and the portable path's 4 x 4 blocks. None but the last two are tile multiples in every dimension.
+    static let shapes: [GemmShape] = [
+        GemmShape(m: 1, n: 1, k: 1),
+        GemmShape(m: 3, n: 5, k: 2),          // smaller than one vec4 step of k
+        GemmShape(m: 7, n: 13, k: 5),         // scalar A and B, one k step of 4 and a tail of 1
+        GemmShape(m: 9, n: 70, k: 33),        // a second row block and column block, mostly idle lanes
+        GemmShape(m: 13, n: 36, k: 12),       // vec4 A and B, columns and rows past the edge
+        GemmShape(m: 17, n: 68, k: 130),      // vec4 B, scalar-tail k after vec4 A is ruled out
+        GemmShape(m: 12, n: 132, k: 66),      // vec4 B only (k % 4 == 2), three column blocks
+        GemmShape(m: 16, n: 64, k: 128),      // whole tiles
+        GemmShape(m: 40, n: 192, k: 100),     // several column blocks, a partial second row block
+        GemmShape(m: 128, n: 256, k: 64),     // whole tiles
+        GemmShape(m: 65, n: 127, k: 7),       // one row past a 64-row block, one column short of 128
+    ]
+
+    /// The device's own tiles, the bench ceiling's wider ones, narrow ones, and the portable path
+    /// (no subgroup sharing, GPU-style workgroups).
+    var variants: [(String, Kernels)] {
+        var portable = TileConfig()
+        portable.workgroupSize = 64
+        portable.gemmShare = false
+        var narrow = TileConfig.forDevice(context.info)
+        narrow.gemmRows = 8
+        narrow.gemmLaneColumns = 8
+        return [("device", kernels), ("ceiling", Kernels(context, tiles: Benchmark.ceilingTiles(kernels.tiles))),
+                ("8x8 lanes", Kernels(context, tiles: narrow)), ("portable", Kernels(context, tiles: portable))]
+    }
+
+    func testSGEMMMatchesReference() throws {
+        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
+            let a = randomFloats(s.m * s.k, seed: UInt64(800 + i))
+            let b = randomFloats(s.k * s.n, seed: UInt64(900 + i))
+            let (ab, bb, cb) = (try input(a), try input(b), try output(s.m * s.n))
+            try run { try kernels.sgemm($0, a: ab.whole, b: bb.whole, c: cb.whole, shape: s) }
+            let want = Reference.sgemm(a.asDouble, b.asDouble, s)
+            // Each element is one float32 sum of k products in one order: Higham's bound for k terms.
+            let absRef = Reference.sgemm(a.asDouble.absolute, b.asDouble.absolute, s)
+            assertWithinBound(try result(cb, s.m * s.n), want, bound: sumBound(absRef, terms: s.k), "sgemm \(tag) \(s)")
+        } }
+    }
+
+    /// Every output is one sum in a fixed order, so a second run gives the same bits.
+    func testSGEMMIsDeterministic() throws {
+        let s = GemmShape(m: 24, n: 100, k: 257)
+        let (ab, bb) = (try input(randomFloats(s.m * s.k, seed: 1)), try input(randomFloats(s.k * s.n, seed: 2)))
+        var runs: [[UInt32]] = []
+        for _ in 0..<2 {
+            let cb = try output(s.m * s.n)
+            try run { try kernels.sgemm($0, a: ab.whole, b: bb.whole, c: cb.whole, shape: s) }
+            runs.append(try result(cb, s.m * s.n).map(\.bitPattern))
+        }
+        XCTAssertEqual(runs[0], runs[1])
+    }
+}
