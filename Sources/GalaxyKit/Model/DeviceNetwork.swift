@@ -159,14 +159,11 @@ public final class DeviceNetwork {
         try k.conv2dForward(seq, x: r3.whole, w: param("conv4.weight"), b: param("conv4.bias"), y: r4.whole, shape: net.conv4(b))
         try k.reluForward(seq, x: r4.whole, y: r4.whole, count: net.conv4(b).outputCount)
         try k.maxpool2dForward(seq, x: r4.whole, y: p4.whole, index: i4.whole, shape: net.pool4(b))
-        try k.linearForward(seq, x: p4.whole, w: param("fc1.weight"), b: param("fc1.bias"), y: f1.whole, shape: net.fc1(b))
-        try k.reluForward(seq, x: f1.whole, y: f1.whole, count: b * 128)
-        try k.linearForward(seq, x: f1.whole, w: param("fc2.weight"), b: param("fc2.bias"), y: f2.whole, shape: net.fc2(b))
-        try k.reluForward(seq, x: f2.whole, y: f2.whole, count: b * 64)
+        try k.linearForward(seq, x: p4.whole, w: param("fc1.weight"), b: param("fc1.bias"), y: f1.whole, shape: net.fc1(b), relu: true)
+        try k.linearForward(seq, x: f1.whole, w: param("fc2.weight"), b: param("fc2.bias"), y: f2.whole, shape: net.fc2(b), relu: true)
         switch outputMode {
         case .relu:
-            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: output.whole, shape: net.fc3(b, outputs: outputs))
-            try k.reluForward(seq, x: output.whole, y: output.whole, count: b * outputs)
+            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: output.whole, shape: net.fc3(b, outputs: outputs), relu: true)
         case .constrained:
             try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: z!.whole, shape: net.fc3(b, outputs: outputs))
             try k.constrainedOutputForward(seq, z: z!.whole, p: output.whole, batch: b)
