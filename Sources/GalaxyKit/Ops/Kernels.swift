@@ -115,20 +115,21 @@ public final class Kernels {
         try seq.dispatch(pipeline("linear_backward_weight", 4, LinearParams.self, [ob, kb, v]), [dy, x, dw, db], push: linearParams(s), invocations: n)
     }
 
-    public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape) throws {
-        let k = UInt32(s.kernel)
+    /// y = conv(x, w) + b, or max(that, 0) when `relu` (the ReLU fused into the epilogue).
+    public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape, relu: Bool = false) throws {
+        let k = UInt32(s.kernel), r: UInt32 = relu ? 1 : 0
         if tiles.convShare {
             let (ob, xb) = (tiles.convShareChannels, columnBlock(s.outWidth, max: tiles.convShareMaxColumns))
             precondition(ob % 8 == 0, "convShareChannels must be a multiple of 8")
             let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
-            try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1], workgroup: 8), [x, w, b, y],
+            try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1, r], workgroup: 8), [x, w, b, y],
                              push: convParams(s), invocations: n)
             return
         }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
-        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0]), [x, w, b, y],
+        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0, r]), [x, w, b, y],
                          push: convParams(s), invocations: n)
     }
 
