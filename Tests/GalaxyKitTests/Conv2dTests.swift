@@ -10,6 +10,8 @@ final class Conv2dTests: GPUTestCase {
         Conv2dShape(batch: 3, inChannels: 7, outChannels: 8, inHeight: 7, inWidth: 13, kernel: 3),
         Conv2dShape(batch: 2, inChannels: 1, outChannels: 1, inHeight: 3, inWidth: 3, kernel: 3),
         Conv2dShape(batch: 5, inChannels: 3, outChannels: 32, inHeight: 21, inWidth: 21, kernel: 6),
+        // Over 64 channels each way with K = 3: the wide, row-unrolled lavapipe tiles, a partial channel block.
+        Conv2dShape(batch: 2, inChannels: 67, outChannels: 70, inHeight: 5, inWidth: 37, kernel: 3),
     ]
 
     /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
