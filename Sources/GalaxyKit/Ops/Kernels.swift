@@ -17,8 +17,8 @@ public struct TileConfig: Sendable, Equatable {
     public var convShareUnrollMaxKernel: UInt32 = 3
     public var convShareUnrolledChannels: UInt32 = 64
     public var convWeightLaneChannels: UInt32 = 4  // SHARE conv2d_backward_weight: output channels per lane (2 when too few workgroups)
-    public var convWeightAccumulators: UInt32 = 288 // SHARE conv2d_backward_weight: dw sums per lane at most
-    public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
+    public var convWeightAccumulators: UInt32 = 576 // SHARE conv2d_backward_weight: dw sums per lane at most
+    public var convWeightMaxChunk: UInt32 = 16   // SHARE conv2d_backward_weight: dy columns per step at most
 
     public init() {}
 
