@@ -15,6 +15,8 @@ layout(constant_id = 2) const uint CB = 8;
 layout(constant_id = 3) const uint XB = 4;
 // true: workgroup = one subgroup of 8 lanes, CB a multiple of 8.
 layout(constant_id = 4) const bool SHARE = false;
+// true: the ky loop is unrolled (see conv2d_forward.comp).
+layout(constant_id = 5) const bool UNROLL = false;
 const uint ROW = XB + K - 1;
 const uint CJ = (CB + 7) / 8;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
@@ -30,6 +32,34 @@ float wMine[CJ][K];
 #define SHARED_LANE(L) [[unroll]] for (uint kx = 0; kx < K; kx++) { \
         float wv = subgroupBroadcast(wMine[j][kx], L); \
         [[unroll]] for (uint t = 0; t < XB; t++) acc[8 * j + L][t] += wv * r[t + K - 1 - kx]; }
+
+// Adds the products of dy row iy-ky of output channel o with kernel row ky to the accumulators.
+void kernelRow(uint n, uint o, uint ky, uint iy, int firstCol, uint cOff[CB], uint mineOff[CJ]) {
+    uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
+    uint kk = K * K;
+    int oy = int(iy) - int(ky);
+    bool rowValid = oy >= 0 && oy < int(outH);
+    uint rowBase = ((n * p.outChannels + o) * outH + uint(clamp(oy, 0, int(outH) - 1))) * outW;
+    [[unroll]] for (uint t = 0; t < ROW; t++) {
+        int ox = firstCol + int(t);
+        r[t] = (rowValid && ox >= 0 && ox < int(outW)) ? dy[rowBase + uint(ox)] : 0.0;
+    }
+    uint wOff = o * p.inChannels * kk + ky * K;
+    if (SHARE) {
+        [[unroll]] for (uint j = 0; j < CJ; j++) [[unroll]] for (uint kx = 0; kx < K; kx++) wMine[j][kx] = w[wOff + mineOff[j] + kx];
+        [[unroll]] for (uint j = 0; j < CJ; j++) {
+            SHARED_LANE(0) SHARED_LANE(1) SHARED_LANE(2) SHARED_LANE(3)
+            SHARED_LANE(4) SHARED_LANE(5) SHARED_LANE(6) SHARED_LANE(7)
+        }
+    } else {
+        [[unroll]] for (uint kx = 0; kx < K; kx++) {
+            [[unroll]] for (uint a = 0; a < CB; a++) {
+                float wv = w[wOff + cOff[a] + kx];
+                [[unroll]] for (uint t = 0; t < XB; t++) acc[a][t] += wv * r[t + K - 1 - kx];
+            }
+        }
+    }
+}
 
 void main() {
     uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
@@ -65,29 +95,10 @@ void main() {
     // dy columns x0-(K-1) .. x0+XB-1 feed this strip; those outside [0,outW) contribute 0.
     int firstCol = int(x0) - int(K - 1);
     for (uint o = 0; o < p.outChannels; o++) {
-        for (uint ky = 0; ky < K; ky++) {
-            int oy = int(iy) - int(ky);
-            bool rowValid = oy >= 0 && oy < int(outH);
-            uint rowBase = ((n * p.outChannels + o) * outH + uint(clamp(oy, 0, int(outH) - 1))) * outW;
-            [[unroll]] for (uint t = 0; t < ROW; t++) {
-                int ox = firstCol + int(t);
-                r[t] = (rowValid && ox >= 0 && ox < int(outW)) ? dy[rowBase + uint(ox)] : 0.0;
-            }
-            uint wOff = o * p.inChannels * kk + ky * K;
-            if (SHARE) {
-                [[unroll]] for (uint j = 0; j < CJ; j++) [[unroll]] for (uint kx = 0; kx < K; kx++) wMine[j][kx] = w[wOff + mineOff[j] + kx];
-                [[unroll]] for (uint j = 0; j < CJ; j++) {
-                    SHARED_LANE(0) SHARED_LANE(1) SHARED_LANE(2) SHARED_LANE(3)
-                    SHARED_LANE(4) SHARED_LANE(5) SHARED_LANE(6) SHARED_LANE(7)
-                }
-            } else {
-                [[unroll]] for (uint kx = 0; kx < K; kx++) {
-                    [[unroll]] for (uint a = 0; a < CB; a++) {
-                        float wv = w[wOff + cOff[a] + kx];
-                        [[unroll]] for (uint t = 0; t < XB; t++) acc[a][t] += wv * r[t + K - 1 - kx];
-                    }
-                }
-            }
+        if (UNROLL) {
+            [[unroll]] for (uint ky = 0; ky < K; ky++) kernelRow(n, o, ky, iy, firstCol, cOff, mineOff);
+        } else {
+            for (uint ky = 0; ky < K; ky++) kernelRow(n, o, ky, iy, firstCol, cOff, mineOff);
         }
     }
     if (!writer) return;

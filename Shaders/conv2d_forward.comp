@@ -1,6 +1,6 @@
 #version 450
 // 2D convolution, stride 1, no padding, NCHW, weights OIHW (PyTorch):
-// y[n,o,oy,ox] = b[o] + sum_{c,ky,kx} x[n,c,oy+ky,ox+kx] * w[o,c,ky,kx].
+// y[n,o,oy,ox] = b[o] + sum_{c,ky,kx} x[n,c,oy+ky,ox+kx] * w[o,c,ky,kx], or max(that, 0) with RELU.
 // Each invocation computes OB output channels x XB neighbouring columns of one output row (a
 // "strip"), reusing each loaded input row segment across OB channels and each weight across XB
 // columns. With SHARE (lavapipe: one 8-lane subgroup per workgroup) the 8 lanes take 8 strips of
@@ -15,6 +15,11 @@ layout(constant_id = 2) const uint OB = 8;
 layout(constant_id = 3) const uint XB = 4;
 // true: workgroup = one subgroup of 8 lanes, OB a multiple of 8.
 layout(constant_id = 4) const bool SHARE = false;
+// true: the epilogue writes max(y, 0), so a following ReLU needs no pass of its own.
+layout(constant_id = 5) const bool RELU = false;
+// true: the ky loop is unrolled, so each accumulator is carried once per input channel instead of
+// once per kernel row (llvmpipe pays per loop-carried value: worth it for small K, too much code for large).
+layout(constant_id = 6) const bool UNROLL = false;
 const uint ROW = XB + K - 1;
 const uint OJ = (OB + 7) / 8;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -31,6 +36,27 @@ float wMine[OJ][K];
 #define SHARED_LANE(L) [[unroll]] for (uint kx = 0; kx < K; kx++) { \
         float wv = subgroupBroadcast(wMine[j][kx], L); \
         [[unroll]] for (uint t = 0; t < XB; t++) acc[8 * j + L][t] += wv * r[t + kx]; }
+
+// Adds the products of kernel row ky of input channel c to the accumulators.
+void kernelRow(uint rowBase, uint c, uint ky, uint x0, uint wBase[OB], uint mineBase[OJ]) {
+    uint at = rowBase + (c * p.inHeight + ky) * p.inWidth;
+    [[unroll]] for (uint t = 0; t < ROW; t++) r[t] = x[at + min(x0 + t, p.inWidth - 1)];
+    uint wOff = (c * K + ky) * K;
+    if (SHARE) {
+        [[unroll]] for (uint j = 0; j < OJ; j++) [[unroll]] for (uint kx = 0; kx < K; kx++) wMine[j][kx] = w[mineBase[j] + wOff + kx];
+        [[unroll]] for (uint j = 0; j < OJ; j++) {
+            SHARED_LANE(0) SHARED_LANE(1) SHARED_LANE(2) SHARED_LANE(3)
+            SHARED_LANE(4) SHARED_LANE(5) SHARED_LANE(6) SHARED_LANE(7)
+        }
+    } else {
+        [[unroll]] for (uint kx = 0; kx < K; kx++) {
+            [[unroll]] for (uint a = 0; a < OB; a++) {
+                float wv = w[wBase[a] + wOff + kx];
+                [[unroll]] for (uint t = 0; t < XB; t++) acc[a][t] += wv * r[t + kx];
+            }
+        }
+    }
+}
 
 void main() {
     uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
@@ -65,24 +91,10 @@ void main() {
     [[unroll]] for (uint a = 0; a < OB; a++) [[unroll]] for (uint t = 0; t < XB; t++) acc[a][t] = 0.0;
     uint rowBase = (n * p.inChannels * p.inHeight + oy) * p.inWidth;
     for (uint c = 0; c < p.inChannels; c++) {
-        for (uint ky = 0; ky < K; ky++) {
-            uint at = rowBase + (c * p.inHeight + ky) * p.inWidth;
-            [[unroll]] for (uint t = 0; t < ROW; t++) r[t] = x[at + min(x0 + t, p.inWidth - 1)];
-            uint wOff = (c * K + ky) * K;
-            if (SHARE) {
-                [[unroll]] for (uint j = 0; j < OJ; j++) [[unroll]] for (uint kx = 0; kx < K; kx++) wMine[j][kx] = w[mineBase[j] + wOff + kx];
-                [[unroll]] for (uint j = 0; j < OJ; j++) {
-                    SHARED_LANE(0) SHARED_LANE(1) SHARED_LANE(2) SHARED_LANE(3)
-                    SHARED_LANE(4) SHARED_LANE(5) SHARED_LANE(6) SHARED_LANE(7)
-                }
-            } else {
-                [[unroll]] for (uint kx = 0; kx < K; kx++) {
-                    [[unroll]] for (uint a = 0; a < OB; a++) {
-                        float wv = w[wBase[a] + wOff + kx];
-                        [[unroll]] for (uint t = 0; t < XB; t++) acc[a][t] += wv * r[t + kx];
-                    }
-                }
-            }
+        if (UNROLL) {
+            [[unroll]] for (uint ky = 0; ky < K; ky++) kernelRow(rowBase, c, ky, x0, wBase, mineBase);
+        } else {
+            for (uint ky = 0; ky < K; ky++) kernelRow(rowBase, c, ky, x0, wBase, mineBase);
         }
     }
     if (!writer) return;
@@ -91,7 +103,8 @@ void main() {
         if (o >= p.outChannels) break;
         uint outBase = ((n * p.outChannels + o) * outH + oy) * outW;
         [[unroll]] for (uint t = 0; t < XB; t++) {
-            if (x0 + t < outW) y[outBase + x0 + t] = acc[a][t] + b[o];
+            float v = acc[a][t] + b[o];
+            if (x0 + t < outW) y[outBase + x0 + t] = RELU ? max(v, 0.0) : v;
         }
     }
 }

@@ -10,6 +10,8 @@ final class Conv2dTests: GPUTestCase {
         Conv2dShape(batch: 3, inChannels: 7, outChannels: 8, inHeight: 7, inWidth: 13, kernel: 3),
         Conv2dShape(batch: 2, inChannels: 1, outChannels: 1, inHeight: 3, inWidth: 3, kernel: 3),
         Conv2dShape(batch: 5, inChannels: 3, outChannels: 32, inHeight: 21, inWidth: 21, kernel: 6),
+        // Over 64 channels each way with K = 3: the wide, row-unrolled lavapipe tiles, a partial channel block.
+        Conv2dShape(batch: 2, inChannels: 67, outChannels: 70, inHeight: 5, inWidth: 37, kernel: 3),
     ]
 
     /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
@@ -21,16 +23,28 @@ final class Conv2dTests: GPUTestCase {
     }
 
     func testConv2dForwardMatchesReference() throws {
+        try checkForward(relu: false)
+    }
+
+    /// The fused ReLU: max(., 0) is 1-Lipschitz, so the unfused bound still holds.
+    func testConv2dForwardReluMatchesReference() throws {
+        try checkForward(relu: true)
+    }
+
+    private func checkForward(relu: Bool) throws {
         for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
             let x = randomFloats(s.inputCount, seed: UInt64(100 + i))
             let w = randomFloats(s.weightCount, seed: UInt64(200 + i))
             let b = randomFloats(s.outChannels, seed: UInt64(300 + i))
             let (xb, wb, bb, yb) = (try input(x), try input(w), try input(b), try output(s.outputCount))
-            try run { try kernels.conv2dForward($0, x: xb.whole, w: wb.whole, b: bb.whole, y: yb.whole, shape: s) }
+            try run { try kernels.conv2dForward($0, x: xb.whole, w: wb.whole, b: bb.whole, y: yb.whole, shape: s, relu: relu) }
             let got = try result(yb, s.outputCount)
-            let want = Reference.conv2dForward(x.asDouble, w.asDouble, b.asDouble, s)
+            let linear = Reference.conv2dForward(x.asDouble, w.asDouble, b.asDouble, s)
+            let want = relu ? Reference.reluForward(linear) : linear
             let absRef = Reference.conv2dForward(x.asDouble.absolute, w.asDouble.absolute, b.asDouble.absolute, s)
-            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.inChannels * s.kernel * s.kernel + 1), "conv2d_forward \(tag) \(s)")
+            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.inChannels * s.kernel * s.kernel + 1),
+                              "conv2d_forward\(relu ? " relu" : "") \(tag) \(s)")
+            if relu { XCTAssertFalse(got.contains { $0 < 0 }, "conv2d_forward relu \(tag) \(s): a negative output") }
         } }
     }
 

@@ -16,10 +16,14 @@ public struct TileConfig: Sendable, Equatable {
     /// spread with subgroupBroadcast (lavapipe, where every storage-buffer load is per lane).
     public var convShare = false
     public var convShareChannels: UInt32 = 32  // SHARE: channels per workgroup (a multiple of 8)
-    public var convShareMaxColumns: UInt32 = 16 // SHARE: columns per lane at most (fitted to the width)
+    public var convShareMaxColumns: UInt32 = 32 // SHARE: columns per lane at most (fitted to the width)
+    // SHARE, kernels up to this size: the kernel-row loop unrolled and convShareUnrolledChannels per
+    // workgroup (where the layer has that many), since llvmpipe pays per loop-carried accumulator.
+    public var convShareUnrollMaxKernel: UInt32 = 3
+    public var convShareUnrolledChannels: UInt32 = 64
     public var convWeightLaneChannels: UInt32 = 4  // SHARE conv2d_backward_weight: output channels per lane (2 when too few workgroups)
-    public var convWeightAccumulators: UInt32 = 288 // SHARE conv2d_backward_weight: dw sums per lane at most
-    public var convWeightMaxChunk: UInt32 = 32   // SHARE conv2d_backward_weight: dy columns per step at most
+    public var convWeightAccumulators: UInt32 = 576 // SHARE conv2d_backward_weight: dw sums per lane at most
+    public var convWeightMaxChunk: UInt32 = 16   // SHARE conv2d_backward_weight: dy columns per step at most
 
     public init() {}
 
@@ -67,6 +71,16 @@ public final class Kernels {
             return wa != wb ? wa < wb : a > b
         }!
         return UInt32(best)
+    }
+
+    /// SHARE conv2d_forward / backward_input: channels per workgroup and whether the kernel-row loop
+    /// is unrolled (1), for a layer with `channels` channels in the blocked dimension.
+    private func shareChannels(_ channels: Int, kernel: Int) -> (UInt32, UInt32) {
+        let unroll = kernel <= Int(tiles.convShareUnrollMaxKernel)
+        let wide = unroll && channels >= Int(tiles.convShareUnrolledChannels)
+        let block = wide ? tiles.convShareUnrolledChannels : tiles.convShareChannels
+        precondition(block % 8 == 0, "SHARE channel blocks must be multiples of 8")
+        return (block, unroll ? 1 : 0)
     }
 
     /// 4 when `count` floats in every range can be read as whole, aligned vec4s, else 1.
@@ -142,37 +156,38 @@ public final class Kernels {
                          push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc))
     }
 
-    public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape) throws {
-        let k = UInt32(s.kernel)
+    /// y = conv(x, w) + b, or max(that, 0) when `relu` (the ReLU fused into the epilogue).
+    public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape, relu: Bool = false) throws {
+        let k = UInt32(s.kernel), r: UInt32 = relu ? 1 : 0
         if tiles.convShare {
-            let (ob, xb) = (tiles.convShareChannels, columnBlock(s.outWidth, max: tiles.convShareMaxColumns))
-            precondition(ob % 8 == 0, "convShareChannels must be a multiple of 8")
+            let (ob, unroll) = shareChannels(s.outChannels, kernel: s.kernel)
+            let xb = columnBlock(s.outWidth, max: tiles.convShareMaxColumns)
             let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
-            try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1], workgroup: 8), [x, w, b, y],
+            try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1, r, unroll], workgroup: 8), [x, w, b, y],
                              push: convParams(s), invocations: n)
             return
         }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
-        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0]), [x, w, b, y],
+        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0, r, 0]), [x, w, b, y],
                          push: convParams(s), invocations: n)
     }
 
     public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {
         let k = UInt32(s.kernel)
         if tiles.convShare {
-            let (cb, xb) = (tiles.convShareChannels, columnBlock(s.inWidth, max: tiles.convShareMaxColumns))
-            precondition(cb % 8 == 0, "convShareChannels must be a multiple of 8")
+            let (cb, unroll) = shareChannels(s.inChannels, kernel: s.kernel)
+            let xb = columnBlock(s.inWidth, max: tiles.convShareMaxColumns)
             let strips = s.batch * s.inHeight * ceilDiv(s.inWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.inChannels, cb) * 8
-            try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 1], workgroup: 8), [dy, w, dx],
+            try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 1, unroll], workgroup: 8), [dy, w, dx],
                              push: convParams(s), invocations: n)
             return
         }
         let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.inChannels, cb) * s.inHeight * ceilDiv(s.inWidth, xb)
-        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 0]), [dy, w, dx],
+        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 0, 0]), [dy, w, dx],
                          push: convParams(s), invocations: n)
     }
 
