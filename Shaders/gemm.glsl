@@ -32,6 +32,37 @@ float bk[4][NC];     // SHARE: B[k..k+3][this lane's columns]
 #ifdef GEMM_ROW_SUMS
 float rowSum[MB];
 #endif
+uint col[NC];        // this invocation's columns of C (clamped into range)
+float av[MB];        // A[rows of the tile][k] for one step of k
+
+void clearTile() {
+    [[unroll]] for (uint r = 0; r < MB; r++) [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = 0.0;
+#ifdef GEMM_ROW_SUMS
+    [[unroll]] for (uint r = 0; r < MB; r++) rowSum[r] = 0.0;
+#endif
+}
+
+// One step k with av: acc += av x B[k][col] (and the row sums), one scalar load of B per column.
+void stepOne(uint k) {
+    [[unroll]] for (uint c = 0; c < NC; c++) {
+        float bv = elemB(k, col[c]);
+        [[unroll]] for (uint r = 0; r < MB; r++) acc[r][c] += av[r] * bv;
+    }
+#ifdef GEMM_ROW_SUMS
+    [[unroll]] for (uint r = 0; r < MB; r++) rowSum[r] += av[r];
+#endif
+}
+
+// Writes the tile's sums inside C (rows from m0, columns from n0); the row sums too where `sums`.
+void storeTile(uint M, uint N, uint m0, uint n0, bool sums) {
+    [[unroll]] for (uint r = 0; r < MB; r++) {
+        if (m0 + r >= M) break;
+        [[unroll]] for (uint c = 0; c < NC; c++) if (n0 + c < N) store(m0 + r, n0 + c, acc[r][c]);
+#ifdef GEMM_ROW_SUMS
+        if (sums) storeRowSum(m0 + r, rowSum[r]);
+#endif
+    }
+}
 
 #ifdef GEMM_ROW_SUMS
 #define GEMM_ROW_SUM(r, v) rowSum[r] += v;
@@ -58,14 +89,10 @@ void gemmShare(uint M, uint N, uint K) {
     if (g >= mBlocks * nBlocks) return;  // whole workgroups only: the lanes stay together
     uint m0 = (g / nBlocks) * MB, n0 = (g % nBlocks) * 8 * NC + lane * NC;
     // Lanes and rows past the edges load clamped (valid) elements and write nothing.
-    uint col[NC];
     [[unroll]] for (uint c = 0; c < NC; c++) col[c] = min(n0 + c, N - 1);
     uint myRow[RJ];
     [[unroll]] for (uint j = 0; j < RJ; j++) myRow[j] = min(m0 + 8 * j + lane, M - 1);
-    [[unroll]] for (uint r = 0; r < MB; r++) [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = 0.0;
-#ifdef GEMM_ROW_SUMS
-    [[unroll]] for (uint r = 0; r < MB; r++) rowSum[r] = 0.0;
-#endif
+    clearTile();
     uint k = 0;
     for (; k + 4 <= K; k += 4) {
 #ifdef GEMM_B_ALONG_K
@@ -106,24 +133,12 @@ void gemmShare(uint M, uint N, uint K) {
     }
     for (; k < K; k++) {
         // The last K % 4 steps, one at a time: lane L loads A[m0+8j+L][k].
-        float one[RJ], av[MB];
+        float one[RJ];
         [[unroll]] for (uint j = 0; j < RJ; j++) one[j] = elemA(myRow[j], k);
         GEMM_ONE(0) GEMM_ONE(1) GEMM_ONE(2) GEMM_ONE(3) GEMM_ONE(4) GEMM_ONE(5) GEMM_ONE(6) GEMM_ONE(7)
-        [[unroll]] for (uint c = 0; c < NC; c++) {
-            float bv = elemB(k, col[c]);
-            [[unroll]] for (uint r = 0; r < MB; r++) acc[r][c] += av[r] * bv;
-        }
-#ifdef GEMM_ROW_SUMS
-        [[unroll]] for (uint r = 0; r < MB; r++) rowSum[r] += av[r];
-#endif
+        stepOne(k);
     }
-    [[unroll]] for (uint r = 0; r < MB; r++) {
-        if (m0 + r >= M) break;
-        [[unroll]] for (uint c = 0; c < NC; c++) if (n0 + c < N) store(m0 + r, n0 + c, acc[r][c]);
-#ifdef GEMM_ROW_SUMS
-        if (g % nBlocks == 0 && lane == 0) storeRowSum(m0 + r, rowSum[r]);
-#endif
-    }
+    storeTile(M, N, m0, n0, g % nBlocks == 0 && lane == 0);
 }
 
 void gemmPortable(uint M, uint N, uint K) {
@@ -131,31 +146,15 @@ void gemmPortable(uint M, uint N, uint K) {
     uint i = globalIndex();
     if (i >= mBlocks * nBlocks) return;
     uint m0 = (i / nBlocks) * MB, n0 = (i % nBlocks) * NC;
-    uint row[MB], col[NC];
+    uint row[MB];
     [[unroll]] for (uint r = 0; r < MB; r++) row[r] = min(m0 + r, M - 1);
     [[unroll]] for (uint c = 0; c < NC; c++) col[c] = min(n0 + c, N - 1);
-    [[unroll]] for (uint r = 0; r < MB; r++) [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = 0.0;
-#ifdef GEMM_ROW_SUMS
-    [[unroll]] for (uint r = 0; r < MB; r++) rowSum[r] = 0.0;
-#endif
+    clearTile();
     for (uint k = 0; k < K; k++) {
-        float av[MB];
         [[unroll]] for (uint r = 0; r < MB; r++) av[r] = elemA(row[r], k);
-        [[unroll]] for (uint c = 0; c < NC; c++) {
-            float bv = elemB(k, col[c]);
-            [[unroll]] for (uint r = 0; r < MB; r++) acc[r][c] += av[r] * bv;
-        }
-#ifdef GEMM_ROW_SUMS
-        [[unroll]] for (uint r = 0; r < MB; r++) rowSum[r] += av[r];
-#endif
+        stepOne(k);
     }
-    [[unroll]] for (uint r = 0; r < MB; r++) {
-        if (m0 + r >= M) break;
-        [[unroll]] for (uint c = 0; c < NC; c++) if (n0 + c < N) store(m0 + r, n0 + c, acc[r][c]);
-#ifdef GEMM_ROW_SUMS
-        if (n0 == 0) storeRowSum(m0 + r, rowSum[r]);
-#endif
-    }
+    storeTile(M, N, m0, n0, n0 == 0);
 }
 
 void gemm(uint M, uint N, uint K) {
