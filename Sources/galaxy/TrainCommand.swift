@@ -53,8 +53,12 @@ struct TrainCommand: ParsableCommand {
             options.meanOutputBias = meanOutputBias
             guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
             // A resumed run finds its data in RUN/data.json unless told otherwise.
-            let source = try resume.map { !dataOptions.isGiven ? try RunData.load(runDir: URL(fileURLWithPath: $0)) : try dataOptions.source() }
-                ?? dataOptions.source()
+            let source: DataSource
+            if let resume, !dataOptions.isGiven {
+                source = try RunData.load(runDir: URL(fileURLWithPath: resume))
+            } else {
+                source = try dataOptions.source()
+            }
             let data = try dataOptions.load(source)
             let context = try openDevice(device)
             let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
