@@ -4,6 +4,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "galaxy_tree.glsl"
+#include "constrained_output.glsl"
 layout(std430, binding = 0) readonly buffer Z { float z[]; };
 layout(std430, binding = 1) readonly buffer DP { float dp[]; };
 layout(std430, binding = 2) writeonly buffer DZ { float dz[]; };
@@ -14,17 +15,22 @@ void main() {
     uint row = globalIndex();
     if (row >= params.batch) return;
     uint base = row * ANSWERS;
+    float x[ANSWERS];
+    for (uint c = 0; c < ANSWERS; ++c) x[c] = z[base + c];
 
-    // Forward: n = per-question normalized max(z, 0) with denominators s, v = final (scaled) outputs.
-    float n[ANSWERS], v[ANSWERS], g[ANSWERS], s[QUESTIONS];
+    // Forward: n = per-question normalized f(z) with sums s, v = final (scaled) outputs,
+    // r = f'(z) / f(z) (softplus form).
+    float n[ANSWERS], v[ANSWERS], g[ANSWERS], r[ANSWERS], s[QUESTIONS];
     for (uint q = 0; q < QUESTIONS; ++q) {
+        float top = questionTop(x, q);
         float sum = 0.0;
-        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += max(z[base + c], 0.0);
-        s[q] = sum + EPS;
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += answerWeight(x[c], top);
+        s[q] = FORM == 0u ? sum + EPS : sum;
         float scale = PARENT[q] < 0 ? 1.0 : v[PARENT[q]];
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {
-            n[c] = max(z[base + c], 0.0) / s[q];
+            n[c] = answerWeight(x[c], top) / s[q];
             v[c] = n[c] * scale;
+            r[c] = FORM == 0u ? 0.0 : logDerivative(x[c], top);
         }
     }
 
@@ -41,12 +47,14 @@ void main() {
         }
     }
 
-    // n_i = a_i / s with s = sum_j a_j + eps: da_i = (dn_i - sum_j dn_j n_j) / s; max(., 0) passes it where z > 0.
+    // n_i = a_i / s with s = sum_j a_j (+ eps): da_i = (dn_i - sum_j dn_j n_j) / s. Relu form: max(., 0)
+    // passes it where z > 0. Softplus form: dz_i = f'(z_i) da_i = r_i n_i (dn_i - dot).
     for (uint q = 0; q < QUESTIONS; ++q) {
         float dot = 0.0;
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) dot += g[c] * n[c];
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {
-            dz[base + c] = z[base + c] > 0.0 ? (g[c] - dot) / s[q] : 0.0;
+            if (FORM == 0u) dz[base + c] = x[c] > 0.0 ? (g[c] - dot) / s[q] : 0.0;
+            else dz[base + c] = r[c] * n[c] * (g[c] - dot);
         }
     }
 }

@@ -1,9 +1,11 @@
 #version 450
 // Galaxy Zoo constrained output (after Dieleman), one invocation per row; z, p are [batch, 37]:
-// p = max(z, 0) normalized within each question, then each question scaled by its parent answer's p.
+// p = f(z) normalized within each question (f: constrained_output.glsl's FORM), then each question
+// scaled by its parent answer's p.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "galaxy_tree.glsl"
+#include "constrained_output.glsl"
 layout(std430, binding = 0) readonly buffer Z { float z[]; };
 layout(std430, binding = 1) writeonly buffer P { float p[]; };
 layout(push_constant) uniform Params { uint batch; } params;
@@ -13,14 +15,18 @@ void main() {
     uint row = globalIndex();
     if (row >= params.batch) return;
     uint base = row * ANSWERS;
+    float x[ANSWERS];
+    for (uint c = 0; c < ANSWERS; ++c) x[c] = z[base + c];
     float v[ANSWERS];
     // Ascending question order is a valid scaling order: every parent column lies in an earlier
     // question, so its value is final before its children are scaled by it.
     for (uint q = 0; q < QUESTIONS; ++q) {
+        float top = questionTop(x, q);
         float sum = 0.0;
-        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += max(z[base + c], 0.0);
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += answerWeight(x[c], top);
+        if (FORM == 0u) sum += EPS;
         float scale = PARENT[q] < 0 ? 1.0 : v[PARENT[q]];
-        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) v[c] = max(z[base + c], 0.0) / (sum + EPS) * scale;
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) v[c] = answerWeight(x[c], top) / sum * scale;
     }
     for (uint c = 0; c < ANSWERS; ++c) p[base + c] = v[c];
 }

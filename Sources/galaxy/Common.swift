@@ -67,4 +67,7 @@ func ttaViews(_ n: Int) throws -> [AugmentMode] {
     return n == 1 ? [.none] : (0..<n).map { .view($0) }
 }
 
-extension OutputMode: ExpressibleByArgument {}
+extension OutputMode: ExpressibleByArgument {
+    public static var allValueStrings: [String] { allCases.map(\.argument) }
+    public var defaultValueDescription: String { argument }
+}

@@ -26,10 +26,11 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Train without random flips and rotations.") var noAugment = false
     @Flag(help: "Shuffle the training order every epoch (the seed does not).") var shuffle = false
     @Flag(help: "Start the output layer's bias at the training targets' means (the constant-mean predictor) instead of PyTorch's init.") var meanOutputBias = false
+    @Option(help: "Start the output layer's bias at this value instead of PyTorch's init (Dieleman's model: 0.1).") var outputBias: Float?
     @Flag(help: "Do not step ReduceLROnPlateau on the test loss.") var noPlateau = false
     @Option(help: "ReduceLROnPlateau patience in epochs.") var plateauPatience = 10
     @Option(help: "ReduceLROnPlateau factor.") var plateauFactor: Float = 0.1
-    @Option(help: "Output layer: relu (the seed's) or constrained (Dieleman's decision-tree normalization, 37 columns).") var output: OutputMode = .relu
+    @Option(help: "Output layer: relu (the seed's), constrained (Dieleman's decision-tree normalization of softplus outputs, 37 columns) or constrained-relu (the same of max(z, 0), whose questions can die; galaxy before 2026-11).") var output: OutputMode = .relu
     @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
     @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
 
@@ -51,6 +52,8 @@ struct TrainCommand: ParsableCommand {
             options.plateauFactor = plateauFactor
             options.outputMode = output
             options.meanOutputBias = meanOutputBias
+            options.outputBias = outputBias
+            if meanOutputBias && outputBias != nil { throw ValidationError("--mean-output-bias and --output-bias exclude each other") }
             guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
             // A resumed run finds its data in RUN/data.json unless told otherwise.
             let source: DataSource
@@ -72,7 +75,7 @@ struct TrainCommand: ParsableCommand {
             print("data: \(data.count) galaxies, \(data.columns.count) target column(s); train \(trainer.train.count), test \(trainer.test.count)")
             print(String(format: "constant-mean baseline test RMSE %.5f", trainer.constantMeanBaseline()))
             print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
-                  + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.rawValue)"
+                  + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.argument)"
                   + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
             Interrupt.install()
             let outcome = try trainer.run { Interrupt.requested != 0 }

@@ -160,26 +160,45 @@ extension CLITests {
     func testConstrainedOutputModeIsRecordedAndUsed() throws {
         let data = dir.appendingPathComponent("data").path, run = dir.appendingPathComponent("run").path
         XCTAssertEqual(try galaxy(["synth", "--count", "8", "--seed", "2", "--out", data]).status, 0)
-        var r = try galaxy(["train", "--data", data, "--run", run, "--epochs", "1", "--batch", "4", "--output", "constrained"])
+        let r = try galaxy(["train", "--data", data, "--run", run, "--epochs", "1", "--batch", "4", "--output", "constrained"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let (_, meta) = try ModelWeights.load(URL(fileURLWithPath: "\(run)/last.safetensors"))
-        XCTAssertEqual(meta["output"], "constrained")
+        XCTAssertEqual(meta["output"], "constrained-softplus")
         let image = try FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted()[0]
-        r = try galaxy(["predict", "--json", "--tta", "2", "--checkpoint", "\(run)/last.safetensors", "\(data)/images_training_rev1/\(image)"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
-        let outputs = try XCTUnwrap(json.first?["outputs"] as? [String: Double])
-        let row = GalaxyZooTree.columnNames.map { Float(outputs[$0]!) }
-        // Without being told, predict used the constrained layer: each question sums to its parent's value
-        // (float32, a few ulps of 1), or to 0 when all its fc3 outputs were <= 0 (max(z,0)/(sum+eps) = 0).
+        let imagePath = "\(data)/images_training_rev1/\(image)"
+        func predicted(_ checkpoint: String, tta: Int) throws -> [Float] {
+            let r = try galaxy(["predict", "--json", "--tta", "\(tta)", "--checkpoint", checkpoint, imagePath])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+            let outputs = try XCTUnwrap(json.first?["outputs"] as? [String: Double])
+            return GalaxyZooTree.columnNames.map { Float(outputs[$0]!) }
+        }
+        let row = try predicted("\(run)/last.safetensors", tta: 2)
+        // Without being told, predict used the constrained layer: each question sums to its parent's
+        // value (float32, a few ulps of 1), with no exception for a question whose fc3 outputs are <= 0.
         for (q, range) in GalaxyZooTree.questionRanges.enumerated() {
             let sum = range.reduce(Float(0)) { $0 + row[$1] }
             let parent = GalaxyZooTree.parentColumn[q].map { row[$0] } ?? 1
-            XCTAssertTrue(abs(sum - parent) < 1e-5 || sum == 0, "Q\(q + 1) sums to \(sum), parent \(parent): \(row)")
+            XCTAssertLessThan(abs(sum - parent), 1e-5, "Q\(q + 1) sums to \(sum), parent \(parent): \(row)")
         }
+        // A checkpoint of the first (relu) form records "constrained": it still predicts with that form.
+        let (weights, _) = try ModelWeights.load(URL(fileURLWithPath: "\(run)/last.safetensors"))
+        var oldMeta = meta
+        oldMeta["output"] = "constrained"
+        try weights.save(to: dir.appendingPathComponent("old.safetensors"), metadata: oldMeta)
+        let old = try predicted(dir.appendingPathComponent("old.safetensors").path, tta: 1)
+        let pixels = try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: imagePath))
+        let context = try TestDevice.context()
+        XCTAssertEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrainedReLU).predict(images: pixels))
+        XCTAssertNotEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrained).predict(images: pixels))
         XCTAssertTrue(row.contains { $0 > 0 && $0 < 1 }, "\(row)")
         try assertFails(["train", "--csv", "\(data)/training_solutions_rev1.csv", "--images", "\(data)/images_training_rev1",
-                         "--run", dir.appendingPathComponent("r2").path, "--epochs", "1", "--output", "bogus"], mentioning: ["bogus"])
+                         "--run", dir.appendingPathComponent("r2").path, "--epochs", "1", "--output", "bogus"], mentioning: ["bogus", "constrained-relu"])
+        var newer = meta
+        newer["output"] = "constrained-tanh"  // what a later galaxy might write
+        try weights.save(to: dir.appendingPathComponent("newer.safetensors"), metadata: newer)
+        try assertFails(["predict", "--checkpoint", dir.appendingPathComponent("newer.safetensors").path, imagePath],
+                        mentioning: ["newer.safetensors", "constrained-tanh"])
     }
 }
 

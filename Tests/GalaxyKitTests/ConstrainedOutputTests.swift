@@ -6,25 +6,70 @@ final class ConstrainedOutputTests: GPUTestCase {
     static let batches = [1, 3, 70]
     static let width = GalaxyZooTree.answerCount
     static let u = 0x1p-24
+    static let tree = GalaxyZooTree.self
 
-    /// Float32 error bound of the forward, relative to p. Per question level: summing up to 7
-    /// non-negative answers (6 roundings), adding eps (1), the division (Vulkan allows 2.5 ulp: 3)
-    /// and the product with the parent (1) give at most 11u, and relative errors of a product of
-    /// positive factors add. The deepest chain, Q1 -> Q2 -> Q4 -> Q10/Q11, has 4 levels: 44u; 48u.
-    /// (Where float32 rounds eps away the Float64 reference keeps it, a difference below that rounding.)
-    static func forwardBound(_ p: [Double]) -> [Double] { p.map { 48 * u * $0 + Double.leastNormalMagnitude } }
+    /// Random rows (about half the answers <= 0) whose first rows hold the cases that kill a question
+    /// in the relu form: every answer of a question negative (slightly, by -30, by -200: the softplus
+    /// form's tail, where softplus underflows float32), a whole row negative, and large positives.
+    static func rows(_ batch: Int, seed: UInt64) -> [Float] {
+        var z = randomFloats(batch * width, seed: seed)
+        let special: [(Int) -> Float] = [{ _ in -0.5 }, { c in -30 + Float(c % 3) }, { c in -200 - Float(c % 4) }, { c in c % 2 == 0 ? 25 : -4 }]
+        for b in 0..<min(batch, special.count) {
+            for (q, range) in tree.questionRanges.enumerated() where q % 2 == b % 2 || b == 0 {
+                for c in range { z[b * width + c] = special[b](c) }
+            }
+        }
+        return z
+    }
+
+    /// The float32 relative error of the answer weight f(z) in units of u. Softplus evaluates exp at
+    /// x = -|z| (z - top in the tail) to 3 + 2|x| ulp (Vulkan's exp), then log1pSmall (~8u) and a sum
+    /// (1u); for z > 0 the exp term is a fraction e^-z / z of softplus(z), so 12u covers it. Relu's
+    /// max(z, 0) is exact.
+    static func weightError(_ z: ArraySlice<Double>, _ range: Range<Int>, form: ConstrainedOutputForm) -> Double {
+        guard form == .softplus else { return 0 }
+        let top = range.map { z[z.startIndex + $0] }.max()!
+        let shift = top < Reference.softplusTail ? top : 0
+        return range.map { c in 12 + 2 * max(0, shift - z[z.startIndex + c]) }.max()!
+    }
+
+    /// Float32 error bound of the forward, relative to p. Per question: the weights' error eps_a enters
+    /// both numerator and sum (2 eps_a), the sum of up to 7 weights (6u), eps (1u), the division (Vulkan
+    /// allows 2.5 ulp: 3u), the product with the parent (1u): 2 eps_a + 11u, 12u taken. Relative errors of
+    /// a product of positive factors add along the chain from Q1 (deepest: Q1 -> Q2 -> Q4 -> Q10/Q11),
+    /// plus 4u for second-order terms. (Where float32 rounds eps away the Float64 reference keeps it, a
+    /// difference below that rounding.)
+    static func forwardBound(_ z: [Double], batch: Int, form: ConstrainedOutputForm) -> [Double] {
+        var bound = [Double](repeating: 0, count: z.count)
+        for b in 0..<batch {
+            let row = z[b * width ..< (b + 1) * width]
+            let p = Reference.constrainedOutputRow(row, form: form).p
+            var chain = [Double](repeating: 0, count: width)
+            for q in [0, 5] + tree.scalingOrder {  // parents before children
+                let level = 2 * weightError(row, tree.questionRanges[q], form: form) + 12 + (tree.parentColumn[q].map { chain[$0] } ?? 0)
+                for c in tree.questionRanges[q] { chain[c] = level }
+            }
+            for c in 0..<width { bound[b * width + c] = (chain[c] + 4) * u * p[c] + Double.leastNormalMagnitude }
+        }
+        return bound
+    }
 
     /// Float32 error bound of the backward: K u times the backward evaluated on magnitudes (|dp|, and
     /// the subtraction dn_i - dot made an addition), which bounds every partial sum's rounding despite
     /// cancellation. K counts roundings along the longest path, dp of Q10/Q11 -> column 7 -> column 4
     /// -> column 1 -> dz of Q1: each hop multiplies by n (10u) and sums up to 10 terms (9u), ~20u a
-    /// hop, ~52u at column 1; then Q1's dot (3 terms), the subtraction and the division by s: ~72u. 96u.
-    static func backwardBound(_ z: [Double], _ dp: [Double], batch: Int) -> [Double] {
-        let tree = GalaxyZooTree.self
+    /// hop, ~52u at column 1; then Q1's dot (3 terms), the subtraction and the division by s: ~72u; 96u.
+    /// Softplus: the n and p on the path carry up to 8 weight errors (2 per level, 4 levels), and
+    /// r = sigmoid(z) / softplus(z) two exps at -z, log1pSmall, two divisions: 27 + 4 max(0, -z) u (r = 1
+    /// below -20).
+    static func backwardBound(_ z: [Double], _ dp: [Double], batch: Int, form: ConstrainedOutputForm) -> [Double] {
         var bound = [Double](repeating: Double.leastNormalMagnitude, count: z.count)
         for b in 0..<batch {
             let base = b * width
-            let (n, s, p) = Reference.constrainedOutputRow(z[base ..< base + width])
+            let row = z[base ..< base + width]
+            let (n, s, p, r) = Reference.constrainedOutputRow(row, form: form)
+            let weightErrors = tree.questionRanges.map { weightError(row, $0, form: form) }
+            let k = form == .relu ? 96 : 96 + 8 * weightErrors.max()! + 27 + 4 * row.map { min(max(0, -$0), 20) }.max()!
             var g = dp[base ..< base + width].map(abs)
             for q in tree.scalingOrder.reversed() {
                 let parent = tree.parentColumn[q]!
@@ -35,56 +80,62 @@ final class ConstrainedOutputTests: GPUTestCase {
             }
             for (q, range) in tree.questionRanges.enumerated() {
                 let dot = range.reduce(0.0) { $0 + g[$1] * n[$1] }
-                for c in range where z[base + c] > 0 { bound[base + c] += 96 * u * (g[c] + dot) / s[q] }
+                for c in range {
+                    switch form {
+                    case .relu: if z[base + c] > 0 { bound[base + c] += k * u * (g[c] + dot) / s[q] }
+                    case .softplus: bound[base + c] += k * u * r[c] * n[c] * (g[c] + dot)
+                    }
+                }
             }
         }
         return bound
     }
 
     func testConstrainedOutputForwardMatchesReference() throws {
-        var worst = 0.0
-        for (i, batch) in Self.batches.enumerated() {
-            let z = randomFloats(batch * Self.width, seed: UInt64(100 + i))  // about half the answers <= 0
-            let (zb, pb) = (try input(z), try output(z.count))
-            try run { try kernels.constrainedOutputForward($0, z: zb.whole, p: pb.whole, batch: batch) }
-            let want = Reference.constrainedOutputForward(z.asDouble, batch: batch)
-            worst = max(worst, assertWithinBound(try result(pb, z.count), want, bound: Self.forwardBound(want),
-                                                 "constrained_output_forward batch \(batch)"))
+        for form in ConstrainedOutputForm.allCases {
+            var worst = 0.0
+            for (i, batch) in Self.batches.enumerated() {
+                let z = Self.rows(batch, seed: UInt64(100 + i))
+                let (zb, pb) = (try input(z), try output(z.count))
+                try run { try kernels.constrainedOutputForward($0, z: zb.whole, p: pb.whole, batch: batch, form: form) }
+                let want = Reference.constrainedOutputForward(z.asDouble, batch: batch, form: form)
+                worst = max(worst, assertWithinBound(try result(pb, z.count), want, bound: Self.forwardBound(z.asDouble, batch: batch, form: form),
+                                                     "constrained_output_forward \(form) batch \(batch)"))
+            }
+            print("constrained_output_forward \(form): worst error / bound = \(worst)")
         }
-        print("constrained_output_forward: worst error / bound = \(worst)")
     }
 
     func testConstrainedOutputBackwardMatchesReference() throws {
-        var worst = 0.0
-        for (i, batch) in Self.batches.enumerated() {
-            let z = randomFloats(batch * Self.width, seed: UInt64(200 + i))
-            let dp = randomFloats(batch * Self.width, seed: UInt64(300 + i))
-            let (zb, dpb, dzb) = (try input(z), try input(dp), try output(z.count))
-            try run { try kernels.constrainedOutputBackward($0, z: zb.whole, dp: dpb.whole, dz: dzb.whole, batch: batch) }
-            let want = Reference.constrainedOutputBackward(z.asDouble, dp.asDouble, batch: batch)
-            let bound = Self.backwardBound(z.asDouble, dp.asDouble, batch: batch)
-            worst = max(worst, assertWithinBound(try result(dzb, z.count), want, bound: bound, "constrained_output_backward batch \(batch)"))
+        for form in ConstrainedOutputForm.allCases {
+            var worst = 0.0
+            for (i, batch) in Self.batches.enumerated() {
+                let z = Self.rows(batch, seed: UInt64(200 + i))
+                let dp = randomFloats(batch * Self.width, seed: UInt64(300 + i))
+                let (zb, dpb, dzb) = (try input(z), try input(dp), try output(z.count))
+                try run { try kernels.constrainedOutputBackward($0, z: zb.whole, dp: dpb.whole, dz: dzb.whole, batch: batch, form: form) }
+                let want = Reference.constrainedOutputBackward(z.asDouble, dp.asDouble, batch: batch, form: form)
+                let bound = Self.backwardBound(z.asDouble, dp.asDouble, batch: batch, form: form)
+                worst = max(worst, assertWithinBound(try result(dzb, z.count), want, bound: bound, "constrained_output_backward \(form) batch \(batch)"))
+            }
+            print("constrained_output_backward \(form): worst error / bound = \(worst)")
         }
-        print("constrained_output_backward: worst error / bound = \(worst)")
     }
 
+    /// The strict tree rule for the softplus form, on rows with dead-in-relu questions: every question's
+    /// answers sum to its parent's value. A question's outputs are n_i * P with the stored parent P <= 1,
+    /// and the n_i share one rounded denominator, so sum n_i is 1 within about 10u (the sum of s, 3u for
+    /// the division) plus the weights' rounding spread (at most 2 weightError, over 12u for |z| <= 20
+    /// and tail offsets <= 4 here: 2 * 20u); the products (1u) and treeSumViolation's own float32 sum of
+    /// up to 7 terms (6u) add 7u: |sum - P| <= 57u. Tolerance 64u.
     func testConstrainedOutputSatisfiesTheDecisionTree() throws {
-        // Every question gets a positive answer, the condition under which the tree sums hold
-        // (a question with all answers <= 0 outputs zeros whatever its parent's value).
         let batch = 70
-        var z = randomFloats(batch * Self.width, seed: 400)
-        for b in 0..<batch {
-            for range in GalaxyZooTree.questionRanges { z[b * Self.width + range.lowerBound] = abs(z[b * Self.width + range.lowerBound]) + 0.01 }
-        }
+        let z = Self.rows(batch, seed: 400)
         let (zb, pb) = (try input(z), try output(z.count))
-        try run { try kernels.constrainedOutputForward($0, z: zb.whole, p: pb.whole, batch: batch) }
+        try run { try kernels.constrainedOutputForward($0, z: zb.whole, p: pb.whole, batch: batch, form: .softplus) }
         let gpu = try result(pb, z.count)
-        let cpu = Reference.constrainedOutputForward(z, batch: batch)
-        // A question's outputs are n_i * P with the stored parent P <= 1, and the n_i share one
-        // rounded denominator, so sum n_i is 1 within about 10u (sum rounding of s, eps, 3u for the
-        // division); the products (1u) and treeSumViolation's own float32 sum of up to 7 terms (6u)
-        // add 7u: |sum - P| <= 17u. Tolerance 24u.
-        let tolerance = Float(24 * Self.u)
+        let cpu = Reference.constrainedOutputForward(z, batch: batch, form: .softplus)
+        let tolerance = Float(64 * Self.u)
         var worst: Float = 0
         for b in 0..<batch {
             let row = b * Self.width ..< (b + 1) * Self.width
@@ -97,27 +148,66 @@ final class ConstrainedOutputTests: GPUTestCase {
         print("constrained output: worst tree-sum violation \(worst) (tolerance \(tolerance))")
     }
 
-    /// Central finite differences in Float64 of L(z) = <r, forward(z)>, whose gradient is backward(z, r).
-    /// z is kept at least 0.1 from 0, so max(., 0) is smooth nearby and every non-empty question sum
-    /// is >= 0.1: third derivatives of a_i / s stay below ~10^3, so with h = 1e-6 the truncation error
-    /// (h^2 f''' / 6) is ~1e-10 and the rounding error (1e-16 |L| / h, |L| < 40) ~4e-9.
-    func testConstrainedOutputBackwardByFiniteDifferences() {
-        let batch = 3, h = 1e-6
-        let z = randomFloats(batch * Self.width, seed: 500).map { Double($0) + ($0 >= 0 ? 0.1 : -0.1) }
-        let r = randomFloats(batch * Self.width, seed: 501).asDouble
-        let analytic = Reference.constrainedOutputBackward(z, r, batch: batch)
-        func loss(_ z: [Double]) -> Double { zip(r, Reference.constrainedOutputForward(z, batch: batch)).reduce(0) { $0 + $1.0 * $1.1 } }
-        var worst = 0.0
-        for i in z.indices {
-            var plus = z, minus = z
-            plus[i] += h
-            minus[i] -= h
-            let numeric = (loss(plus) - loss(minus)) / (2 * h)
-            let err = abs(numeric - analytic[i]) / max(1, abs(numeric))
-            worst = max(worst, err)
-            XCTAssertLessThanOrEqual(err, 1e-7, "constrainedOutputBackward[\(i)]: analytic \(analytic[i]) numeric \(numeric)")
+    /// A row whose every pre-activation is <= 0 (some by -200): in the softplus form every question still
+    /// has positive answers and every z a non-zero gradient, so no question can die; the relu form
+    /// outputs all zeros and no gradient, the failure the softplus form exists to avoid.
+    func testNoQuestionDiesInTheSoftplusForm() throws {
+        var z = randomFloats(Self.width, seed: 600).map { -abs($0) - 0.01 }
+        for c in Self.tree.questionRanges[1] { z[c] -= 30 }   // Q2 in the softplus form's tail
+        for c in Self.tree.questionRanges[6] { z[c] -= 200 }  // Q7 where softplus underflows float32
+        let dp = randomFloats(Self.width, seed: 601).map { $0 + 2 }  // non-zero, and no cancellation within a question
+        for form in ConstrainedOutputForm.allCases {
+            let (zb, dpb, pb, dzb) = (try input(z), try input(dp), try output(z.count), try output(z.count))
+            try run {
+                try kernels.constrainedOutputForward($0, z: zb.whole, p: pb.whole, batch: 1, form: form)
+                try kernels.constrainedOutputBackward($0, z: zb.whole, dp: dpb.whole, dz: dzb.whole, batch: 1, form: form)
+            }
+            let (p, dz) = (try result(pb, z.count), try result(dzb, z.count))
+            let aliveOutputs = Self.tree.questionRanges.filter { range in range.contains { p[$0] > 0 } }.count
+            let aliveGradients = Self.tree.questionRanges.filter { range in range.contains { dz[$0] != 0 } }.count
+            switch form {
+            case .softplus:
+                XCTAssertEqual(aliveOutputs, Self.tree.questionRanges.count, "softplus: a question output all zeros: \(p)")
+                XCTAssertEqual(aliveGradients, Self.tree.questionRanges.count, "softplus: a question got no gradient: \(dz)")
+                XCTAssertLessThanOrEqual(GalaxyZooTree.treeSumViolation(p), Float(64 * Self.u))
+            case .relu:
+                XCTAssertEqual(aliveOutputs + aliveGradients, 0, "relu: a negative row should be dead: \(p) \(dz)")
+            }
         }
-        XCTAssertTrue(analytic.contains { $0 != 0 } && analytic.contains { $0 == 0 }, "both branches of max(., 0) exercised")
-        print("constrainedOutputBackward finite differences: worst relative error \(worst)")
+    }
+
+    /// Central finite differences in Float64 of L(z) = <r, forward(z)>, whose gradient is backward(z, r).
+    /// Relu form: z is kept at least 0.1 from 0, so max(., 0) is smooth nearby and every non-empty
+    /// question sum is >= 0.1: third derivatives of a_i / s stay below ~10^3, so with h = 1e-6 the
+    /// truncation error (h^2 f''' / 6) is ~1e-10 and the rounding error (1e-16 |L| / h, |L| < 40) ~4e-9.
+    /// Softplus form: smooth everywhere; the rows also hold questions at -30 (the tail form) and mixed
+    /// signs up to 25, away from the tail's switch at -20.
+    func testConstrainedOutputBackwardByFiniteDifferences() {
+        let batch = 4, h = 1e-6
+        for form in ConstrainedOutputForm.allCases {
+            var z = randomFloats(batch * Self.width, seed: 500).map { Double($0) + ($0 >= 0 ? 0.1 : -0.1) }
+            if form == .softplus {
+                for c in GalaxyZooTree.questionRanges[6] { z[c] -= 30 }  // Q7 of row 0 in the tail
+                for c in GalaxyZooTree.questionRanges[1] { z[Self.width + c] *= 25 }  // Q2 of row 1 large
+            }
+            let r = randomFloats(batch * Self.width, seed: 501).asDouble
+            let analytic = Reference.constrainedOutputBackward(z, r, batch: batch, form: form)
+            func loss(_ z: [Double]) -> Double { zip(r, Reference.constrainedOutputForward(z, batch: batch, form: form)).reduce(0) { $0 + $1.0 * $1.1 } }
+            var worst = 0.0
+            for i in z.indices {
+                var plus = z, minus = z
+                plus[i] += h
+                minus[i] -= h
+                let numeric = (loss(plus) - loss(minus)) / (2 * h)
+                let err = abs(numeric - analytic[i]) / max(1, abs(numeric))
+                worst = max(worst, err)
+                XCTAssertLessThanOrEqual(err, 1e-7, "\(form) constrainedOutputBackward[\(i)]: analytic \(analytic[i]) numeric \(numeric)")
+            }
+            switch form {
+            case .relu: XCTAssertTrue(analytic.contains { $0 != 0 } && analytic.contains { $0 == 0 }, "both branches of max(., 0) exercised")
+            case .softplus: XCTAssertFalse(analytic.contains { $0 == 0 }, "every softplus gradient is non-zero")
+            }
+            print("constrainedOutputBackward \(form) finite differences: worst relative error \(worst)")
+        }
     }
 }

@@ -130,6 +130,48 @@ final class TrainerTests: GPUTestCase {
         XCTAssertEqual(try plain.network.weights()["fc3.bias"], ModelWeights(outputs: 37, seed: o.initSeed)["fc3.bias"], "PyTorch-style init by default")
     }
 
+    /// Issue 13: a question whose fc3 outputs all start far below zero (Q7, bias -4) comes back in the
+    /// softplus form: after a few epochs its answers are not all zero on any training image, they sum to
+    /// Class1.1, its gradient is non-zero and its biases moved. In the relu form the same start leaves Q7
+    /// dead: zero answers, zero gradient, biases exactly where they started (what the test guards against).
+    func testAQuestionDrivenNegativeRecoversInTheSoftplusForm() throws {
+        let data = try tinyData(count: 16)
+        let q7 = GalaxyZooTree.questionRanges[6]
+        var start = ModelWeights(outputs: 37, seed: 5)
+        var bias = start["fc3.bias"]
+        for c in q7 { bias[c] = -4 }
+        start["fc3.bias"] = bias
+        for mode in [OutputMode.constrained, .constrainedReLU] {
+            var o = options(epochs: 3)
+            o.augment = false
+            o.batch = 4
+            o.outputMode = mode
+            let t = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run-\(mode.argument)"), options: o,
+                                initWeights: start, resume: false)
+            t.log = { _ in }
+            XCTAssertEqual(try t.run(), .finished)
+            let weights = try t.network.weights()
+            let gradient = try t.network.gradients()["fc3.bias"]!  // of the run's last step
+            let p = try Predictor(context: context, weights: weights, outputMode: mode).predict(images: Metrics.images(data, t.train))
+            let rows = (0..<t.train.count).map { Array(p[$0 * 37 ..< ($0 + 1) * 37]) }
+            let deadRows = rows.filter { row in q7.allSatisfy { row[$0] == 0 } }.count
+            let moved = q7.map { weights["fc3.bias"][$0] - bias[$0] }
+            print("\(mode.argument): Q7 dead on \(deadRows) of \(rows.count) images, bias moved \(moved), last gradient \(q7.map { gradient[$0] })")
+            if mode == .constrained {
+                XCTAssertEqual(deadRows, 0, "Q7 all zero on some image")
+                for row in rows {
+                    XCTAssertLessThanOrEqual(GalaxyZooTree.treeSumViolation(row), 1e-5, "\(row)")
+                    XCTAssertGreaterThan(row[q7].reduce(0, +), 0)
+                }
+                XCTAssertTrue(q7.contains { gradient[$0] != 0 }, "Q7 got no gradient")
+                XCTAssertTrue(moved.contains { $0 != 0 }, "Q7's biases never moved")
+            } else {
+                XCTAssertEqual(deadRows, rows.count, "the relu form's Q7 should stay dead from this start")
+                XCTAssertEqual(moved, [0, 0, 0], "a dead question's biases cannot move")
+            }
+        }
+    }
+
     func testPlateauSchedulerFollowsPyTorch() {
         // ReduceLROnPlateau(factor=0.1, patience=2, threshold=1e-4 rel): the lr drops after 3 epochs without
         // a relative improvement of 1e-4, and the count restarts after a drop.

@@ -1,13 +1,44 @@
-/// The network's last layer: the seed's ReLU, or Dieleman's decision-tree normalization (37 outputs only).
+/// The network's last layer: the seed's ReLU, or Dieleman's decision-tree layer (37 outputs only) in
+/// one of its two forms (see ConstrainedOutput.swift). The raw value is what checkpoints' metadata and
+/// run state record: "constrained" is the first (relu) form, as every checkpoint written before the
+/// softplus form records it, so those keep predicting and resuming with the form they were trained in.
 public enum OutputMode: String, Codable, Sendable, CaseIterable {
     case relu
-    case constrained
+    /// Softplus before the normalization: every question always sums to its parent's value.
+    case constrained = "constrained-softplus"
+    /// max(., 0) before the normalization: a question whose outputs all fall <= 0 dies.
+    case constrainedReLU = "constrained"
 
     /// The mode recorded in a checkpoint's metadata (checkpoints without one are the seed's ReLU).
     public init(metadata: [String: String], file: String) throws {
         guard let raw = metadata["output"] else { self = .relu; return }
-        guard let mode = OutputMode(rawValue: raw) else { throw SafeTensorsError(file: file, reason: "unknown output mode \"\(raw)\" in metadata") }
+        guard let mode = OutputMode(rawValue: raw) else {
+            throw SafeTensorsError(file: file, reason: "unknown output mode \"\(raw)\" in metadata (a newer galaxy may have written it)")
+        }
         self = mode
+    }
+
+    /// The name `galaxy train --output` takes.
+    public var argument: String {
+        switch self {
+        case .relu: "relu"
+        case .constrained: "constrained"
+        case .constrainedReLU: "constrained-relu"
+        }
+    }
+
+    public init?(argument: String) {
+        guard let mode = Self.allCases.first(where: { $0.argument == argument }) else { return nil }
+        self = mode
+    }
+
+    /// The constrained layer's form, nil for the seed's ReLU output.
+    public var constrainedForm: ConstrainedOutputForm? {
+        switch self {
+        case .relu: nil
+        case .constrained: .softplus
+        case .constrainedReLU: .relu
+        }
     }
 }
 
@@ -48,7 +79,7 @@ public final class DeviceNetwork {
 
     public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
-        if outputMode == .constrained && outputs != GalaxyZooTree.answerCount {
+        if outputMode.constrainedForm != nil && outputs != GalaxyZooTree.answerCount {
             throw GalaxyError.message("the constrained output layer needs the 37 Galaxy Zoo columns, not \(outputs)")
         }
         self.outputMode = outputMode
@@ -88,8 +119,8 @@ public final class DeviceNetwork {
         r3 = try buf(128 * 12 * 12, "r3"); r4 = try buf(128 * 10 * 10, "r4")
         p4 = try buf(3200, "p4"); i4 = try buf(3200, "i4")
         f1 = try buf(128, "f1"); f2 = try buf(64, "f2")
-        z = outputMode == .constrained ? try buf(outputs, "z") : nil
-        dZ = outputMode == .constrained && training ? try buf(outputs, "dZ") : nil
+        z = outputMode.constrainedForm != nil ? try buf(outputs, "z") : nil
+        dZ = outputMode.constrainedForm != nil && training ? try buf(outputs, "dZ") : nil
         if training {
             dOut = try buf(outputs, "dOut"); dF2 = try buf(64, "dF2"); dF1 = try buf(128, "dF1"); dP4 = try buf(3200, "dP4")
             dP1 = try buf(32 * 32 * 32, "dP1")
@@ -157,12 +188,11 @@ public final class DeviceNetwork {
         try k.maxpool2dForward(seq, x: r4.whole, y: p4.whole, index: i4.whole, shape: net.pool4(b))
         try k.linearForward(seq, x: p4.whole, w: param("fc1.weight"), b: param("fc1.bias"), y: f1.whole, shape: net.fc1(b), relu: true)
         try k.linearForward(seq, x: f1.whole, w: param("fc2.weight"), b: param("fc2.bias"), y: f2.whole, shape: net.fc2(b), relu: true)
-        switch outputMode {
-        case .relu:
-            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: output.whole, shape: net.fc3(b, outputs: outputs), relu: true)
-        case .constrained:
+        if let form = outputMode.constrainedForm {
             try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: z!.whole, shape: net.fc3(b, outputs: outputs))
-            try k.constrainedOutputForward(seq, z: z!.whole, p: output.whole, batch: b)
+            try k.constrainedOutputForward(seq, z: z!.whole, p: output.whole, batch: b, form: form)
+        } else {
+            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: output.whole, shape: net.fc3(b, outputs: outputs), relu: true)
         }
     }
 
@@ -185,13 +215,12 @@ public final class DeviceNetwork {
         let dP2 = r1.floats(maxBatch * 128 * 12 * 12, maxBatch * 64 * 14 * 14)
         try k.mseBackward(seq, pred: output.whole, target: target.whole, grad: dOut.whole, count: b * outputs)
         let dFc3: DeviceBuffer
-        switch outputMode {
-        case .relu:
+        if let form = outputMode.constrainedForm {
+            try k.constrainedOutputBackward(seq, z: z!.whole, dp: dOut.whole, dz: dZ!.whole, batch: b, form: form)
+            dFc3 = dZ!
+        } else {
             try k.reluBackward(seq, y: output.whole, dy: dOut.whole, dx: dOut.whole, count: b * outputs)
             dFc3 = dOut
-        case .constrained:
-            try k.constrainedOutputBackward(seq, z: z!.whole, dp: dOut.whole, dz: dZ!.whole, batch: b)
-            dFc3 = dZ!
         }
         let fc3 = net.fc3(b, outputs: outputs)
         try k.linearBackwardWeight(seq, dy: dFc3.whole, x: f2.whole, dw: grad("fc3.weight"), db: grad("fc3.bias"), shape: fc3)

@@ -29,7 +29,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         let f1 = R.reluForward(R.linearForward(p4, params["fc1.weight"]!, params["fc1.bias"]!, SanderDielemanNet.fc1(b)))
         let f2 = R.reluForward(R.linearForward(f1, params["fc2.weight"]!, params["fc2.bias"]!, SanderDielemanNet.fc2(b)))
         let z = R.linearForward(f2, params["fc3.weight"]!, params["fc3.bias"]!, SanderDielemanNet.fc3(b, outputs: outputs))
-        let out = outputMode == .relu ? R.reluForward(z) : R.constrainedOutputForward(z, batch: b)
+        let out = outputMode.constrainedForm.map { R.constrainedOutputForward(z, batch: b, form: $0) } ?? R.reluForward(z)
         return Activations(input: x, r1: r1, p1: p1, i1: i1, r2: r2, p2: p2, i2: i2, r3: r3, r4: r4, p4: p4, i4: i4, f1: f1, f2: f2, z: z, output: out)
     }
 
@@ -38,7 +38,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         typealias R = Reference
         var g: [String: [T]] = [:]
         let dLoss = R.mseBackward(a.output, target)
-        let dOut = outputMode == .relu ? R.reluBackward(a.output, dLoss) : R.constrainedOutputBackward(a.z, dLoss, batch: b)
+        let dOut = outputMode.constrainedForm.map { R.constrainedOutputBackward(a.z, dLoss, batch: b, form: $0) } ?? R.reluBackward(a.output, dLoss)
         (g["fc3.weight"], g["fc3.bias"]) = R.linearBackwardWeight(dOut, a.f2, SanderDielemanNet.fc3(b, outputs: outputs))
         let dF2 = R.reluBackward(a.f2, R.linearBackwardInput(dOut, params["fc3.weight"]!, SanderDielemanNet.fc3(b, outputs: outputs)))
         (g["fc2.weight"], g["fc2.bias"]) = R.linearBackwardWeight(dF2, a.f1, SanderDielemanNet.fc2(b))

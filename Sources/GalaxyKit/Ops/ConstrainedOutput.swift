@@ -1,44 +1,86 @@
+import Foundation
+
 /// The Galaxy Zoo constrained output layer (after Dieleman, see DESIGN.md "Galaxy Zoo decision tree"):
 /// z [batch, 37] pre-activations to p [batch, 37] answers that obey the decision tree.
 /// Shaders: constrained_output_forward.comp, constrained_output_backward.comp.
+///
+/// Each question's answers are made non-negative (a_i = f(z_i)), normalized (n_i = a_i / sum_q a_j),
+/// then scaled by the parent answer's p in `GalaxyZooTree.scalingOrder`. Two forms of f:
+/// - `.softplus` (the default): f = softplus, strictly positive with a gradient everywhere, so every
+///   question sums to its parent's value and no question can die.
+/// - `.relu`: f = max(., 0), the first form. A question whose z are all <= 0 outputs zeros and gets
+///   no gradient, so it never comes back. Kept so that checkpoints trained with it predict as trained.
+
+/// Shader specialization constant FORM (constant_id 1) of both constrained-output shaders.
+public enum ConstrainedOutputForm: UInt32, Sendable, CaseIterable {
+    case relu = 0
+    case softplus = 1
+}
 
 // Host mirror of both shaders' push-constant block.
 struct ConstrainedOutputParams { var batch: UInt32 }
 
 extension Reference {
-    /// Added to each question's answer sum so that a question whose answers are all <= 0 gives
-    /// 0/eps = 0 rather than 0/0. The shaders use the same value (why 1e-12: see the forward shader).
+    /// Relu form: added to each question's answer sum so that a question whose answers are all <= 0
+    /// gives 0/eps = 0 rather than 0/0. The shaders use the same value (why 1e-12: galaxy_tree.glsl).
     static let constrainedOutputEpsilon = 1e-12
 
-    /// One row of the forward pass: a_i = max(z_i, 0); s_q = sum_{j in q} a_j + eps; n_i = a_i / s_q;
-    /// p_i = n_i for Q1 and Q6, p_i = n_i * p[parentColumn[q]] for the others, in scaling order.
-    static func constrainedOutputRow<T: BinaryFloatingPoint>(_ z: ArraySlice<T>) -> (n: [T], s: [T], p: [T]) {
+    /// Softplus form: below this z, softplus(z) = log1p(e^z) is e^z to a relative 1e-9 (e^z / 2),
+    /// far below float32 rounding, and is computed as e^z. A question whose largest z is below it is
+    /// normalized as exp(z_i - max z) / sum exp(z_j - max z), which equals the softplus ratios to that
+    /// relative 1e-9 and never underflows: such a question still sums to its parent's value.
+    public static let softplusTail = -20.0
+
+    /// softplus(x) = log(1 + e^x), computed without overflow; and softplus'(x) / softplus(x).
+    static func softplus(_ x: Double) -> Double { max(x, 0) + log1p(exp(-abs(x))) }
+    static func softplusLogDerivative(_ x: Double) -> Double {
+        x < softplusTail ? 1 : 1 / (1 + exp(-x)) / softplus(x)
+    }
+
+    /// One row of the forward pass in `form`: n = per-question normalized answers with their sums s,
+    /// p = the outputs, and r = f'(z) / f(z) (relu: 1 / z where z > 0, else 0), so that
+    /// d n_i / d z_j = r_j n_j (delta_ij - n_i) within a question.
+    static func constrainedOutputRow<T: BinaryFloatingPoint>(_ z: ArraySlice<T>, form: ConstrainedOutputForm)
+        -> (n: [T], s: [T], p: [T], r: [T]) {
         let tree = GalaxyZooTree.self
         precondition(z.count == tree.answerCount)
-        let a = z.map { max($0, 0) }
+        let zd = z.map { Double($0) }
+        var a = [Double](repeating: 0, count: tree.answerCount)
+        var r = [Double](repeating: 0, count: tree.answerCount)
         var n = [T](repeating: 0, count: tree.answerCount)
         var s = [T](repeating: 0, count: tree.questionRanges.count)
         for (q, range) in tree.questionRanges.enumerated() {
-            var sum: T = 0
+            switch form {
+            case .relu:
+                for c in range { a[c] = max(zd[c], 0); r[c] = zd[c] > 0 ? 1 / zd[c] : 0 }
+            case .softplus:
+                let top = range.map { zd[$0] }.max()!
+                for c in range {
+                    a[c] = top < softplusTail ? exp(zd[c] - top) : softplus(zd[c])
+                    r[c] = top < softplusTail ? 1 : softplusLogDerivative(zd[c])
+                }
+            }
+            var sum = 0.0
             for c in range { sum += a[c] }
-            s[q] = sum + T(constrainedOutputEpsilon)
-            for c in range { n[c] = a[c] / s[q] }
+            if form == .relu { sum += constrainedOutputEpsilon }
+            s[q] = T(sum)
+            for c in range { n[c] = T(a[c] / sum) }
         }
         var p = n
         for q in tree.scalingOrder {
             let parent = tree.parentColumn[q]!
             for c in tree.questionRanges[q] { p[c] = n[c] * p[parent] }
         }
-        return (n, s, p)
+        return (n, s, p, r.map { T($0) })
     }
 
     /// p[b, :] = constrained output of z[b, :]  (z and p are [batch, 37])
-    public static func constrainedOutputForward<T: BinaryFloatingPoint>(_ z: [T], batch: Int) -> [T] {
+    public static func constrainedOutputForward<T: BinaryFloatingPoint>(_ z: [T], batch: Int, form: ConstrainedOutputForm) -> [T] {
         let width = GalaxyZooTree.answerCount
         precondition(z.count == batch * width, "constrainedOutputForward: \(z.count) values for batch \(batch)")
         var p: [T] = []
         p.reserveCapacity(z.count)
-        for b in 0..<batch { p += constrainedOutputRow(z[b * width ..< (b + 1) * width]).p }
+        for b in 0..<batch { p += constrainedOutputRow(z[b * width ..< (b + 1) * width], form: form).p }
         return p
     }
 
@@ -46,16 +88,17 @@ extension Reference {
     /// Through the scalings in reverse order: g = dp; for q in reversed(scalingOrder), with parent k,
     /// g[k] += sum_{i in q} g_i * n_i and then dn_i = g_i * p[k] (Q1, Q6: dn_i = g_i). By then every
     /// child of column i has been undone, so g_i is complete. Through the normalization:
-    /// dn_i / da_j = (delta_ij - n_i) / s_q, so da_i = (dn_i - sum_{j in q} dn_j n_j) / s_q.
-    /// Through max(., 0): dz_i = da_i where z_i > 0, else 0 (as ReLU).
-    public static func constrainedOutputBackward<T: BinaryFloatingPoint>(_ z: [T], _ dp: [T], batch: Int) -> [T] {
+    /// dn_i / da_j = (delta_ij - n_i) / s_q, so da_i = (dn_i - sum_{j in q} dn_j n_j) / s_q, and
+    /// dz_i = f'(z_i) da_i = r_i n_i (dn_i - dot) (relu: (dn_i - dot) / s_q where z_i > 0, else 0).
+    public static func constrainedOutputBackward<T: BinaryFloatingPoint>(_ z: [T], _ dp: [T], batch: Int,
+                                                                         form: ConstrainedOutputForm) -> [T] {
         let tree = GalaxyZooTree.self
         let width = tree.answerCount
         precondition(z.count == batch * width && dp.count == z.count, "constrainedOutputBackward: sizes for batch \(batch)")
         var dz = [T](repeating: 0, count: z.count)
         for b in 0..<batch {
             let base = b * width
-            let (n, s, p) = constrainedOutputRow(z[base ..< base + width])
+            let (n, s, p, r) = constrainedOutputRow(z[base ..< base + width], form: form)
             var g = Array(dp[base ..< base + width])
             for q in tree.scalingOrder.reversed() {
                 let parent = tree.parentColumn[q]!
@@ -67,7 +110,12 @@ extension Reference {
             for (q, range) in tree.questionRanges.enumerated() {
                 var dot: T = 0
                 for c in range { dot += g[c] * n[c] }
-                for c in range where z[base + c] > 0 { dz[base + c] = (g[c] - dot) / s[q] }
+                for c in range {
+                    switch form {
+                    case .relu: if z[base + c] > 0 { dz[base + c] = (g[c] - dot) / s[q] }
+                    case .softplus: dz[base + c] = r[c] * n[c] * (g[c] - dot)
+                    }
+                }
             }
         }
         return dz
@@ -75,17 +123,19 @@ extension Reference {
 }
 
 extension Kernels {
-    /// p = constrained output of z, both [batch, 37]; one invocation per row.
-    public func constrainedOutputForward(_ seq: CommandSequence, z: BufferRange, p: BufferRange, batch: Int) throws {
-        let pipeline = try context.pipeline("constrained_output_forward", bindings: 2,
-                                            pushSize: MemoryLayout<ConstrainedOutputParams>.size, specialization: [tiles.workgroupSize])
+    /// p = constrained output of z in `form`, both [batch, 37]; one invocation per row.
+    public func constrainedOutputForward(_ seq: CommandSequence, z: BufferRange, p: BufferRange, batch: Int,
+                                         form: ConstrainedOutputForm) throws {
+        let pipeline = try context.pipeline("constrained_output_forward", bindings: 2, pushSize: MemoryLayout<ConstrainedOutputParams>.size,
+                                            specialization: [tiles.workgroupSize, form.rawValue])
         try seq.dispatch(pipeline, [z, p], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 
     /// dz = gradient wrt z given z and dp (the gradient wrt the forward's p), all [batch, 37].
-    public func constrainedOutputBackward(_ seq: CommandSequence, z: BufferRange, dp: BufferRange, dz: BufferRange, batch: Int) throws {
-        let pipeline = try context.pipeline("constrained_output_backward", bindings: 3,
-                                            pushSize: MemoryLayout<ConstrainedOutputParams>.size, specialization: [tiles.workgroupSize])
+    public func constrainedOutputBackward(_ seq: CommandSequence, z: BufferRange, dp: BufferRange, dz: BufferRange, batch: Int,
+                                          form: ConstrainedOutputForm) throws {
+        let pipeline = try context.pipeline("constrained_output_backward", bindings: 3, pushSize: MemoryLayout<ConstrainedOutputParams>.size,
+                                            specialization: [tiles.workgroupSize, form.rawValue])
         try seq.dispatch(pipeline, [z, dp, dz], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 }

@@ -23,6 +23,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// output starts alive (above the final ReLU) at the constant-mean predictor, which skips the first
     /// epochs' plateau. Off by default (the seed's init).
     public var meanOutputBias = false
+    /// Start fc3's bias at this value instead (Dieleman's winning model used 0.1); nil: PyTorch's init.
+    public var outputBias: Float?
     public init() {}
 }
 
@@ -161,6 +163,8 @@ public final class Trainer {
         }
         if !resume && initWeights == nil && options.meanOutputBias {
             weights["fc3.bias"] = Metrics.columnMeans(data.targets, width: k, rows: split.train)
+        } else if !resume && initWeights == nil, let bias = options.outputBias {
+            weights["fc3.bias"] = [Float](repeating: bias, count: k)
         }
         train = split.train
         test = split.test
