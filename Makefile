@@ -22,9 +22,10 @@ deps:
 build: deps
 	swift build -c release
 
-## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on.
+## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on, synchronization
+## validation included (it checks that CommandSequence puts a barrier between every pair of dependent dispatches).
 test: deps
-	GALAXY_VALIDATION=1 swift test -c release -Xswiftc -enable-testing --disable-swift-testing
+	GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT swift test -c release -Xswiftc -enable-testing --disable-swift-testing
 
 ## The main job on a built-in default: synthesize a small Galaxy Zoo, train a few epochs on the default
 ## device, show the metrics and the plot, predict one image. The seed's recipe (lr 0.1, batch 128, 100 epochs,

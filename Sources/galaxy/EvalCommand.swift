@@ -31,6 +31,8 @@ struct EvalCommand: ParsableCommand {
             print("\(all ? "all" : "test split") of \(data.count): \(rows.count) galaxies, \(k) output(s)")
             print(String(format: "RMSE %.5f   constant-mean baseline %.5f", Metrics.rmse(pred, target), Metrics.rmse(baseline, target)))
             if data.columns == GalaxyZooTree.columnNames {
+                let dead = GalaxyZooTree.allZeroQuestions(pred), pairs = rows.count * GalaxyZooTree.questionRanges.count
+                print(String(format: "questions answered all zero: %d of %d (image, question) pairs (%.2f%%)", dead, pairs, 100 * Double(dead) / Double(pairs)))
                 print("question   RMSE      baseline")
                 for (q, range) in GalaxyZooTree.questionRanges.enumerated() {
                     print(String(format: "Q%-8d %.5f   %.5f", q + 1, Metrics.rmse(pred, target, width: k, columns: range),

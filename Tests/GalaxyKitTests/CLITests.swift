@@ -70,6 +70,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("constant-mean baseline"), r.stdout)
         XCTAssertTrue(r.stdout.contains("Q11"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("(image, question) pairs"), r.stdout)  // 3 test images x 11 questions
+        XCTAssertTrue(r.stdout.contains(" of 33 (image, question) pairs"), r.stdout)
 
         let image = try FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted()[0]
         r = try galaxy(["predict", "--checkpoint", best, "--labels", "\(data)/training_solutions_rev1.csv", "\(data)/images_training_rev1/\(image)"])

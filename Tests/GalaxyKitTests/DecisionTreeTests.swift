@@ -54,4 +54,15 @@ final class DecisionTreeTests: XCTestCase {
         let batch = [Float](repeating: 9, count: 5) + row
         XCTAssertEqual(GalaxyZooTree.treeSumViolation(batch[5...]), 0)
     }
+
+    func testAllZeroQuestionsCountsEveryQuestionWhoseAnswersAreAllZero() {
+        var rows = [Float](repeating: 0.1, count: 2 * 37)
+        XCTAssertEqual(GalaxyZooTree.allZeroQuestions(rows), 0)
+        for c in 15..<18 { rows[c] = 0 }           // row 0, Q7
+        rows[37 + 28] = 0; rows[37 + 29] = 0        // row 1, Q10 partly: still answered
+        XCTAssertEqual(GalaxyZooTree.allZeroQuestions(rows), 1)
+        rows[37 + 30] = 0                           // row 1, Q10 now all zero
+        XCTAssertEqual(GalaxyZooTree.allZeroQuestions(rows), 2)
+        XCTAssertEqual(GalaxyZooTree.allZeroQuestions([Float](repeating: 0, count: 37)), 11)
+    }
 }

@@ -45,4 +45,44 @@ final class VulkanRuntimeTests: GPUTestCase {
         XCTAssertLessThanOrEqual(gx, 65535)
         XCTAssertGreaterThanOrEqual(gx * gy, 70000)
     }
+
+    /// The readonly / writeonly qualifiers as ShaderAccess reads them from the SPIR-V, including a
+    /// binding seen through two aliased blocks (relu_backward's float and vec4 views) and read-write ones.
+    func testShaderAccessFollowsTheQualifiers() throws {
+        let relu = ShaderAccess(spirv: try ShaderLibrary.spirv(named: "relu_backward"))
+        XCTAssertEqual([0, 1, 2].map(relu.reads), [true, true, false])
+        XCTAssertEqual([0, 1, 2].map(relu.writes), [false, false, true])
+        let sgd = ShaderAccess(spirv: try ShaderLibrary.spirv(named: "sgd_momentum"))
+        XCTAssertEqual([0, 1, 2].map(sgd.reads), [true, true, true])
+        XCTAssertEqual([0, 1, 2].map(sgd.writes), [true, false, true])
+        XCTAssertTrue(ShaderAccess(spirv: [1, 2, 3]).writes(0), "unparsable code counts as read and written")
+    }
+
+    /// Barriers only between dependent dispatches: a = relu(x); b = relu(a) and c = relu(a) depend on a
+    /// but not on each other; d = relu(b) depends on b; writing x again must wait for the read of x.
+    /// Poisoned outputs and the values check that every dispatch saw its inputs.
+    func testBarriersOnlyBetweenDependentDispatches() throws {
+        let x = try input(randomFloats(64, seed: 3))
+        let (a, b, c, d) = (try output(64), try output(64), try output(64), try output(64))
+        let seq = try CommandSequence(context)
+        try kernels.reluForward(seq, x: x.floats(0, 64), y: a.floats(0, 64), count: 64)
+        XCTAssertEqual(seq.barriers, 0)
+        try kernels.reluBackward(seq, y: a.floats(0, 64), dy: a.floats(0, 64), dx: b.floats(0, 64), count: 64)  // reads a
+        XCTAssertEqual(seq.barriers, 1)
+        try kernels.reluForward(seq, x: a.floats(0, 64), y: c.floats(0, 64), count: 64)  // reads a too: no new barrier
+        XCTAssertEqual(seq.barriers, 1)
+        try kernels.reluForward(seq, x: b.floats(0, 64), y: d.floats(0, 64), count: 64)  // reads b
+        XCTAssertEqual(seq.barriers, 2)
+        try kernels.reluForward(seq, x: d.floats(0, 32), y: x.floats(32, 32), count: 32)  // reads d (pending write)
+        XCTAssertEqual(seq.barriers, 3)
+        try kernels.reluForward(seq, x: c.floats(0, 32), y: x.floats(0, 32), count: 32)  // x[0..<32]: nothing pending touches it
+        XCTAssertEqual(seq.barriers, 3)
+        try seq.submit()
+        let want = randomFloats(64, seed: 3).map { max($0, 0) }
+        XCTAssertEqual(try result(a, 64), want)
+        XCTAssertEqual(try result(b, 64), want.map { $0 > 0 ? $0 : 0 })
+        XCTAssertEqual(try result(c, 64), want)
+        XCTAssertEqual(try result(d, 64), want)
+        XCTAssertEqual(try x.download(count: 64), Array(want[0..<32] + want[0..<32]))  // relu(c) then relu(d), first halves
+    }
 }

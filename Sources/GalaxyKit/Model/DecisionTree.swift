@@ -76,6 +76,17 @@ public enum GalaxyZooTree {
         return worst
     }
 
+    /// How many (row, question) pairs of `rows` ([count, 37]) have every answer exactly 0: questions
+    /// the relu form of the constrained layer has let die on that image.
+    public static func allZeroQuestions(_ rows: [Float]) -> Int {
+        precondition(rows.count % answerCount == 0, "allZeroQuestions: \(rows.count) values")
+        var dead = 0
+        for base in stride(from: 0, to: rows.count, by: answerCount) {
+            for range in questionRanges where range.allSatisfy({ rows[base + $0] == 0 }) { dead += 1 }
+        }
+        return dead
+    }
+
     /// Convenience overload for a whole array.
     public static func treeSumViolation(_ row: [Float]) -> Float { treeSumViolation(row[...]) }
 }

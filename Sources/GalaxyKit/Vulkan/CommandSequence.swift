@@ -14,6 +14,13 @@ public struct BufferRange {
     }
 }
 
+extension BufferRange {
+    /// Whether the two ranges share a byte.
+    public func overlaps(_ other: BufferRange) -> Bool {
+        buffer === other.buffer && offset < other.offset + other.bytes && other.offset < offset + bytes
+    }
+}
+
 extension DeviceBuffer {
     public var whole: BufferRange { BufferRange(self) }
     /// `count` floats starting at float `offset`.
@@ -21,8 +28,10 @@ extension DeviceBuffer {
 }
 
 /// A recorded list of dispatches: recorded once, submitted as many times as needed.
-/// Every dispatch after the first waits for the previous ones (a compute-to-compute memory
-/// barrier), which is what a layer-by-layer network needs. Optional timestamps per dispatch.
+/// A dispatch waits for the earlier ones (a compute-to-compute memory barrier) only when it depends
+/// on one recorded since the last barrier: it reads or writes bytes that one writes, or writes bytes
+/// that one reads (each pipeline's ShaderAccess says which bindings it reads and writes). Independent
+/// dispatches, such as a layer's weight and input gradients, may run together. Optional timestamps.
 public final class CommandSequence {
     public let context: VulkanContext
     private var commandBuffer: VkCommandBuffer?
@@ -32,6 +41,11 @@ public final class CommandSequence {
     private var ended = false
     private var retained: [AnyObject] = []
     private var queryPool: VkQueryPool?
+    /// Byte ranges read and written by the dispatches recorded since the last barrier.
+    private var pendingReads: [BufferRange] = []
+    private var pendingWrites: [BufferRange] = []
+    /// Barriers recorded so far (tests read it).
+    public private(set) var barriers = 0
     private let maxTimed: Int
     public private(set) var labels: [String] = []
     private static let setsPerPool = 64
@@ -80,7 +94,14 @@ public final class CommandSequence {
         bindings.forEach { retained.append($0.buffer) }
         retained.append(pipeline)
 
-        if recorded > 0 {
+        let reads = bindings.indices.filter { pipeline.access.reads($0) }.map { bindings[$0] }
+        let writes = bindings.indices.filter { pipeline.access.writes($0) }.map { bindings[$0] }
+        let dependent = (reads + writes).contains { r in pendingWrites.contains { $0.overlaps(r) } }
+            || writes.contains { w in pendingReads.contains { $0.overlaps(w) } }
+        if dependent {
+            pendingReads.removeAll()
+            pendingWrites.removeAll()
+            barriers += 1
             var barrier = VkMemoryBarrier()
             barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
             barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue
@@ -88,9 +109,12 @@ public final class CommandSequence {
             vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue,
                                  0, 1, &barrier, 0, nil, 0, nil)
         }
+        pendingReads += reads
+        pendingWrites += writes
         let timed = labels.count < maxTimed
         if timed, let queryPool {
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queryPool, UInt32(2 * labels.count))
+            // At the compute stage: written once the dispatches before it (and the barrier) are done.
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count))
         }
         vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
         var setRef: VkDescriptorSet? = set
@@ -105,7 +129,7 @@ public final class CommandSequence {
                                         maxX: Int(context.limits.maxComputeWorkGroupCount.0))
         vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1)
         if timed, let queryPool {
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queryPool, UInt32(2 * labels.count + 1))
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count + 1))
             labels.append(label ?? pipeline.name)
         }
         recorded += 1
@@ -139,7 +163,9 @@ public final class CommandSequence {
         try check(vkGetQueryPoolResults(context.device, queryPool, 0, UInt32(values.count), values.count * 8, &values, 8,
                                         VK_QUERY_RESULT_64_BIT.rawValue | VK_QUERY_RESULT_WAIT_BIT.rawValue), "vkGetQueryPoolResults")
         let period = Double(context.limits.timestampPeriod) * 1e-9
-        return labels.indices.map { (labels[$0], Double(values[2 * $0 + 1] &- values[2 * $0]) * period) }
+        let bits = context.timestampValidBits
+        let mask: UInt64 = bits >= 64 ? .max : (1 << UInt64(bits)) - 1
+        return labels.indices.map { (labels[$0], Double((values[2 * $0 + 1] &- values[2 * $0]) & mask) * period) }
     }
 
     private func allocateSet(_ pipeline: ComputePipeline) throws -> VkDescriptorSet {

@@ -15,6 +15,8 @@ public final class ComputePipeline: @unchecked Sendable {
     public let bindingCount: Int
     public let pushSize: Int
     public let workgroupSize: Int
+    /// Which bindings the shader reads and writes (its readonly / writeonly qualifiers).
+    public let access: ShaderAccess
 
     init(_ context: VulkanContext, shader: String, bindings: Int, pushSize: Int, specialization: [UInt32]) throws {
         precondition(pushSize <= 128, "push constants of \(shader) exceed the 128 bytes every device supports")
@@ -26,6 +28,7 @@ public final class ComputePipeline: @unchecked Sendable {
         self.pushSize = pushSize
         self.workgroupSize = Int(specialization[0])
         let code = try ShaderLibrary.spirv(named: shader)
+        access = ShaderAccess(spirv: code)
         let device = context.device
 
         var module: VkShaderModule?

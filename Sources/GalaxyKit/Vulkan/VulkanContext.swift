@@ -63,6 +63,8 @@ public final class VulkanContext: @unchecked Sendable {
     public let unifiedMemory: Bool
     public let validationEnabled: Bool
     public let timestampsSupported: Bool
+    /// Meaningful low bits of the compute queue's timestamps (differences are taken modulo 2^bits).
+    public let timestampValidBits: Int
     var pipelineCache: [String: ComputePipeline] = [:]
     let cacheLock = NSLock()
 
@@ -123,6 +125,7 @@ public final class VulkanContext: @unchecked Sendable {
         }
         queueFamily = UInt32(family)
         timestampsSupported = families[family].timestampValidBits > 0 && props.limits.timestampComputeAndGraphics != 0
+        timestampValidBits = Int(families[family].timestampValidBits)
 
         var priority: Float = 1
         var device: VkDevice?
