@@ -16,7 +16,9 @@ struct Galaxy: ParsableCommand {
 
 /// Runs `body`, turning a thrown error into a one-line message on stderr and exit code 1,
 /// so that a user sees what is wrong and where, never a stack trace.
+/// Library notices (such as llvmpipe about to compile) go to stderr as they happen.
 func reportingErrors(_ body: () throws -> Void) throws {
+    VulkanContext.notice = { log($0) }
     do { try body() } catch let exit as ExitCode {
         throw exit
     } catch let error as CleanExit {

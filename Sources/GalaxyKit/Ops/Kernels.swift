@@ -27,6 +27,14 @@ public struct TileConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The configuration for a few images on a device: lavapipe creates and JIT-compiles the portable
+    /// path's pipelines in a fraction of a second, against about 10 s to create the SHARE path's unrolled
+    /// ones even when Mesa's cache holds their code (and minutes to compile them the first time), which
+    /// only pays back over hundreds of images. GPUs get their usual configuration.
+    public static func forFewImages(_ info: DeviceInfo) -> TileConfig {
+        info.type == "CPU" ? TileConfig() : forDevice(info)
+    }
+
     /// The configuration for a device: lavapipe's 8-lane subgroups want small workgroups; GPUs want more threads.
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
         var t = TileConfig()

@@ -6,10 +6,11 @@ public final class Predictor {
     public let network: DeviceNetwork
     public let maxBatch: Int
 
-    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu) throws {
+    /// `tiles`: the kernels' configuration (default: the device's; `TileConfig.forFewImages` for a few).
+    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu, tiles: TileConfig? = nil) throws {
         self.context = context
         self.maxBatch = maxBatch
-        network = try DeviceNetwork(kernels: Kernels(context), outputs: weights.outputs, maxBatch: maxBatch, training: false, outputMode: outputMode)
+        network = try DeviceNetwork(kernels: Kernels(context, tiles: tiles), outputs: weights.outputs, maxBatch: maxBatch, training: false, outputMode: outputMode)
         try network.setWeights(weights)
     }
 

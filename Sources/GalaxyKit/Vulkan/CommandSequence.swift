@@ -84,9 +84,15 @@ public final class CommandSequence {
     /// Records one dispatch of `invocations` threads (rounded up to whole workgroups; the shader
     /// bounds-checks). `push` must be the host mirror of the shader's push-constant block.
     public func dispatch<P: BitwiseCopyable>(_ pipeline: ComputePipeline, _ bindings: [BufferRange], push: P, invocations: Int, label: String? = nil) throws {
+        precondition(MemoryLayout<P>.size == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, host struct \(MemoryLayout<P>.size)")
+        try withUnsafeBytes(of: push) { try dispatch(pipeline, bindings, pushBytes: Array($0), invocations: invocations, label: label) }
+    }
+
+    /// The same with the push constants as bytes.
+    func dispatch(_ pipeline: ComputePipeline, _ bindings: [BufferRange], pushBytes: [UInt8], invocations: Int, label: String? = nil) throws {
         precondition(!ended, "dispatch after end()")
         precondition(bindings.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers, got \(bindings.count)")
-        precondition(MemoryLayout<P>.size == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, host struct \(MemoryLayout<P>.size)")
+        precondition(pushBytes.count == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, got \(pushBytes.count)")
         guard invocations > 0 else { return }
         let cmd = commandBuffer
         let set = try allocateSet(pipeline)
@@ -120,8 +126,7 @@ public final class CommandSequence {
         var setRef: VkDescriptorSet? = set
         vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &setRef, 0, nil)
         if pipeline.pushSize > 0 {
-            var p = push
-            withUnsafeBytes(of: &p) { raw in
+            pushBytes.withUnsafeBytes { raw in
                 vkCmdPushConstants(cmd, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(raw.count), raw.baseAddress)
             }
         }

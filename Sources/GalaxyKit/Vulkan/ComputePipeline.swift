@@ -127,8 +127,29 @@ extension VulkanContext {
         cacheLock.lock()
         defer { cacheLock.unlock() }
         if let p = pipelineCache[key] { return p }
+        let code = try ShaderLibrary.spirv(named: shader)
+        let compileKey = compileNotice.key(shader: shader, code: code, specialization: specialization)
+        compileNotice.willCreate(compileKey, notice: VulkanContext.notice)
+        let start = Date()
         let p = try ComputePipeline(self, shader: shader, bindings: bindings, pushSize: pushSize, specialization: specialization)
+        let created = Date()
+        if CompileNotice.tracing { try firstDispatch(p) }
+        compileNotice.created(compileKey, shader: "\(shader) [\(specialization.map(String.init).joined(separator: ","))]",
+                              seconds: created.timeIntervalSince(start), firstDispatch: Date().timeIntervalSince(created))
         pipelineCache[key] = p
         return p
+    }
+}
+
+extension VulkanContext {
+    /// GALAXY_TRACE_PIPELINES=1: one workgroup of the new pipeline with all-zero push constants (every
+    /// shader's bounds check then returns at once) on a scratch buffer, so that a driver that compiles
+    /// on first use (llvmpipe JIT-compiles there) does it now and the trace can time it per pipeline.
+    func firstDispatch(_ p: ComputePipeline) throws {
+        let scratch = try DeviceBuffer(self, bytes: 256, label: "first-dispatch scratch")
+        let seq = try CommandSequence(self)
+        try seq.dispatch(p, [BufferRange](repeating: scratch.whole, count: p.bindingCount), pushBytes: [UInt8](repeating: 0, count: p.pushSize),
+                         invocations: 1)
+        try seq.submit()
     }
 }

@@ -66,6 +66,9 @@ public final class VulkanContext: @unchecked Sendable {
     /// Meaningful low bits of the compute queue's timestamps (differences are taken modulo 2^bits).
     public let timestampValidBits: Int
     var pipelineCache: [String: ComputePipeline] = [:]
+    let compileNotice: CompileNotice
+    /// Where one-line notices go (the CLI prints them to stderr): e.g. that llvmpipe is about to compile.
+    nonisolated(unsafe) public static var notice: ((String) -> Void)?
     let cacheLock = NSLock()
 
     /// Validation is on when `GALAXY_VALIDATION=1` (and the layer is installed).
@@ -111,6 +114,7 @@ public final class VulkanContext: @unchecked Sendable {
         var props = VkPhysicalDeviceProperties()
         vkGetPhysicalDeviceProperties(physicalDevice, &props)
         limits = props.limits
+        compileNotice = CompileNotice(driver: "\(chosen.name)|\(props.driverVersion)", cpu: props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
         var mem = VkPhysicalDeviceMemoryProperties()
         vkGetPhysicalDeviceMemoryProperties(physicalDevice, &mem)
         memoryProperties = mem
