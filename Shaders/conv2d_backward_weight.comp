@@ -6,6 +6,9 @@
 // input-channel block 0. With SHARE (lavapipe: one 8-lane subgroup per workgroup) lane l takes
 // channels o0+l, o0+8+l, ... and each x row segment is loaded once, spread over the lanes, and
 // broadcast (see conv2d_forward.comp). Each sum runs in a fixed order: no atomics.
+// ROWS > 0 splits the reduction for GPUs: the batch's dy rows (n, oy) in chunks of ROWS, one chunk per
+// invocation; chunk h writes its partial sums at dw[h * O*C*K*K ...] and db[h * O ...] (scratch), and
+// chunk_sum adds the chunks in order. ROWS = 0: one chunk of all rows, written to dw and db themselves.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_ballot : require
@@ -18,6 +21,7 @@ layout(constant_id = 4) const uint XC = 8;   // dy columns per chunk
 layout(constant_id = 5) const bool SHARE = false;
 // dy loaded as vec4 (4) or vec2 (2): the host checks outW % DV == 0, XC % DV == 0 and alignment.
 layout(constant_id = 6) const uint DV = 1;
+layout(constant_id = 7) const uint ROWS = 0;
 const uint SEG = XC + K - 1;
 const uint SM = (SEG + 7) / 8;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
@@ -47,7 +51,12 @@ void main() {
     uint i = globalIndex();
     uint lane = SHARE ? gl_LocalInvocationID.x : 0;
     uint block = SHARE ? i / 8 : i;
-    if (block >= oBlocks * cBlocks) return;
+    uint rows = p.batch * outH;
+    uint chunk = ROWS > 0 ? block / (oBlocks * cBlocks) : 0;
+    block = ROWS > 0 ? block % (oBlocks * cBlocks) : block;
+    if (block >= oBlocks * cBlocks || chunk * ROWS >= max(rows, 1)) return;
+    uint rowEnd = ROWS > 0 ? min(rows, (chunk + 1) * ROWS) : rows;
+    uint dwBase = chunk * p.outChannels * p.inChannels * K * K, dbBase = chunk * p.outChannels;
     uint c0 = (block % cBlocks) * CB;
     uint oBlock = block / cBlocks;
     // Channel of slot j: o0 + lane + 8j when shared, o0 + j otherwise.
@@ -64,8 +73,9 @@ void main() {
         [[unroll]] for (uint ky = 0; ky < K; ky++) [[unroll]] for (uint kx = 0; kx < K; kx++) acc[j][a][ky][kx] = 0.0;
     float dbAcc[OL];
     [[unroll]] for (uint j = 0; j < OL; j++) dbAcc[j] = 0.0;
-    for (uint n = 0; n < p.batch; n++) {
-        for (uint oy = 0; oy < outH; oy++) {
+    for (uint r = chunk * ROWS; r < rowEnd; r++) {
+        uint n = r / outH, oy = r % outH;
+        {
             for (uint x0 = 0; x0 < outW; x0 += XC) {
                 // dy columns past the row's end read as zero, so the x values they meet add nothing.
                 [[unroll]] for (uint j = 0; j < OL; j++) {
@@ -104,11 +114,11 @@ void main() {
     [[unroll]] for (uint j = 0; j < OL; j++) {
         if (!oValid[j]) continue;
         uint o = oCh[j];
-        if (c0 == 0) db[o] = dbAcc[j];
+        if (c0 == 0) db[dbBase + o] = dbAcc[j];
         [[unroll]] for (uint a = 0; a < CB; a++) {
             if (c0 + a >= p.inChannels) break;
             [[unroll]] for (uint ky = 0; ky < K; ky++) [[unroll]] for (uint kx = 0; kx < K; kx++)
-                dw[((o * p.inChannels + c0 + a) * K + ky) * K + kx] = acc[j][a][ky][kx];
+                dw[dwBase + ((o * p.inChannels + c0 + a) * K + ky) * K + kx] = acc[j][a][ky][kx];
         }
     }
 }

@@ -17,10 +17,16 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Batch size.") var batch = 128
     @Option(help: "Timed runs after one warm-up; the median is reported.") var runs = 5
     @Flag(help: "Print the figures as one JSON object.") var json = false
+    @Flag(help: "Print the launch plan instead (workgroups, invocations, multiply-adds per invocation, bytes read of every dispatch); runs nothing.") var plan = false
+    @Option(help: "With --plan: the kernel configuration, lavapipe or gpu (default: the device's).") var config: PlanConfig?
+
+    enum PlanConfig: String, ExpressibleByArgument { case lavapipe, gpu }
 
     func run() throws {
         try reportingErrors {
             let context = try VulkanContext(selector: device)
+            if plan { return try printPlan(context) }
+            if config != nil { throw ValidationError("--config goes with --plan") }
             let r = try Benchmark.run(context: context, batch: batch, runs: runs) { msg in
                 if !json { FileHandle.standardError.write(Data("\(msg)\n".utf8)) }
             }
@@ -50,4 +56,38 @@ struct BenchTrainCommand: ParsableCommand {
                          Double(r.deviceMemoryBytes) / 1048576, Double(r.minimumMemoryBytes) / 1048576))
         }
     }
+}
+
+extension BenchTrainCommand {
+    func printPlan(_ context: VulkanContext) throws {
+        let chosen = config ?? (context.info.type == "CPU" ? .lavapipe : .gpu)
+        var tiles = TileConfig.gpu
+        if chosen == .lavapipe {
+            tiles = TileConfig()
+            (tiles.convShare, tiles.gemmShare) = (true, true)
+            guard context.info.subgroupSize == 8 else {
+                throw ValidationError("the lavapipe configuration needs 8-lane subgroups; this device has \(context.info.subgroupSize)")
+            }
+        }
+        let p = try Benchmark.launchPlan(context: context, tiles: tiles, config: chosen.rawValue, batch: batch)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(p), as: UTF8.self))
+            return
+        }
+        print("launch plan: \(chosen.rawValue) configuration, batch \(batch), split-reduction scratch \(p.scratchBytes / 1024) KiB")
+        for (title, pass) in [("training step", p.train), ("inference", p.inference)] {
+            print("\n\(title): \(pass.dispatches.count) dispatches")
+            print("kernel".padding(toLength: 26, withPad: " ", startingAt: 0) + ["workgroups", "invocations", "MACs/inv", "MB read"].map { $0.leftPadded(13) }.joined())
+            for d in pass.dispatches {
+                print(d.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                      + ["\(d.workgroups)", "\(d.invocations)", "\(d.macsPerInvocation)", String(format: "%.2f", Double(d.bytesRead) / 1_048_576)].map { $0.leftPadded(13) }.joined())
+            }
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { String(repeating: " ", count: max(0, n - count)) + self }
 }

@@ -14,12 +14,12 @@ final class Conv2dTests: GPUTestCase {
         Conv2dShape(batch: 2, inChannels: 67, outChannels: 70, inHeight: 5, inWidth: 37, kernel: 3),
     ]
 
-    /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
+    /// The device's own tiles and the GPU paths (GPUTestSupport.gpuVariants), plus a split into a few
+    /// chunks of dy rows with a partial last one (5 x 16 rows of the batch-5 shape in chunks of 27).
     var variants: [(String, Kernels)] {
-        var portable = TileConfig()
-        portable.workgroupSize = 64
-        portable.convShare = false
-        return [("device", kernels), ("portable", Kernels(context, tiles: portable))]
+        var few = TileConfig.gpu
+        few.minInvocations = 64
+        return [("device", kernels)] + gpuVariants() + [("gpu 3 chunks", Kernels(context, tiles: few))]
     }
 
     func testConv2dForwardMatchesReference() throws {

@@ -103,3 +103,27 @@ extension Array where Element == Float {
 extension Array where Element == Double {
     var absolute: [Double] { map(abs) }
 }
+
+extension GPUTestCase {
+    /// The GPU-path configurations every GEMM-shaped op is tested in, beside the device's own tiles:
+    /// the portable tiles unsplit (minInvocations 1: full 4x4 blocks, one chunk), and the GPU
+    /// configuration (split reductions and shrunken blocks for small outputs) at the workgroup sizes
+    /// GPUs get, 64, 128 and 256. `change` adapts each (e.g. switching SHARE off).
+    func gpuVariants(_ change: (inout TileConfig) -> Void = { _ in }) -> [(String, Kernels)] {
+        var unsplit = TileConfig.gpu
+        unsplit.workgroupSize = 64
+        unsplit.minInvocations = 1
+        unsplit.maxSerialMACs = .max
+        var out = [("portable unsplit wg64", unsplit)]
+        for wg: UInt32 in [64, 128, 256] {
+            var t = TileConfig.gpu
+            t.workgroupSize = wg
+            out.append(("gpu wg\(wg)", t))
+        }
+        return out.map { name, tiles in
+            var t = tiles
+            change(&t)
+            return (name, Kernels(context, tiles: t))
+        }
+    }
+}

@@ -18,13 +18,8 @@ final class LinearTests: GPUTestCase {
         LinearShape(batch: 12, inFeatures: 3200, outFeatures: 128),  // fc1's layer at a smaller batch
     ]
 
-    /// The device's own tiles and the portable path (no subgroup sharing, GPU-style workgroups).
-    var variants: [(String, Kernels)] {
-        var portable = TileConfig()
-        portable.workgroupSize = 64
-        portable.gemmShare = false
-        return [("device", kernels), ("portable", Kernels(context, tiles: portable))]
-    }
+    /// The device's own tiles and the GPU paths (GPUTestSupport.gpuVariants).
+    var variants: [(String, Kernels)] { [("device", kernels)] + gpuVariants() }
 
     func testLinearForwardMatchesReference() throws {
         for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {

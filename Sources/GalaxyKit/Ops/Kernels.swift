@@ -24,6 +24,11 @@ public struct TileConfig: Sendable, Equatable {
     public var convWeightLaneChannels: UInt32 = 4  // SHARE conv2d_backward_weight: output channels per lane (2 when too few workgroups)
     public var convWeightAccumulators: UInt32 = 576 // SHARE conv2d_backward_weight: dw sums per lane at most
     public var convWeightMaxChunk: UInt32 = 16   // SHARE conv2d_backward_weight: dy columns per step at most
+    /// Portable (GPU) path: a weight-gradient reduction is split into chunks of dy rows (their partial sums
+    /// added by chunk_sum in a fixed order) until it launches at least `minInvocations` invocations and
+    /// none sums more than `maxSerialMACs` multiply-adds, as far as the rows allow.
+    public var minInvocations = 16_384
+    public var maxSerialMACs = 1 << 17
 
     public init() {}
 
@@ -35,10 +40,16 @@ public struct TileConfig: Sendable, Equatable {
         info.type == "CPU" ? TileConfig() : forDevice(info)
     }
 
+    /// What a GPU gets: the portable paths, 128-invocation workgroups, split reductions.
+    public static var gpu: TileConfig {
+        var t = TileConfig()
+        t.workgroupSize = 128
+        return t
+    }
+
     /// The configuration for a device: lavapipe's 8-lane subgroups want small workgroups; GPUs want more threads.
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
-        var t = TileConfig()
-        if info.type != "CPU" { t.workgroupSize = 128 }
+        var t = info.type == "CPU" ? TileConfig() : gpu
         if info.type == "CPU" && info.subgroupSize == 8 { t.convShare = true; t.gemmShare = true }
         return t
     }
@@ -52,6 +63,7 @@ struct LinearParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures
 struct ConvParams { var batch: UInt32; var inChannels: UInt32; var outChannels: UInt32; var inHeight: UInt32; var inWidth: UInt32 }
 struct MSEParams { var count: UInt32; var slot: UInt32; var accumulate: UInt32 }
 struct SGDParams { var count: UInt32; var lr: Float; var momentum: Float }
+struct ChunkSumParams { var count: UInt32; var chunks: UInt32 }
 
 private func ceilDiv(_ a: Int, _ b: UInt32) -> Int { (a + Int(b) - 1) / Int(b) }
 
@@ -63,6 +75,34 @@ public final class Kernels {
     public init(_ context: VulkanContext, tiles: TileConfig? = nil) {
         self.context = context
         self.tiles = tiles ?? TileConfig.forDevice(context.info)
+    }
+
+    /// Scratch for split reductions' partial sums, grown on demand. A sequence keeps the buffers it
+    /// recorded alive, and CommandSequence orders the dispatches that share it (barriers on overlap).
+    private var scratch: DeviceBuffer?
+    public var scratchBytes: Int { scratch?.size ?? 0 }
+
+    private func scratchRange(floats: Int) throws -> DeviceBuffer {
+        if let scratch, scratch.size >= floats * 4 { return scratch }
+        let b = try DeviceBuffer(context, floats: floats, label: "split-reduction scratch")
+        scratch = b
+        return b
+    }
+
+    /// Rows per chunk for a reduction over `rows` rows in `blocks` independent invocations of
+    /// `macs` multiply-adds in all: 0 (no split) when the device's own tiles share operands (lavapipe)
+    /// or when the bounds already hold.
+    func reductionRows(rows: Int, blocks: Int, macs: Int) -> Int {
+        let perBlock = (macs + blocks - 1) / blocks
+        let needed = max((tiles.minInvocations + blocks - 1) / blocks, perBlock <= tiles.maxSerialMACs ? 1 : (perBlock - 1) / tiles.maxSerialMACs + 1)
+        guard needed > 1, rows > 1 else { return 0 }
+        return (rows + min(needed, rows) - 1) / min(needed, rows)
+    }
+
+    /// y[i] = sum over `chunks` of x[h * count + i].
+    public func chunkSum(_ seq: CommandSequence, x: BufferRange, y: BufferRange, count: Int, chunks: Int) throws {
+        try seq.dispatch(pipeline("chunk_sum", 2, ChunkSumParams.self), [x, y], push: ChunkSumParams(count: UInt32(count), chunks: UInt32(chunks)),
+                         invocations: count, macs: count * chunks)
     }
 
     private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
@@ -125,43 +165,47 @@ public final class Kernels {
     /// C = A * B, float32, row-major (A [m,k], B [k,n], C [m,n]).
     public func sgemm(_ seq: CommandSequence, a: BufferRange, b: BufferRange, c: BufferRange, shape s: GemmShape) throws {
         try gemm(seq, "sgemm", [a, b, c], push: GemmParams(m: UInt32(s.m), n: UInt32(s.n), k: UInt32(s.k)), m: s.m, n: s.n,
-                 va: vectorWidth(s.k, [a]), vb: vectorWidth(s.n, [b]))
+                 va: vectorWidth(s.k, [a]), vb: vectorWidth(s.n, [b]), macs: s.macs)
     }
 
     /// y = x * w^T + b, or max(that, 0) with `relu` (a GEMM with A = x, B = w^T).
     public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape, relu: Bool = false) throws {
         try gemm(seq, "linear_forward", [x, w, b, y], push: linearParams(s), m: s.batch, n: s.outFeatures,
-                 va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), extra: [relu ? 1 : 0])
+                 va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), extra: [relu ? 1 : 0], macs: s.macs)
     }
 
     /// dx = dy * w (a GEMM with A = dy, B = w).
     public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
         try gemm(seq, "linear_backward_input", [dy, w, dx], push: linearParams(s), m: s.batch, n: s.inFeatures,
-                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [w]))
+                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [w]), macs: s.macs)
     }
 
     /// dw = dy^T * x and db = column sums of dy (a GEMM with A = dy^T, B = x; db the row sums of A).
     public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
         try gemm(seq, "linear_backward_weight", [dy, x, dw, db], push: linearParams(s), m: s.outFeatures, n: s.inFeatures,
-                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [x]))
+                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [x]), macs: s.macs + s.batch * s.outFeatures)
     }
 
     /// Dispatches a gemm.glsl shader producing an m x n C: spec constants SHARE, NC, MB, VA, VB, then `extra`.
     /// `va` / `vb`: 4 when A / B may be read as vec4s along their contiguous axis (see gemm.glsl).
     private func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int,
-                         va: UInt32, vb: UInt32, extra: [UInt32] = []) throws {
+                         va: UInt32, vb: UInt32, extra: [UInt32] = [], macs: Int) throws {
         if tiles.gemmShare {
             let (mb, nc) = (tiles.gemmRows, tiles.gemmLaneColumns)
             precondition(nc % 4 == 0 && nc > 0, "gemmLaneColumns must be a positive multiple of 4")
             precondition(mb % 8 == 0 && mb > 0, "gemmRows must be a positive multiple of 8")
             let groups = ceilDiv(m, mb) * ceilDiv(n, 8 * nc)
             try seq.dispatch(pipeline(name, bindings.count, P.self, [1, nc, mb, va, vb] + extra, workgroup: 8), bindings,
-                             push: push, invocations: groups * 8)
+                             push: push, invocations: groups * 8, macs: macs)
             return
         }
-        let (mb, nc) = (tiles.linearRowBlock, tiles.linearColBlock)
+        // Smaller blocks (the larger side halved first) while a small C would leave a GPU idle.
+        var (mb, nc) = (tiles.linearRowBlock, tiles.linearColBlock)
+        while ceilDiv(m, mb) * ceilDiv(n, nc) < tiles.minInvocations && (mb > 1 || nc > 1) {
+            if mb >= nc { mb = max(1, mb / 2) } else { nc = max(1, nc / 2) }
+        }
         try seq.dispatch(pipeline(name, bindings.count, P.self, [0, nc, mb, va, vb] + extra), bindings,
-                         push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc))
+                         push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc), macs: macs)
     }
 
     /// y = conv(x, w) + b, or max(that, 0) when `relu` (the ReLU fused into the epilogue).
@@ -173,13 +217,13 @@ public final class Kernels {
             let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
             try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1, r, unroll], workgroup: 8), [x, w, b, y],
-                             push: convParams(s), invocations: n)
+                             push: convParams(s), invocations: n, macs: s.macs)
             return
         }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
         try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0, r, 0]), [x, w, b, y],
-                         push: convParams(s), invocations: n)
+                         push: convParams(s), invocations: n, macs: s.macs)
     }
 
     public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {
@@ -190,13 +234,13 @@ public final class Kernels {
             let strips = s.batch * s.inHeight * ceilDiv(s.inWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.inChannels, cb) * 8
             try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 1, unroll], workgroup: 8), [dy, w, dx],
-                             push: convParams(s), invocations: n)
+                             push: convParams(s), invocations: n, macs: s.macs)
             return
         }
         let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.inChannels, cb) * s.inHeight * ceilDiv(s.inWidth, xb)
         try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 0, 0]), [dy, w, dx],
-                         push: convParams(s), invocations: n)
+                         push: convParams(s), invocations: n, macs: s.macs)
     }
 
     public func conv2dBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
@@ -215,13 +259,27 @@ public final class Kernels {
                 : UInt32((1...Int(tiles.convWeightMaxChunk)).last { s.outWidth % $0 == 0 && $0 % dv == 0 }!)
             let n = ceilDiv(s.outChannels, 8 * ol) * ceilDiv(s.inChannels, cb) * 8
             try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 1, UInt32(dv)], workgroup: 8), [dy, x, dw, db],
-                             push: convParams(s), invocations: n)
+                             push: convParams(s), invocations: n, macs: s.macs + s.outputCount)
             return
         }
         let (ol, cb, xc) = (tiles.convWeightBlock, UInt32(1), tiles.convColBlock)
-        let n = ceilDiv(s.outChannels, ol) * s.inChannels
-        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0, 1]), [dy, x, dw, db],
-                         push: convParams(s), invocations: n)
+        let blocks = ceilDiv(s.outChannels, ol) * s.inChannels
+        let rows = s.batch * s.outHeight
+        let chunkRows = reductionRows(rows: rows, blocks: blocks, macs: s.macs + s.outputCount)
+        guard chunkRows > 0 else {
+            try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0, 1, 0]), [dy, x, dw, db],
+                             push: convParams(s), invocations: blocks, macs: s.macs + s.outputCount)
+            return
+        }
+        // Partial sums of each chunk into scratch (dw's, then db's at a 256-byte boundary), then added in order.
+        let chunks = (rows + chunkRows - 1) / chunkRows
+        let dwFloats = chunks * s.weightCount, dbAt = (dwFloats + 63) / 64 * 64
+        let partial = try scratchRange(floats: dbAt + chunks * s.outChannels)
+        let (pdw, pdb) = (partial.floats(0, dwFloats), partial.floats(dbAt, chunks * s.outChannels))
+        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0, 1, UInt32(chunkRows)]), [dy, x, pdw, pdb],
+                         push: convParams(s), invocations: blocks * chunks, macs: s.macs + s.outputCount)
+        try chunkSum(seq, x: pdw, y: dw, count: s.weightCount, chunks: chunks)
+        try chunkSum(seq, x: pdb, y: db, count: s.outChannels, chunks: chunks)
     }
 
     /// loss[slot] = sum (pred - target)^2, or += when `accumulate`.

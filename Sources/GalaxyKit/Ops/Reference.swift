@@ -117,6 +117,12 @@ public enum Reference {
     // MARK: sgemm
 
     /// c[m,n] = sum_k a[m,k] * b[k,n]  (row-major: a is [M,K], b [K,N], c [M,N])
+    /// y[i] = sum over chunks h of x[h * count + i], in chunk order (chunk_sum.comp).
+    public static func chunkSum<T: BinaryFloatingPoint>(_ x: [T], count: Int, chunks: Int) -> [T] {
+        precondition(x.count >= count * chunks, "chunkSum: \(x.count) values for \(chunks) chunks of \(count)")
+        return (0..<count).map { i in (0..<chunks).reduce(T(0)) { $0 + x[$1 * count + i] } }
+    }
+
     public static func sgemm<T: BinaryFloatingPoint>(_ a: [T], _ b: [T], _ s: GemmShape) -> [T] {
         var c = [T](repeating: 0, count: s.m * s.n)
         for m in 0..<s.m {

@@ -34,6 +34,42 @@ public struct BenchmarkResult: Codable, Sendable {
     }
 }
 
+/// The dispatches of a training step and of inference for one kernel configuration, recorded but not
+/// run (`galaxy bench --plan`): how much parallel work each one gives a device.
+public struct LaunchPlan: Codable, Sendable {
+    public struct Pass: Codable, Sendable { public var dispatches: [DispatchRecord] }
+    public var config: String
+    public var batch: Int
+    public var train: Pass
+    public var inference: Pass
+    /// Split-reduction scratch the configuration adds to the network's buffers.
+    public var scratchBytes: Int
+    enum CodingKeys: String, CodingKey { case config, batch, train, inference, scratchBytes = "scratch_bytes" }
+}
+
+extension Benchmark {
+    /// Records (without submitting) a training step and an inference batch with `tiles`. Pipelines are
+    /// created but not dispatched, so no kernel is compiled by a driver that compiles on first use.
+    public static func launchPlan(context: VulkanContext, tiles: TileConfig, config: String, batch: Int = 128, outputs: Int = 37) throws -> LaunchPlan {
+        let kernels = Kernels(context, tiles: tiles)
+        let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
+        let data = try DeviceDataset(context, images: [UInt8](repeating: 0, count: batch * GalaxyDataset.imageBytes), side: GalaxyDataset.imageSide,
+                                     targets: [Float](repeating: 0, count: batch * outputs), targetWidth: outputs)
+        let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
+        let train = try CommandSequence(context)
+        try data.recordBatch(train, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
+        try net.recordForward(train, batch: batch)
+        try net.recordLoss(train, batch: batch, slot: 0, accumulate: true)
+        try net.recordBackward(train, batch: batch)
+        try net.recordSGD(train, lr: 0, momentum: 0.9)
+        let infer = try CommandSequence(context)
+        try data.recordBatch(infer, kernels: kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
+        try net.recordForward(infer, batch: batch)
+        return LaunchPlan(config: config, batch: batch, train: .init(dispatches: train.records), inference: .init(dispatches: infer.records),
+                          scratchBytes: kernels.scratchBytes)
+    }
+}
+
 /// Times a full training step (augment -> forward -> loss -> backward -> SGD) and inference on
 /// synthetic data, steady state after warm-up, median of `runs`.
 public enum Benchmark {

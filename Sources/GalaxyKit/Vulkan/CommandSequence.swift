@@ -27,6 +27,40 @@ extension DeviceBuffer {
     public func floats(_ offset: Int, _ count: Int) -> BufferRange { BufferRange(self, offset: offset * 4, bytes: count * 4) }
 }
 
+/// What one recorded dispatch launches: the launch plan of `galaxy bench --plan`.
+public struct DispatchRecord: Codable, Sendable, Equatable {
+    public let name: String
+    public let workgroups: Int
+    /// Invocations asked for (the last workgroup may hold a few more that return at once).
+    public let invocations: Int
+    /// Multiply-adds of the whole dispatch (0 for element-wise ops) spread over the invocations.
+    public let macs: Int
+    /// Bytes bound to the bindings the shader reads.
+    public let bytesRead: Int
+    public var macsPerInvocation: Int { (macs + invocations - 1) / max(invocations, 1) }
+
+    enum CodingKeys: String, CodingKey { case name, workgroups, invocations, macsPerInvocation = "macs_per_invocation", bytesRead = "bytes_read" }
+    public init(name: String, workgroups: Int, invocations: Int, macs: Int, bytesRead: Int) {
+        (self.name, self.workgroups, self.invocations, self.macs, self.bytesRead) = (name, workgroups, invocations, macs, bytesRead)
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        workgroups = try c.decode(Int.self, forKey: .workgroups)
+        invocations = try c.decode(Int.self, forKey: .invocations)
+        macs = try c.decode(Int.self, forKey: .macsPerInvocation) * invocations
+        bytesRead = try c.decode(Int.self, forKey: .bytesRead)
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(workgroups, forKey: .workgroups)
+        try c.encode(invocations, forKey: .invocations)
+        try c.encode(macsPerInvocation, forKey: .macsPerInvocation)
+        try c.encode(bytesRead, forKey: .bytesRead)
+    }
+}
+
 /// A recorded list of dispatches: recorded once, submitted as many times as needed.
 /// A dispatch waits for the earlier ones (a compute-to-compute memory barrier) only when it depends
 /// on one recorded since the last barrier: it reads or writes bytes that one writes, or writes bytes
@@ -46,6 +80,8 @@ public final class CommandSequence {
     private var pendingWrites: [BufferRange] = []
     /// Barriers recorded so far (tests read it).
     public private(set) var barriers = 0
+    /// Every dispatch recorded, in order.
+    public private(set) var records: [DispatchRecord] = []
     private let maxTimed: Int
     public private(set) var labels: [String] = []
     private static let setsPerPool = 64
@@ -83,13 +119,15 @@ public final class CommandSequence {
 
     /// Records one dispatch of `invocations` threads (rounded up to whole workgroups; the shader
     /// bounds-checks). `push` must be the host mirror of the shader's push-constant block.
-    public func dispatch<P: BitwiseCopyable>(_ pipeline: ComputePipeline, _ bindings: [BufferRange], push: P, invocations: Int, label: String? = nil) throws {
+    /// `macs`: the dispatch's multiply-adds, for the launch plan.
+    public func dispatch<P: BitwiseCopyable>(_ pipeline: ComputePipeline, _ bindings: [BufferRange], push: P, invocations: Int,
+                                             macs: Int = 0, label: String? = nil) throws {
         precondition(MemoryLayout<P>.size == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, host struct \(MemoryLayout<P>.size)")
-        try withUnsafeBytes(of: push) { try dispatch(pipeline, bindings, pushBytes: Array($0), invocations: invocations, label: label) }
+        try withUnsafeBytes(of: push) { try dispatch(pipeline, bindings, pushBytes: Array($0), invocations: invocations, macs: macs, label: label) }
     }
 
     /// The same with the push constants as bytes.
-    func dispatch(_ pipeline: ComputePipeline, _ bindings: [BufferRange], pushBytes: [UInt8], invocations: Int, label: String? = nil) throws {
+    func dispatch(_ pipeline: ComputePipeline, _ bindings: [BufferRange], pushBytes: [UInt8], invocations: Int, macs: Int = 0, label: String? = nil) throws {
         precondition(!ended, "dispatch after end()")
         precondition(bindings.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers, got \(bindings.count)")
         precondition(pushBytes.count == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, got \(pushBytes.count)")
@@ -133,6 +171,8 @@ public final class CommandSequence {
         let (gx, gy) = Self.groupCounts(invocations: invocations, workgroupSize: pipeline.workgroupSize,
                                         maxX: Int(context.limits.maxComputeWorkGroupCount.0))
         vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1)
+        records.append(DispatchRecord(name: label ?? pipeline.name, workgroups: gx * gy, invocations: invocations, macs: macs,
+                                      bytesRead: reads.reduce(0) { $0 + $1.bytes }))
         if timed, let queryPool {
             vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count + 1))
             labels.append(label ?? pipeline.name)

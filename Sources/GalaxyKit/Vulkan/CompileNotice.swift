@@ -57,7 +57,7 @@ final class CompileNotice: @unchecked Sendable {
         guard known.insert(key).inserted else { return }
         try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         guard let handle = FileHandle(forWritingAtPath: file.path) ?? {
-            FileManager.default.createFile(atPath: file.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
             return FileHandle(forWritingAtPath: file.path)
         }() else { return }
         defer { try? handle.close() }
