@@ -24,8 +24,19 @@ build: deps
 
 ## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on, synchronization
 ## validation included (it checks that CommandSequence puts a barrier between every pair of dependent dispatches).
+## Then the shader and device-network tests again with lavapipe's subgroups at 4 and 16 lanes
+## (LP_NATIVE_VECTOR_WIDTH=128 / 512), the lane counts other GPUs have: the device's tiles are then the
+## portable ones, chosen by the same code a GPU goes through (GALAXY_TEST_VARIANTS=device: the GPU
+## variants of the main pass do not depend on the lane count and are not repeated).
+TEST_ENV := GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
+SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-testing
+LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|DeviceNetworkTests.testConstrainedOutputNetworkMatchesReference
 test: deps
-	GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT swift test -c release -Xswiftc -enable-testing --disable-swift-testing
+	$(TEST_ENV) $(SWIFT_TEST)
+	for width in 128 512; do \
+	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
+	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(LANE_TESTS)' || exit 1; \
+	done
 
 ## The main job on a built-in default: synthesize a small Galaxy Zoo, train a few epochs on the default
 ## device, show the metrics and the plot, predict one image. The seed's recipe (lr 0.1, batch 128, 100 epochs,

@@ -60,6 +60,7 @@ struct BenchTrainCommand: ParsableCommand {
 
 extension BenchTrainCommand {
     func printPlan(_ context: VulkanContext) throws {
+        VulkanContext.notice = nil  // pipelines are created, never dispatched: nothing is JIT-compiled
         let chosen = config ?? (context.info.type == "CPU" ? .lavapipe : .gpu)
         var tiles = TileConfig.gpu
         if chosen == .lavapipe {

@@ -109,7 +109,10 @@ extension GPUTestCase {
     /// the portable tiles unsplit (minInvocations 1: full 4x4 blocks, one chunk), and the GPU
     /// configuration (split reductions and shrunken blocks for small outputs) at the workgroup sizes
     /// GPUs get, 64, 128 and 256. `change` adapts each (e.g. switching SHARE off).
+    /// `make test`'s passes at other lane counts set GALAXY_TEST_VARIANTS=device: the device's own
+    /// tiles only (these variants do not depend on the lane count and ran in the main pass).
     func gpuVariants(_ change: (inout TileConfig) -> Void = { _ in }) -> [(String, Kernels)] {
+        if ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" { return [] }
         var unsplit = TileConfig.gpu
         unsplit.workgroupSize = 64
         unsplit.minInvocations = 1
