@@ -6,6 +6,8 @@ struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices", abstract: "List the Vulkan devices; pick one with --device INDEX|NAME or GALAXY_DEVICE.")
 
+    @Flag(name: .shortAndLong, help: "Also the chosen device's memory heaps and types, and the type each buffer role uses.") var verbose = false
+
     func run() throws {
         try reportingErrors {
             let (devices, chosen) = try VulkanContext.listDevices()
@@ -14,6 +16,11 @@ struct DevicesCommand: ParsableCommand {
                              d.type, Double(d.memoryBytes) / 1073741824, d.subgroupSize, d.apiVersion))
             }
             print("* default (discrete > integrated > virtual > CPU)")
+            if verbose {
+                let context = try VulkanContext()
+                print("\n\(context.info.name):")
+                for line in context.memoryReport() { print("  " + line) }
+            }
         }
     }
 }

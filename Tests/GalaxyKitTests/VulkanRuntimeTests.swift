@@ -85,4 +85,48 @@ final class VulkanRuntimeTests: GPUTestCase {
         XCTAssertEqual(try result(d, 64), want)
         XCTAssertEqual(try x.download(count: 64), Array(want[0..<32] + want[0..<32]))  // relu(c) then relu(d), first halves
     }
+
+    /// The discrete-GPU memory layout on this device: device buffers unmapped, every transfer through
+    /// staging in chunks (a round trip across the 64 MiB chunk boundary at an odd offset), indices mapped.
+    func testDiscreteLayoutStagesEveryTransfer() throws {
+        let discrete = try VulkanContext(memory: .discrete)
+        XCTAssertEqual(discrete.memoryPolicy.layout, .discrete)
+        let count = VulkanContext.stagingChunk / 4 + 1000
+        let big = try DeviceBuffer(discrete, floats: count + 3, label: "big")
+        XCTAssertFalse(big.isMapped)
+        XCTAssertTrue(try DeviceBuffer(discrete, bytes: 64, label: "indices", hostVisible: true).isMapped)
+        var rng = SplitMix64(seed: 5)
+        let values = (0..<count).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x7F7F_FFFF) }
+        try big.upload(values, at: 3)
+        XCTAssertEqual(try big.download(count: count, from: 3), values)
+        XCTAssertEqual(try big.download(count: 2, from: 3 + count - 2), Array(values.suffix(2)))
+    }
+
+    /// A training step gives the same bits in both layouts (staging changes where bytes live, not the sums).
+    func testDiscreteLayoutIsBitIdenticalToUnified() throws {
+        func step(_ ctx: VulkanContext) throws -> (output: [Float], grads: [String: [Float]]) {
+            let net = try DeviceNetwork(kernels: Kernels(ctx, tiles: TileConfig()), outputs: 37, maxBatch: 2, training: true, outputMode: .constrained)
+            try net.setWeights(ModelWeights(outputs: 37, seed: 4))
+            try net.input.upload(randomFloats(2 * SanderDielemanNet.inputCount, seed: 6, -2, 2))
+            try net.target.upload(randomFloats(2 * 37, seed: 7, 0, 0.5))
+            let seq = try CommandSequence(ctx)
+            try net.recordForward(seq, batch: 2)
+            try net.recordBackward(seq, batch: 2)
+            try net.recordSGD(seq, lr: 0.1, momentum: 0.9)
+            try seq.submit()
+            return (try net.output.download(count: 2 * 37), try net.gradients())
+        }
+        let (a, b) = (try step(context), try step(try VulkanContext(memory: .discrete)))
+        XCTAssertEqual(a.output.map(\.bitPattern), b.output.map(\.bitPattern))
+        for (name, g) in a.grads { XCTAssertEqual(g.map(\.bitPattern), b.grads[name]!.map(\.bitPattern), name) }
+    }
+
+    /// A buffer no memory type can hold: the error names the buffer and its size, and gives a hint.
+    func testImpossibleAllocationIsAClearError() throws {
+        XCTAssertThrowsError(try DeviceBuffer(context, bytes: 1 << 44, label: "huge activations")) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains("huge activations"), text)
+            XCTAssertTrue(text.contains("\(1 << 44)") || text.contains("\((1 << 44) >> 20) MiB"), text)
+        }
+    }
 }

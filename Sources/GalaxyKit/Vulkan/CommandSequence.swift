@@ -108,6 +108,10 @@ public final class CommandSequence {
         bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
         try check(vkBeginCommandBuffer(commandBuffer, &bi), "vkBeginCommandBuffer")
         if let queryPool { vkCmdResetQueryPool(commandBuffer, queryPool, 0, UInt32(2 * maxTimed)) }
+        // Shader and transfer writes of earlier submissions (the previous step, uploads) before this one's shaders.
+        Barrier.memory(commandBuffer!, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
+                       VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue,
+                       to: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue)
     }
 
     deinit {
@@ -191,6 +195,10 @@ public final class CommandSequence {
     /// Ends recording. Called automatically by the first `submit()`.
     public func end() throws {
         guard !ended else { return }
+        // The shaders' writes visible to the host (mapped read-backs) and to later transfers.
+        Barrier.memory(commandBuffer!, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_WRITE_BIT.rawValue,
+                       to: VK_PIPELINE_STAGE_HOST_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
+                       VK_ACCESS_HOST_READ_BIT.rawValue | VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue)
         try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
         ended = true
     }

@@ -1,8 +1,8 @@
 import CVulkan
 import Foundation
 
-/// A storage buffer in device memory. Host-visible where the device shares memory with the host
-/// (lavapipe, integrated GPUs); device-local with staging copies otherwise.
+/// A storage buffer. Where it lives follows the context's `MemoryPolicy`: mapped host-visible memory in
+/// the unified layout (lavapipe, integrated GPUs), device-local with staging copies in the discrete one.
 public final class DeviceBuffer: @unchecked Sendable {
     public let context: VulkanContext
     public let handle: VkBuffer
@@ -11,13 +11,21 @@ public final class DeviceBuffer: @unchecked Sendable {
     public let size: Int
     fileprivate let mapped: UnsafeMutableRawPointer?
     public let label: String
+    public let role: BufferRole
+    /// The memory type it was allocated from.
+    public let memoryTypeIndex: UInt32
 
     /// `hostVisible`: for small buffers the host rewrites often (batch indices), even on a discrete GPU.
-    public init(_ context: VulkanContext, bytes: Int, label: String = "buffer", hostVisible: Bool = false) throws {
+    public convenience init(_ context: VulkanContext, bytes: Int, label: String = "buffer", hostVisible: Bool = false) throws {
+        try self.init(context, bytes: bytes, label: label, role: hostVisible ? .hostWritten : .device)
+    }
+
+    public init(_ context: VulkanContext, bytes: Int, label: String, role: BufferRole) throws {
         precondition(bytes > 0, "empty buffer \(label)")
         self.context = context
         self.size = bytes
         self.label = label
+        self.role = role
         var bci = VkBufferCreateInfo()
         bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
         bci.size = VkDeviceSize(bytes)
@@ -28,33 +36,34 @@ public final class DeviceBuffer: @unchecked Sendable {
         handle = buffer!
         var req = VkMemoryRequirements()
         vkGetBufferMemoryRequirements(context.device, handle, &req)
-        let hostFlags = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
-        let wantHost = context.unifiedMemory || hostVisible
-        let typeIndex = wantHost
-            ? context.memoryType(bits: req.memoryTypeBits, flags: hostFlags | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue)
-                ?? context.memoryType(bits: req.memoryTypeBits, flags: hostFlags)
-            : context.memoryType(bits: req.memoryTypeBits, flags: VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue)
-                ?? context.memoryType(bits: req.memoryTypeBits, flags: hostFlags)
-        guard let typeIndex else {
-            vkDestroyBuffer(context.device, handle, nil)
-            throw VulkanError("no memory type for buffer \(label)")
-        }
-        var mai = VkMemoryAllocateInfo()
-        mai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
-        mai.allocationSize = req.size
-        mai.memoryTypeIndex = typeIndex
+        // Every acceptable type in the policy's order; the next one also when an allocation fails.
+        let candidates = context.memoryTypes(for: role, bits: req.memoryTypeBits)
         var mem: VkDeviceMemory?
-        let r = vkAllocateMemory(context.device, &mai, nil, &mem)
-        guard r == VK_SUCCESS else {
-            vkDestroyBuffer(context.device, handle, nil)
-            throw VulkanError("allocating \(bytes) bytes of device memory for \(label) failed (VkResult \(r.rawValue)): out of device memory?")
+        var chosen: UInt32?
+        var failures: [String] = []
+        for typeIndex in candidates {
+            var mai = VkMemoryAllocateInfo()
+            mai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
+            mai.allocationSize = req.size
+            mai.memoryTypeIndex = typeIndex
+            let r = vkAllocateMemory(context.device, &mai, nil, &mem)
+            if r == VK_SUCCESS { chosen = typeIndex; break }
+            failures.append("type \(typeIndex) (heap \(context.heapIndex(ofType: typeIndex)), \(context.heapSize(ofType: typeIndex) >> 20) MiB): VkResult \(r.rawValue)")
         }
-        memory = mem!
+        guard let chosen, let mem else {
+            vkDestroyBuffer(context.device, handle, nil)
+            if candidates.isEmpty { throw VulkanError("no memory type for buffer \(label) (\(role.rawValue))") }
+            throw VulkanError("allocating \(bytes >> 20) MiB (\(bytes) bytes) for buffer \(label) failed on every memory type it may use: "
+                              + failures.joined(separator: "; ") + ". The device is out of memory: try a smaller --batch (or --device-memory)")
+        }
+        memory = mem
+        memoryTypeIndex = chosen
         vkBindBufferMemory(context.device, handle, memory, 0)
         let props = withUnsafeBytes(of: context.memoryProperties.memoryTypes) {
-            $0.bindMemory(to: VkMemoryType.self)[Int(typeIndex)].propertyFlags
+            $0.bindMemory(to: VkMemoryType.self)[Int(chosen)].propertyFlags
         }
-        if props & hostFlags == hostFlags {
+        let hostFlags = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
+        if context.memoryPolicy.mapped(role) && props & hostFlags == hostFlags {
             var p: UnsafeMutableRawPointer?
             try check(vkMapMemory(context.device, memory, 0, VkDeviceSize(bytes), 0, &p), "vkMapMemory(\(label))")
             mapped = p
@@ -62,6 +71,9 @@ public final class DeviceBuffer: @unchecked Sendable {
             mapped = nil
         }
     }
+
+    /// Whether the host reads and writes it directly (false: through staging copies).
+    public var isMapped: Bool { mapped != nil }
 
     /// A buffer of `count` floats.
     public convenience init(_ context: VulkanContext, floats count: Int, label: String = "buffer") throws {
@@ -74,16 +86,21 @@ public final class DeviceBuffer: @unchecked Sendable {
         vkFreeMemory(context.device, memory, nil)
     }
 
-    /// Copies `bytes` into the buffer at byte `offset`.
+    /// Copies `bytes` into the buffer at byte `offset` (through staging chunks of at most
+    /// `VulkanContext.stagingChunk` bytes when the buffer is not mapped).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws {
         precondition(offset >= 0 && offset + bytes.count <= size, "write past the end of \(label)")
         guard bytes.count > 0 else { return }
         if let mapped {
             (mapped + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        } else {
-            let staging = try DeviceBuffer(context, bytes: bytes.count, label: "staging", hostVisible: true)
-            staging.mapped!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            try copy(from: staging.handle, srcOffset: 0, to: handle, dstOffset: offset, bytes: bytes.count)
+            return
+        }
+        let chunk = min(bytes.count, VulkanContext.stagingChunk)
+        let staging = try DeviceBuffer(context, bytes: chunk, label: "upload staging for \(label)", role: .upload)
+        for start in stride(from: 0, to: bytes.count, by: chunk) {
+            let n = min(chunk, bytes.count - start)
+            staging.mapped!.copyMemory(from: bytes.baseAddress! + start, byteCount: n)
+            try copy(from: staging.handle, srcOffset: 0, to: handle, dstOffset: offset + start, bytes: n)
         }
     }
 
@@ -93,10 +110,14 @@ public final class DeviceBuffer: @unchecked Sendable {
         guard bytes.count > 0 else { return }
         if let mapped {
             bytes.baseAddress!.copyMemory(from: mapped + offset, byteCount: bytes.count)
-        } else {
-            let staging = try DeviceBuffer(context, bytes: bytes.count, label: "staging", hostVisible: true)
-            try copy(from: handle, srcOffset: offset, to: staging.handle, dstOffset: 0, bytes: bytes.count)
-            bytes.baseAddress!.copyMemory(from: staging.mapped!, byteCount: bytes.count)
+            return
+        }
+        let chunk = min(bytes.count, VulkanContext.stagingChunk)
+        let staging = try DeviceBuffer(context, bytes: chunk, label: "read-back staging for \(label)", role: .readback)
+        for start in stride(from: 0, to: bytes.count, by: chunk) {
+            let n = min(chunk, bytes.count - start)
+            try copy(from: handle, srcOffset: offset + start, to: staging.handle, dstOffset: 0, bytes: n)
+            (bytes.baseAddress! + start).copyMemory(from: staging.mapped!, byteCount: n)
         }
     }
 
@@ -115,11 +136,33 @@ public final class DeviceBuffer: @unchecked Sendable {
         try upload([Float](repeating: value, count: count), at: elementOffset)
     }
 
+    /// One copy with the barriers the memory model asks for: shader and transfer writes of earlier
+    /// submissions before it, and the copy's writes made visible to shaders, transfers and the host after.
+    /// (Host writes before the submission are visible to it by the submission itself.)
     private func copy(from src: VkBuffer, srcOffset: Int, to dst: VkBuffer, dstOffset: Int, bytes: Int) throws {
         try OneShot.run(context) { cmd in
+            Barrier.memory(cmd, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
+                           VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue,
+                           to: VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue, VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue)
             var region = VkBufferCopy(srcOffset: VkDeviceSize(srcOffset), dstOffset: VkDeviceSize(dstOffset), size: VkDeviceSize(bytes))
             vkCmdCopyBuffer(cmd, src, dst, 1, &region)
+            Barrier.memory(cmd, from: VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue, VK_ACCESS_TRANSFER_WRITE_BIT.rawValue,
+                           to: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue | VK_PIPELINE_STAGE_HOST_BIT.rawValue,
+                           VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_READ_BIT.rawValue
+                            | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue | VK_ACCESS_HOST_READ_BIT.rawValue)
         }
+    }
+}
+
+/// Global memory barriers.
+enum Barrier {
+    static func memory(_ cmd: VkCommandBuffer, from srcStages: VkPipelineStageFlags, _ srcAccess: VkAccessFlags,
+                       to dstStages: VkPipelineStageFlags, _ dstAccess: VkAccessFlags) {
+        var barrier = VkMemoryBarrier()
+        barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        barrier.srcAccessMask = srcAccess
+        barrier.dstAccessMask = dstAccess
+        vkCmdPipelineBarrier(cmd, srcStages, dstStages, 0, 1, &barrier, 0, nil, 0, nil)
     }
 }
 

@@ -60,7 +60,12 @@ public final class VulkanContext: @unchecked Sendable {
     let commandPool: VkCommandPool
     private var messenger: VkDebugUtilsMessengerEXT?
     /// Host-visible device memory (lavapipe, integrated GPUs): buffers are mapped directly, no staging.
-    public let unifiedMemory: Bool
+    public var unifiedMemory: Bool { memoryPolicy.layout == .unified }
+    /// Which memory each buffer role gets (GALAXY_MEMORY=discrete forces the discrete-GPU layout).
+    public let memoryPolicy: MemoryPolicy
+    /// Uploads and read-backs through the discrete layout go through one staging buffer of at most
+    /// this many bytes, reused chunk after chunk.
+    public static let stagingChunk = 64 << 20
     public let validationEnabled: Bool
     public let timestampsSupported: Bool
     /// Meaningful low bits of the compute queue's timestamps (differences are taken modulo 2^bits).
@@ -78,12 +83,14 @@ public final class VulkanContext: @unchecked Sendable {
     public static var environmentDeviceSelector: String? { ProcessInfo.processInfo.environment["GALAXY_DEVICE"] }
 
     /// Opens the device picked by `selector` (index or case-insensitive name substring), or the best one.
-    public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested) throws {
+    /// `memory`: the memory layout, overriding GALAXY_MEMORY and the heaps (tests compare the two).
+    public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested, memory: MemoryPolicy.Layout? = nil) throws {
         let instance = try Self.createInstance(validation: validation)
         var messenger: VkDebugUtilsMessengerEXT?
         do {
             if instance.validation { messenger = try Self.createMessenger(instance.handle) }
-            try self.init(instance: instance.handle, messenger: messenger, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector)
+            try self.init(instance: instance.handle, messenger: messenger, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector,
+                          memory: memory)
         } catch {
             if let messenger { galaxy_vk_destroy_debug_messenger(instance.handle, messenger) }
             vkDestroyInstance(instance.handle, nil)
@@ -103,7 +110,7 @@ public final class VulkanContext: @unchecked Sendable {
     }
 
     /// Takes ownership of `instance` and `messenger` only when it succeeds.
-    private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?) throws {
+    private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?, memory: MemoryPolicy.Layout?) throws {
         self.instance = instance
         self.validationEnabled = validation
         let devices = try Self.physicalDevices(instance)
@@ -118,7 +125,9 @@ public final class VulkanContext: @unchecked Sendable {
         var mem = VkPhysicalDeviceMemoryProperties()
         vkGetPhysicalDeviceMemoryProperties(physicalDevice, &mem)
         memoryProperties = mem
-        unifiedMemory = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU || props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU
+        var environment = ProcessInfo.processInfo.environment
+        if let memory { environment["GALAXY_MEMORY"] = memory.rawValue }
+        memoryPolicy = try MemoryPolicy(props: mem, environment: environment)
 
         var familyCount: UInt32 = 0
         vkGetPhysicalDeviceQueueFamilyProperties(physicalDevice, &familyCount, nil)
@@ -297,15 +306,13 @@ public final class VulkanContext: @unchecked Sendable {
         return infos.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
     }
 
-    func memoryType(bits: UInt32, flags: VkMemoryPropertyFlags) -> UInt32? {
-        var mem = memoryProperties
-        return withUnsafeBytes(of: &mem.memoryTypes) { raw in
-            let types = raw.bindMemory(to: VkMemoryType.self)
-            for i in 0..<Int(mem.memoryTypeCount) where bits & (1 << UInt32(i)) != 0 && types[i].propertyFlags & flags == flags {
-                return UInt32(i)
-            }
-            return nil
-        }
+    func heapIndex(ofType type: UInt32) -> Int {
+        withUnsafeBytes(of: memoryProperties.memoryTypes) { Int($0.bindMemory(to: VkMemoryType.self)[Int(type)].heapIndex) }
+    }
+
+    func heapSize(ofType type: UInt32) -> UInt64 {
+        let heap = heapIndex(ofType: type)
+        return withUnsafeBytes(of: memoryProperties.memoryHeaps) { $0.bindMemory(to: VkMemoryHeap.self)[heap].size }
     }
 }
 
