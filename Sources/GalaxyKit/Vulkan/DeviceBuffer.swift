@@ -54,7 +54,7 @@ public final class DeviceBuffer: @unchecked Sendable {
             vkDestroyBuffer(context.device, handle, nil)
             if candidates.isEmpty { throw VulkanError("no memory type for buffer \(label) (\(role.rawValue))") }
             throw VulkanError("allocating \(bytes >> 20) MiB (\(bytes) bytes) for buffer \(label) failed on every memory type it may use: "
-                              + failures.joined(separator: "; ") + ". The device is out of memory: try a smaller --batch (or --device-memory)")
+                              + failures.joined(separator: "; ") + ". The device is out of memory for it: try a smaller --batch")
         }
         memory = mem
         memoryTypeIndex = chosen
