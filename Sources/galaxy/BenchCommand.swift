@@ -52,6 +52,7 @@ struct BenchTrainCommand: ParsableCommand {
             if let c = r.ceilingGFLOPs {
                 print(String(format: "SGEMM ceiling (sgemm shader, 1024^3): %.2f GFLOP/s; the training step: %.2f GFLOP/s", c, r.trainGFLOPs))
             }
+            print(String(format: "pipelines: %.1f s to create and compile before the first step (cold start minus a steady step)", r.pipelineCompileSeconds))
             print(String(format: "device memory: %.0f MiB held, %.0f MiB minimum (weights, grads, momentum, one batch of activations)",
                          Double(r.deviceMemoryBytes) / 1048576, Double(r.minimumMemoryBytes) / 1048576))
         }

@@ -16,6 +16,8 @@ public struct BenchmarkResult: Codable, Sendable {
     public var inferenceBatchMilliseconds: Double
     public var trainGFLOPs: Double
     public var ceilingGFLOPs: Double?
+    /// The training step's cold start (pipeline creation, first-use compilation, one step) minus a steady step.
+    public var pipelineCompileSeconds: Double
     public var deviceMemoryBytes: Int
     public var minimumMemoryBytes: Int
     public var kernels: [Kernel]
@@ -28,6 +30,7 @@ public struct BenchmarkResult: Codable, Sendable {
         case inferenceBatchMilliseconds = "inference_batch_ms"
         case trainGFLOPs = "train_gflops"
         case ceilingGFLOPs = "sgemm_ceiling_gflops"
+        case pipelineCompileSeconds = "pipeline_compile_seconds"
         case deviceMemoryBytes = "device_memory_bytes"
         case minimumMemoryBytes = "minimum_memory_bytes"
         case kernels
@@ -86,6 +89,9 @@ public enum Benchmark {
         let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
         try indices.upload((0..<UInt32(batch)).map { $0 })
 
+        // From here to the end of the first step: creating the pipelines (and, on llvmpipe, their first-use
+        // JIT compilation) plus one step; a steady step subtracted, that is `pipeline_compile_seconds`.
+        let coldStart = DispatchTime.now().uptimeNanoseconds
         let train = try CommandSequence(context, timestamps: true)
         try data.recordBatch(train, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
         try net.recordForward(train, batch: batch)
@@ -98,8 +104,10 @@ public enum Benchmark {
         try data.recordBatch(infer, kernels: kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
         try net.recordForward(infer, batch: batch)
 
+        var firstEnd: UInt64?
         func median(_ body: () throws -> Void) throws -> Double {
             try body()  // warm-up
+            if firstEnd == nil { firstEnd = DispatchTime.now().uptimeNanoseconds }
             var times: [Double] = []
             for _ in 0..<runs {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -110,6 +118,7 @@ public enum Benchmark {
         }
         log("timing a training step at batch \(batch) on \(context.info.name)...")
         let trainTime = try median { try train.submit() }
+        let coldStep = Double(firstEnd! - coldStart) * 1e-9
         let timings = try train.timings()
         log("timing inference...")
         let inferTime = try median { try infer.submit() }
@@ -135,6 +144,7 @@ public enum Benchmark {
             trainImagesPerSecond: Double(batch) / trainTime, inferenceImagesPerSecond: Double(batch) / inferTime,
             trainStepMilliseconds: trainTime * 1e3, inferenceBatchMilliseconds: inferTime * 1e3,
             trainGFLOPs: perImageFlops * Double(batch) / trainTime / 1e9, ceilingGFLOPs: ceiling,
+            pipelineCompileSeconds: max(0, coldStep - trainTime),
             deviceMemoryBytes: net.deviceBytes, minimumMemoryBytes: 3 * paramBytes + 4 * batch * activationFloats,
             kernels: kernelRows)
     }
