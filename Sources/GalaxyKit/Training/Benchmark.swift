@@ -59,17 +59,25 @@ extension Benchmark {
         let data = try DeviceDataset(context, images: [UInt8](repeating: 0, count: batch * GalaxyDataset.imageBytes), side: GalaxyDataset.imageSide,
                                      targets: [Float](repeating: 0, count: batch * outputs), targetWidth: outputs)
         let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
-        let train = try CommandSequence(context)
-        try data.recordBatch(train, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
+        let train = try CommandSequence(context), infer = try CommandSequence(context)
+        try recordPasses(train: train, infer: infer, data: data, net: net, indices: indices, batch: batch)
+        return LaunchPlan(config: config, batch: batch, train: .init(dispatches: train.records), inference: .init(dispatches: infer.records),
+                          scratchBytes: kernels.scratchBytes)
+    }
+}
+
+extension Benchmark {
+    /// A whole training step (augment -> forward -> loss -> backward -> SGD with lr 0, which keeps the
+    /// weights and so the work the same from run to run) into `train`, an inference batch into `infer`.
+    static func recordPasses(train: CommandSequence, infer: CommandSequence, data: DeviceDataset, net: DeviceNetwork,
+                             indices: DeviceBuffer, batch: Int) throws {
+        try data.recordBatch(train, kernels: net.kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
         try net.recordForward(train, batch: batch)
         try net.recordLoss(train, batch: batch, slot: 0, accumulate: true)
         try net.recordBackward(train, batch: batch)
         try net.recordSGD(train, lr: 0, momentum: 0.9)
-        let infer = try CommandSequence(context)
-        try data.recordBatch(infer, kernels: kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
+        try data.recordBatch(infer, kernels: net.kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
         try net.recordForward(infer, batch: batch)
-        return LaunchPlan(config: config, batch: batch, train: .init(dispatches: train.records), inference: .init(dispatches: infer.records),
-                          scratchBytes: kernels.scratchBytes)
     }
 }
 
@@ -92,17 +100,8 @@ public enum Benchmark {
         // From here to the end of the first step: creating the pipelines (and, on llvmpipe, their first-use
         // JIT compilation) plus one step; a steady step subtracted, that is `pipeline_compile_seconds`.
         let coldStart = DispatchTime.now().uptimeNanoseconds
-        let train = try CommandSequence(context, timestamps: true)
-        try data.recordBatch(train, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
-        try net.recordForward(train, batch: batch)
-        try net.recordLoss(train, batch: batch, slot: 0, accumulate: true)
-        try net.recordBackward(train, batch: batch)
-        // lr 0 keeps the weights (and so the work) the same from run to run.
-        try net.recordSGD(train, lr: 0, momentum: 0.9)
-
-        let infer = try CommandSequence(context)
-        try data.recordBatch(infer, kernels: kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
-        try net.recordForward(infer, batch: batch)
+        let train = try CommandSequence(context, timestamps: true), infer = try CommandSequence(context)
+        try recordPasses(train: train, infer: infer, data: data, net: net, indices: indices, batch: batch)
 
         var firstEnd: UInt64?
         func median(_ body: () throws -> Void) throws -> Double {
