@@ -30,22 +30,13 @@ struct BenchTrainCommand: ParsableCommand {
             let r = try Benchmark.run(context: context, batch: batch, runs: runs) { msg in
                 if !json { FileHandle.standardError.write(Data("\(msg)\n".utf8)) }
             }
-            if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try enc.encode(r), as: UTF8.self))
-                return
-            }
+            if json { return try printJSON(r) }
             print("device: \(r.device), batch \(r.batch)")
-            func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
-                let fill = String(repeating: " ", count: max(0, n - s.count))
-                return left ? fill + s : s + fill
-            }
-            print(pad("kernel", 26) + pad("ms/step", 11, left: true) + pad("GFLOP/s", 10, left: true) + pad("share", 8, left: true))
+            print("kernel".rightPadded(26) + "ms/step".leftPadded(11) + "GFLOP/s".leftPadded(10) + "share".leftPadded(8))
             for k in r.kernels.sorted(by: { $0.milliseconds > $1.milliseconds }) {
-                print(pad(k.name, 26) + pad(String(format: "%.2f", k.milliseconds), 11, left: true)
-                      + pad(k.gflops.map { String(format: "%.2f", $0) } ?? "-", 10, left: true)
-                      + pad(String(format: "%.1f%%", 100 * k.share), 8, left: true))
+                print(k.name.rightPadded(26) + String(format: "%.2f", k.milliseconds).leftPadded(11)
+                      + (k.gflops.map { String(format: "%.2f", $0) } ?? "-").leftPadded(10)
+                      + String(format: "%.1f%%", 100 * k.share).leftPadded(8))
             }
             print(String(format: "training step: %.1f ms, %.1f images/s, %.2f GFLOP/s", r.trainStepMilliseconds, r.trainImagesPerSecond, r.trainGFLOPs))
             print(String(format: "inference:     %.1f ms per batch, %.1f images/s", r.inferenceBatchMilliseconds, r.inferenceImagesPerSecond))
@@ -63,33 +54,31 @@ extension BenchTrainCommand {
     func printPlan(_ context: VulkanContext) throws {
         VulkanContext.notice = nil  // pipelines are created, never dispatched: nothing is JIT-compiled
         let chosen = config ?? (context.info.type == "CPU" ? .lavapipe : .gpu)
-        var tiles = TileConfig.gpu
-        if chosen == .lavapipe {
-            tiles = TileConfig()
-            (tiles.convShare, tiles.gemmShare) = (true, true)
-            guard context.info.subgroupSize == 8 else {
-                throw ValidationError("the lavapipe configuration needs 8-lane subgroups; this device has \(context.info.subgroupSize)")
-            }
+        if chosen == .lavapipe && context.info.subgroupSize != 8 {
+            throw ValidationError("the lavapipe configuration needs 8-lane subgroups; this device has \(context.info.subgroupSize)")
         }
-        let p = try Benchmark.launchPlan(context: context, tiles: tiles, config: chosen.rawValue, batch: batch)
-        if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try enc.encode(p), as: UTF8.self))
-            return
-        }
+        let p = try Benchmark.launchPlan(context: context, tiles: chosen == .lavapipe ? .lavapipe : .gpu, config: chosen.rawValue, batch: batch)
+        if json { return try printJSON(p) }
         print("launch plan: \(chosen.rawValue) configuration, batch \(batch), split-reduction scratch \(p.scratchBytes / 1024) KiB")
         for (title, pass) in [("training step", p.train), ("inference", p.inference)] {
             print("\n\(title): \(pass.dispatches.count) dispatches")
-            print("kernel".padding(toLength: 26, withPad: " ", startingAt: 0) + ["workgroups", "invocations", "MACs/inv", "MB read"].map { $0.leftPadded(13) }.joined())
+            print("kernel".rightPadded(26) + ["workgroups", "invocations", "MACs/inv", "MB read"].map { $0.leftPadded(13) }.joined())
             for d in pass.dispatches {
-                print(d.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                print(d.name.rightPadded(26)
                       + ["\(d.workgroups)", "\(d.invocations)", "\(d.macsPerInvocation)", String(format: "%.2f", Double(d.bytesRead) / 1_048_576)].map { $0.leftPadded(13) }.joined())
             }
         }
     }
 }
 
+/// One value as pretty-printed JSON with sorted keys on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try enc.encode(value), as: UTF8.self))
+}
+
 extension String {
     func leftPadded(_ n: Int) -> String { String(repeating: " ", count: max(0, n - count)) + self }
+    func rightPadded(_ n: Int) -> String { self + String(repeating: " ", count: max(0, n - count)) }
 }

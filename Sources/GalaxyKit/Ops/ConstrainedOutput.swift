@@ -38,8 +38,8 @@ extension Reference {
     }
 
     /// One row of the forward pass in `form`: n = per-question normalized answers with their sums s,
-    /// p = the outputs, and r = f'(z) / f(z) (relu: 1 / z where z > 0, else 0), so that
-    /// d n_i / d z_j = r_j n_j (delta_ij - n_i) within a question.
+    /// p = the outputs, and for the softplus form r = f'(z) / f(z), so that d n_i / d z_j =
+    /// r_j n_j (delta_ij - n_i) within a question (the relu form's backward uses s instead; r is 0).
     static func constrainedOutputRow<T: BinaryFloatingPoint>(_ z: ArraySlice<T>, form: ConstrainedOutputForm)
         -> (n: [T], s: [T], p: [T], r: [T]) {
         let tree = GalaxyZooTree.self
@@ -52,7 +52,7 @@ extension Reference {
         for (q, range) in tree.questionRanges.enumerated() {
             switch form {
             case .relu:
-                for c in range { a[c] = max(zd[c], 0); r[c] = zd[c] > 0 ? 1 / zd[c] : 0 }
+                for c in range { a[c] = max(zd[c], 0) }
             case .softplus:
                 let top = range.map { zd[$0] }.max()!
                 for c in range {

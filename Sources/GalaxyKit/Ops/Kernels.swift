@@ -40,6 +40,13 @@ public struct TileConfig: Sendable, Equatable {
         info.type == "CPU" ? TileConfig() : forDevice(info)
     }
 
+    /// What lavapipe with 8-lane subgroups gets: the SHARE paths.
+    public static var lavapipe: TileConfig {
+        var t = TileConfig()
+        (t.convShare, t.gemmShare) = (true, true)
+        return t
+    }
+
     /// What a GPU gets: the portable paths, 128-invocation workgroups, split reductions.
     public static var gpu: TileConfig {
         var t = TileConfig()
@@ -49,9 +56,8 @@ public struct TileConfig: Sendable, Equatable {
 
     /// The configuration for a device: lavapipe's 8-lane subgroups want small workgroups; GPUs want more threads.
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
-        var t = info.type == "CPU" ? TileConfig() : gpu
-        if info.type == "CPU" && info.subgroupSize == 8 { t.convShare = true; t.gemmShare = true }
-        return t
+        guard info.type == "CPU" else { return gpu }
+        return info.subgroupSize == 8 ? lavapipe : TileConfig()
     }
 }
 

@@ -39,8 +39,8 @@ public struct BenchmarkResult: Codable, Sendable {
 
 /// The dispatches of a training step and of inference for one kernel configuration, recorded but not
 /// run (`galaxy bench --plan`): how much parallel work each one gives a device.
-public struct LaunchPlan: Codable, Sendable {
-    public struct Pass: Codable, Sendable { public var dispatches: [DispatchRecord] }
+public struct LaunchPlan: Encodable, Sendable {
+    public struct Pass: Encodable, Sendable { public var dispatches: [DispatchRecord] }
     public var config: String
     public var batch: Int
     public var train: Pass

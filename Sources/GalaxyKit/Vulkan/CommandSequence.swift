@@ -28,7 +28,7 @@ extension DeviceBuffer {
 }
 
 /// What one recorded dispatch launches: the launch plan of `galaxy bench --plan`.
-public struct DispatchRecord: Codable, Sendable, Equatable {
+public struct DispatchRecord: Encodable, Sendable, Equatable {
     public let name: String
     public let workgroups: Int
     /// Invocations asked for (the last workgroup may hold a few more that return at once).
@@ -42,14 +42,6 @@ public struct DispatchRecord: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case name, workgroups, invocations, macsPerInvocation = "macs_per_invocation", bytesRead = "bytes_read" }
     public init(name: String, workgroups: Int, invocations: Int, macs: Int, bytesRead: Int) {
         (self.name, self.workgroups, self.invocations, self.macs, self.bytesRead) = (name, workgroups, invocations, macs, bytesRead)
-    }
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        workgroups = try c.decode(Int.self, forKey: .workgroups)
-        invocations = try c.decode(Int.self, forKey: .invocations)
-        macs = try c.decode(Int.self, forKey: .macsPerInvocation) * invocations
-        bytesRead = try c.decode(Int.self, forKey: .bytesRead)
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -71,7 +63,6 @@ public final class CommandSequence {
     private var commandBuffer: VkCommandBuffer?
     private var pools: [VkDescriptorPool] = []
     private var setsLeftInPool = 0
-    private var recorded = 0
     private var ended = false
     private var retained: [AnyObject] = []
     private var queryPool: VkQueryPool?
@@ -150,12 +141,8 @@ public final class CommandSequence {
             pendingReads.removeAll()
             pendingWrites.removeAll()
             barriers += 1
-            var barrier = VkMemoryBarrier()
-            barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
-            barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue
-            barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
-            vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue,
-                                 0, 1, &barrier, 0, nil, 0, nil)
+            Barrier.memory(cmd!, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue,
+                           to: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue)
         }
         pendingReads += reads
         pendingWrites += writes
@@ -181,7 +168,6 @@ public final class CommandSequence {
             vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count + 1))
             labels.append(label ?? pipeline.name)
         }
-        recorded += 1
     }
 
     /// Workgroups as a 2D grid when one dimension is not enough; shaders linearize with `globalIndex()`.
