@@ -16,11 +16,14 @@ let package = Package(
                        providers: [.apt(["libvulkan-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
+        // MPI for `mpirun -np N galaxy train` (Open MPI from Debian; pkg-config finds its mpi.h).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
         // Compiles every Shaders/*.comp to SPIR-V with glslangValidator at build time.
         .plugin(name: "CompileShaders", capability: .buildTool()),
         .target(
             name: "GalaxyKit",
-            dependencies: ["CVulkan", "CTurboJPEG"],
+            dependencies: ["CVulkan", "CTurboJPEG", "CMPI"],
             plugins: ["CompileShaders"]
         ),
         .executableTarget(

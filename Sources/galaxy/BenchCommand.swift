@@ -24,6 +24,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if !plan, let world = try MPIWorld.join(), world.size > 1 { return try runDistributed(world) }
             let context = try VulkanContext(selector: device)
             if plan { return try printPlan(context) }
             if config != nil { throw ValidationError("--config goes with --plan") }
@@ -51,6 +52,22 @@ struct BenchTrainCommand: ParsableCommand {
 }
 
 extension BenchTrainCommand {
+    /// Under mpirun: one rank against all ranks at the same global batch; rank 0 prints.
+    func runDistributed(_ world: MPIWorld) throws {
+        let context = try VulkanContext(selector: device, slot: world.localRank)
+        let r = try Benchmark.distributed(context: context, world: world, batch: batch, runs: runs) { msg in
+            if !json { FileHandle.standardError.write(Data("\(msg)\n".utf8)) }
+        }
+        guard world.rank == 0 else { return }
+        if json { return try printJSON(r) }
+        print("device: \(context.info.name) (rank 0), \(r.ranks) ranks, global batch \(r.batch)")
+        print(String(format: "one rank:  %.1f images/s", r.oneRankImagesPerSecond))
+        print(String(format: "%d ranks:   %.1f images/s (scaling efficiency %.2f = images/s of %d ranks / (%d x one rank))",
+                     r.ranks, r.ranksImagesPerSecond, r.scalingEfficiency, r.ranks, r.ranks))
+        print(String(format: "gradient exchange: %.2f ms per step (%.1f MB read back, summed over the ranks with MPI, written back)",
+                     r.exchangeMilliseconds, Double(r.gradientBytes) / 1e6))
+    }
+
     func printPlan(_ context: VulkanContext) throws {
         VulkanContext.notice = nil  // pipelines are created, never dispatched: nothing is JIT-compiled
         let chosen = config ?? (context.info.type == "CPU" ? .lavapipe : .gpu)

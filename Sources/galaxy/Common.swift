@@ -44,9 +44,15 @@ func log(_ message: String) {
     FileHandle.standardError.write(Data("\(message)\n".utf8))
 }
 
-func openDevice(_ selector: String?) throws -> VulkanContext {
-    let context = try VulkanContext(selector: selector)
-    log("device: \(context.info.name) (\(context.info.type))")
+/// The device named by `selector`, else the best one; rank `world.localRank` of an mpirun job takes the
+/// (localRank mod count)-th of the best type's devices on its host.
+func openDevice(_ selector: String?, world: MPIWorld? = nil) throws -> VulkanContext {
+    let context = try VulkanContext(selector: selector, slot: world?.localRank)
+    if let world {
+        log("rank \(world.rank) of \(world.size): device \(context.info.index) \(context.info.name) (\(context.info.type))")
+    } else {
+        log("device: \(context.info.name) (\(context.info.type))")
+    }
     return context
 }
 

@@ -24,7 +24,9 @@ struct EvalCommand: ParsableCommand {
             let rows = all ? Array(0..<data.count) : split.test
             guard !rows.isEmpty else { throw ValidationError("no galaxies to evaluate") }
             let context = try openDevice(device)
-            let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint)).predict(images: Metrics.images(data, rows), views: try ttaViews(tta))
+            let views = try ttaViews(tta)
+            let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
+                                     tiles: TileConfig.forWork(context.info, images: rows.count * views.count)).predict(images: Metrics.images(data, rows), views: views)
             let target = Metrics.rows(data.targets, width: k, rows)
             let means = Metrics.columnMeans(data.targets, width: k, rows: all ? rows : split.train)
             let baseline = rows.flatMap { _ in means }

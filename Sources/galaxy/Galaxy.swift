@@ -24,6 +24,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as CleanExit {
         throw error
     } catch {
+        // A rank of an mpirun job says which it is, and stops the others (they would wait for it forever).
+        if let world = try? MPIWorld.join(), world.size > 1 {
+            FileHandle.standardError.write(Data("error: rank \(world.rank) of \(world.size): \(error)\n".utf8))
+            world.abort(1)
+        }
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         throw ExitCode.failure
     }

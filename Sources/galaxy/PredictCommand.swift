@@ -27,8 +27,8 @@ struct PredictCommand: ParsableCommand {
             for path in images { pixels += try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: path)) }
             let context = try VulkanContext(selector: device)
             let views = try ttaViews(tta)
-            // Up to one batch of image views: the kernels that are quickest to create (lavapipe: 0.1 s against 10 s).
-            let tiles = images.count * views.count <= 128 ? TileConfig.forFewImages(context.info) : nil
+            // Tiles by the work (lavapipe: up to one batch of views, the kernels quickest to create, 0.1 s against 10 s).
+            let tiles = TileConfig.forWork(context.info, images: images.count * views.count)
             let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128),
                                         outputMode: try OutputMode(metadata: meta, file: checkpoint), tiles: tiles).predict(images: pixels, views: views)
             let k = weights.outputs

@@ -30,7 +30,9 @@ struct SubmitCommand: ParsableCommand {
             let n = GalaxyDataset.imageBytes
             let pixels = keep.flatMap { pre.images[$0 * n..<($0 + 1) * n] }
             let context = try openDevice(device)
-            let outputs = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint)).predict(images: pixels, views: try ttaViews(tta))
+            let views = try ttaViews(tta)
+            let outputs = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
+                                        tiles: TileConfig.forWork(context.info, images: pixels.count / GalaxyDataset.imageBytes * views.count)).predict(images: pixels, views: views)
             let k = weights.outputs
             var csv = "GalaxyID," + columns.joined(separator: ",") + "\n"
             for (r, i) in keep.enumerated() {

@@ -9,7 +9,10 @@ struct TrainCommand: ParsableCommand {
         discussion: """
         Writes RUN/last.safetensors and RUN/best.safetensors (PyTorch state_dict names), RUN/last.state.safetensors \
         (momentum and training state for --resume), RUN/metrics.csv and RUN/loss.svg after every epoch. \
-        Ctrl-C stops after the current step with a resumable checkpoint (exit 130).
+        Ctrl-C stops after the current step with a resumable checkpoint (exit 130). \
+        Under mpirun (`mpirun -np N galaxy train ...`) N ranks train together: rank r takes its host's \
+        (local rank mod count)-th GPU unless --device is given, computes the gradient of the r-th contiguous \
+        shard of every batch, the gradients are summed over the ranks, and rank 0 alone writes the run directory.
         """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -62,15 +65,29 @@ struct TrainCommand: ParsableCommand {
             } else {
                 source = try dataOptions.source()
             }
+            let world = try MPIWorld.join()
+            let lead = (world?.rank ?? 0) == 0
+            // Rank 0 prepares the cache if needed while the others wait, then they read it.
+            if let world, !lead { try world.barrier() }
             let data = try dataOptions.load(source)
-            let context = try openDevice(device)
+            if let world, lead { try world.barrier() }
+            let context = try openDevice(device, world: world)
+            if !lead { VulkanContext.notice = nil }  // rank 0 says it for all
             let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
             let runDir = URL(fileURLWithPath: resume ?? runPath)
-            let trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil)
-            if resume != nil, let epochs { try trainer.setEpochs(epochs) }
+            let trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
+                                      resumeEpochs: resume != nil ? epochs : nil, world: world)
+            guard lead else {
+                // The other ranks train in step with rank 0 and say nothing unless something fails.
+                trainer.log = { _ in }
+                Interrupt.install()
+                if try trainer.run(shouldStop: { Interrupt.requested != 0 }) == .interrupted { throw ExitCode(130) }
+                return
+            }
             try RunData.save(source, runDir: runDir)
             trainer.progress = ProgressReporter(label: "train", total: 0)
             trainer.log = { print($0); fflush(stdout) }
+            if let world { print("distributed: \(world.size) ranks, batch \(trainer.options.batch) split into \(world.size) shards per step") }
             let o = trainer.options
             print("data: \(data.count) galaxies, \(data.columns.count) target column(s); train \(trainer.train.count), test \(trainer.test.count)")
             print(String(format: "constant-mean baseline test RMSE %.5f", trainer.constantMeanBaseline()))

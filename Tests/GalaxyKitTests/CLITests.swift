@@ -191,7 +191,7 @@ extension CLITests {
         let old = try predicted(dir.appendingPathComponent("old.safetensors").path, tta: 1)
         let pixels = try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: imagePath))
         let context = try TestDevice.context()
-        let tiles = TileConfig.forFewImages(context.info)  // what predict uses for one image
+        let tiles = TileConfig.forWork(context.info, images: 1)  // what predict uses for one image
         XCTAssertEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrainedReLU, tiles: tiles).predict(images: pixels))
         XCTAssertNotEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrained, tiles: tiles).predict(images: pixels))
         XCTAssertTrue(row.contains { $0 > 0 && $0 < 1 }, "\(row)")

@@ -68,5 +68,6 @@ final class GradientCheckTests: XCTestCase {
     func testMseBackwardByFiniteDifferences() {
         let p = doubles(37, seed: 13), t = doubles(37, seed: 14)
         check("mseBackward", p, analytic: Reference.mseBackward(p, t)) { Reference.mseForward($0, t) / Double(p.count) }
+        check("mseBackward over a larger denominator", p, analytic: Reference.mseBackward(p, t, denominator: 3 * p.count)) { Reference.mseForward($0, t) / Double(3 * p.count) }
     }
 }

@@ -40,4 +40,16 @@ final class MSETests: GPUTestCase {
             assertWithinBound(try result(gb, n), want, bound: want.map { 3 * 0x1p-24 * abs($0) + Double.leastNormalMagnitude }, "mse_backward \(n)")
         }
     }
+
+    /// A shard of a distributed batch divides by the whole batch's element count, not its own.
+    func testMseBackwardWithALargerDenominatorMatchesReference() throws {
+        for (i, n) in Self.counts.enumerated() {
+            let p = randomFloats(n, seed: UInt64(71 + i)), t = randomFloats(n, seed: UInt64(81 + i))
+            let (pb, tb, gb) = (try input(p), try input(t), try output(n))
+            let denominator = 3 * n + 37
+            try run { try kernels.mseBackward($0, pred: pb.whole, target: tb.whole, grad: gb.whole, count: n, denominator: denominator) }
+            let want = Reference.mseBackward(p.asDouble, t.asDouble, denominator: denominator)
+            assertWithinBound(try result(gb, n), want, bound: want.map { 3 * 0x1p-24 * abs($0) + Double.leastNormalMagnitude }, "mse_backward \(n) / \(denominator)")
+        }
+    }
 }

@@ -201,8 +201,9 @@ public final class DeviceNetwork {
         try kernels.mseForward(seq, pred: output.whole, target: target.whole, loss: loss.whole, count: b * outputs, slot: slot, accumulate: accumulate)
     }
 
-    /// Gradients of loss_sum / (batch * outputs) into `grads`. Needs the activations of recordForward.
-    public func recordBackward(_ seq: CommandSequence, batch b: Int) throws {
+    /// Gradients of loss_sum / (lossBatch * outputs) into `grads`, lossBatch defaulting to the batch (a rank
+    /// of a distributed run passes the whole batch's size). Needs the activations of recordForward.
+    public func recordBackward(_ seq: CommandSequence, batch b: Int, lossBatch: Int? = nil) throws {
         precondition(training, "recordBackward on an inference network")
         let k = kernels
         let net = SanderDielemanNet.self
@@ -213,7 +214,7 @@ public final class DeviceNetwork {
         let (dR4, dR2, dR1) = (r4.whole, r2.whole, r1.whole)
         let dR3 = r1.floats(0, maxBatch * 128 * 12 * 12)
         let dP2 = r1.floats(maxBatch * 128 * 12 * 12, maxBatch * 64 * 14 * 14)
-        try k.mseBackward(seq, pred: output.whole, target: target.whole, grad: dOut.whole, count: b * outputs)
+        try k.mseBackward(seq, pred: output.whole, target: target.whole, grad: dOut.whole, count: b * outputs, denominator: (lossBatch ?? b) * outputs)
         let dFc3: DeviceBuffer
         if let form = outputMode.constrainedForm {
             try k.constrainedOutputBackward(seq, z: z!.whole, dp: dOut.whole, dz: dZ!.whole, batch: b, form: form)

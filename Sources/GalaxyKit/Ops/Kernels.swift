@@ -1,3 +1,5 @@
+import Foundation
+
 /// Register-blocking factors of the shaders, chosen per device through specialization constants.
 public struct TileConfig: Sendable, Equatable {
     public var workgroupSize: UInt32 = 64
@@ -32,19 +34,45 @@ public struct TileConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// The configuration for a few images on a device: lavapipe creates and JIT-compiles the portable
-    /// path's pipelines in a fraction of a second, against about 10 s to create the SHARE path's unrolled
-    /// ones even when Mesa's cache holds their code (and minutes to compile them the first time), which
-    /// only pays back over hundreds of images. GPUs get their usual configuration.
-    public static func forFewImages(_ info: DeviceInfo) -> TileConfig {
-        info.type == "CPU" ? TileConfig() : forDevice(info)
-    }
-
     /// What lavapipe with 8-lane subgroups gets: the SHARE paths.
     public static var lavapipe: TileConfig {
         var t = TileConfig()
         (t.convShare, t.gemmShare) = (true, true)
         return t
+    }
+
+    /// lavapipe's SHARE paths with about a quarter of the sums per lane (at most 256 in conv2d_forward /
+    /// backward_input, 144 in conv2d_backward_weight, 128 in the GEMM core). llvmpipe's compile time grows
+    /// much faster than linearly with the values a lane keeps (LLVM's coroutine-frame pass): these compile
+    /// in 2-7 s per pipeline instead of 10-65 s, and run their kernels about 1.5x slower
+    /// (docs/performance.md). Every sum is added in the same order as in `lavapipe`, so both give the same bits.
+    public static var lavapipeQuick: TileConfig {
+        var t = lavapipe
+        (t.convShareChannels, t.convShareUnrolledChannels, t.convShareMaxColumns) = (16, 16, 16)
+        (t.convWeightAccumulators, t.convWeightMaxChunk) = (144, 8)
+        (t.gemmRows, t.gemmLaneColumns) = (32, 4)
+        return t
+    }
+
+    /// Image passes (images x epochs trained, or images inferred) below which the quick tiles win on
+    /// lavapipe: the full tiles take about 5 minutes longer to compile (once per machine) and about 20 s
+    /// longer to create (every process), and save about 15 ms per trained image on the 2-core machine.
+    public static let quickCompileImages = 20_000
+
+    /// The configuration for a job of `images` image passes. On lavapipe: the portable tiles up to one
+    /// batch (128), the quick SHARE tiles below `quickCompileImages`, the full ones above; `GALAXY_TILES`
+    /// (full, quick, portable) overrides that. GPUs get `forDevice`.
+    public static func forWork(_ info: DeviceInfo, images: Int) -> TileConfig {
+        guard info.type == "CPU" else { return forDevice(info) }
+        let shareable = info.subgroupSize == 8
+        switch ProcessInfo.processInfo.environment["GALAXY_TILES"] {
+        case "full": return forDevice(info)
+        case "quick": return shareable ? lavapipeQuick : TileConfig()
+        case "portable": return TileConfig()
+        default: break
+        }
+        if images <= 128 || !shareable { return TileConfig() }
+        return images < quickCompileImages ? lavapipeQuick : lavapipe
     }
 
     /// What a GPU gets: the portable paths, 128-invocation workgroups, split reductions.
@@ -67,6 +95,7 @@ struct PoolParams { var planes: UInt32; var height: UInt32; var width: UInt32 }
 struct GemmParams { var m: UInt32; var n: UInt32; var k: UInt32 }
 struct LinearParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32 }
 struct ConvParams { var batch: UInt32; var inChannels: UInt32; var outChannels: UInt32; var inHeight: UInt32; var inWidth: UInt32 }
+struct MSEBackwardParams { var count: UInt32; var denominator: UInt32 }
 struct MSEParams { var count: UInt32; var slot: UInt32; var accumulate: UInt32 }
 struct SGDParams { var count: UInt32; var lr: Float; var momentum: Float }
 struct ChunkSumParams { var count: UInt32; var chunks: UInt32 }
@@ -296,8 +325,10 @@ public final class Kernels {
         try seq.dispatch(p, [pred, target, loss], push: push, invocations: p.workgroupSize)
     }
 
-    public func mseBackward(_ seq: CommandSequence, pred: BufferRange, target: BufferRange, grad: BufferRange, count: Int) throws {
-        try seq.dispatch(pipeline("mse_backward", 3, CountParams.self), [pred, target, grad], push: CountParams(count: UInt32(count)), invocations: count)
+    /// grad = 2 (pred - target) / denominator over `count` elements (denominator: count unless given).
+    public func mseBackward(_ seq: CommandSequence, pred: BufferRange, target: BufferRange, grad: BufferRange, count: Int, denominator: Int? = nil) throws {
+        let push = MSEBackwardParams(count: UInt32(count), denominator: UInt32(denominator ?? count))
+        try seq.dispatch(pipeline("mse_backward", 3, MSEBackwardParams.self), [pred, target, grad], push: push, invocations: count)
     }
 
     public func sgdMomentum(_ seq: CommandSequence, weights: BufferRange, grads: BufferRange, buffer: BufferRange, count: Int, lr: Float, momentum: Float) throws {

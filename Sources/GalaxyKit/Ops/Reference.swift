@@ -193,8 +193,9 @@ public enum Reference {
     }
 
     /// Gradient of mseForward(pred, target) / count, which is what the seed back-propagates.
-    public static func mseBackward<T: BinaryFloatingPoint>(_ pred: [T], _ target: [T]) -> [T] {
-        let n = T(pred.count)
+    /// Gradient of sum (pred - target)^2 / denominator (default: the element count).
+    public static func mseBackward<T: BinaryFloatingPoint>(_ pred: [T], _ target: [T], denominator: Int? = nil) -> [T] {
+        let n = T(denominator ?? pred.count)
         return zip(pred, target).map { 2 * ($0 - $1) / n }
     }
 

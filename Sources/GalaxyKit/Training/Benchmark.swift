@@ -188,3 +188,93 @@ public enum Benchmark {
         ]
     }
 }
+
+/// `galaxy bench` under mpirun: one rank's training step against N ranks' (each the gradient of its shard,
+/// the gradients summed over the ranks, the same SGD step on every rank), at the same global batch.
+public struct DistributedBenchmarkResult: Encodable, Sendable {
+    public var ranks: Int
+    public var batch: Int
+    /// Rank 0 alone, the whole batch (the others wait).
+    public var oneRankImagesPerSecond: Double
+    /// All ranks, each a shard of the batch, gradients exchanged.
+    public var ranksImagesPerSecond: Double
+    /// ranksImagesPerSecond / (ranks * oneRankImagesPerSecond).
+    public var scalingEfficiency: Double
+    /// Median per step: reading the gradient back, the MPI sum, writing it to the device.
+    public var exchangeMilliseconds: Double
+    public var gradientBytes: Int
+}
+
+extension Benchmark {
+    public static func distributed(context: VulkanContext, world: MPIWorld, batch: Int = 128, runs: Int = 5, outputs: Int = 37,
+                                   log: (String) -> Void = { _ in }) throws -> DistributedBenchmarkResult {
+        let kernels = Kernels(context)
+        let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
+        try net.setWeights(ModelWeights(outputs: outputs, seed: 1))
+        var rng = SplitMix64(seed: 3)
+        let images = (0..<(batch * GalaxyDataset.imageBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let targets = (0..<(batch * outputs)).map { _ in rng.uniform(0, 1) }
+        let data = try DeviceDataset(context, images: images, side: GalaxyDataset.imageSide, targets: targets, targetWidth: outputs)
+        let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
+        let mine = Trainer.shard(batch, rank: world.rank, ranks: world.size)
+        try indices.upload(mine.map { UInt32($0) })
+
+        func gradientPass(_ b: Int) throws -> CommandSequence {
+            let seq = try CommandSequence(context)
+            try data.recordBatch(seq, kernels: kernels, indices: indices, batch: b, mode: .none, input: net.input, target: net.target)
+            try net.recordForward(seq, batch: b)
+            try net.recordLoss(seq, batch: b, slot: 0, accumulate: false)
+            try net.recordBackward(seq, batch: b, lossBatch: batch)
+            return seq
+        }
+        let sgd = try CommandSequence(context)
+        try net.recordSGD(sgd, lr: 1e-6, momentum: 0.9)
+        func median(_ times: [Double]) -> Double { times.sorted()[times.count / 2] }
+
+        // One rank: rank 0 steps through the whole batch while the others wait.
+        var one = 0.0
+        if world.rank == 0 {
+            log("timing one rank at batch \(batch)...")
+            try indices.upload((0..<UInt32(batch)).map { $0 })
+            let whole = try gradientPass(batch)
+            var times: [Double] = []
+            for i in 0...runs {
+                let t0 = Date()
+                try whole.submit()
+                try sgd.submit()
+                if i > 0 { times.append(Date().timeIntervalSince(t0)) }
+            }
+            one = median(times)
+            try indices.upload(mine.map { UInt32($0) })
+        }
+        try world.barrier()
+
+        // All ranks.
+        if world.rank == 0 { log("timing \(world.size) ranks, \(mine.count) images each...") }
+        let shardPass = mine.isEmpty ? nil : try gradientPass(mine.count)
+        var steps: [Double] = [], exchanges: [Double] = []
+        let n = net.parameterCount
+        for i in 0...runs {
+            try world.barrier()
+            let t0 = Date()
+            try shardPass?.submit()
+            let t1 = Date()
+            let grads = shardPass == nil ? [Float](repeating: 0, count: n) : try net.grads!.download(count: n)
+            try net.grads!.upload(try world.sum(grads))
+            let t2 = Date()
+            try sgd.submit()
+            if i > 0 {
+                steps.append(Date().timeIntervalSince(t0))
+                exchanges.append(t2.timeIntervalSince(t1))
+            }
+        }
+        // Rank 0's figures, and the slowest rank's step (the ranks wait for each other in the sum).
+        let slowest = try world.allGather([median(steps)]).map { $0[0] }.max()!
+        let exchange = median(exchanges)
+        let oneRank = try world.broadcast([one])[0]
+        let ranksRate = Double(batch) / slowest, oneRate = Double(batch) / oneRank
+        return DistributedBenchmarkResult(ranks: world.size, batch: batch, oneRankImagesPerSecond: oneRate, ranksImagesPerSecond: ranksRate,
+                                          scalingEfficiency: ranksRate / (Double(world.size) * oneRate), exchangeMilliseconds: exchange * 1e3,
+                                          gradientBytes: 4 * n)
+    }
+}

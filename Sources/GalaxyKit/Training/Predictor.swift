@@ -6,7 +6,7 @@ public final class Predictor {
     public let network: DeviceNetwork
     public let maxBatch: Int
 
-    /// `tiles`: the kernels' configuration (default: the device's; `TileConfig.forFewImages` for a few).
+    /// `tiles`: the kernels' configuration (default: the device's; `TileConfig.forWork` by the number of images).
     public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu, tiles: TileConfig? = nil) throws {
         self.context = context
         self.maxBatch = maxBatch

@@ -128,14 +128,24 @@ public final class Trainer {
     public var progress: ProgressReporter?
     /// Steps between loss read-backs for the progress line.
     public var readbackEvery = 8
+    /// The ranks of a distributed run (nil: this process alone). Each rank computes the gradient of its
+    /// contiguous shard of every batch; the gradients are summed over the ranks in rank order and every
+    /// rank applies the same SGD step. Rank 0 alone writes files and logs.
+    public let world: MPIWorld?
+    var rank: Int { world?.rank ?? 0 }
+    /// Seconds spent exchanging gradients (read-back, MPI, upload) since the epoch began.
+    public private(set) var exchangeSeconds: Double = 0
 
     public static let lastWeights = "last.safetensors"
     public static let lastState = "last.state.safetensors"
     public static let bestWeights = "best.safetensors"
 
     /// A new run (`resume` false) or the continuation of the run in `runDir`.
-    public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool) throws {
+    /// `resumeEpochs`: a new total number of epochs for a resumed run (see `setEpochs`).
+    public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool,
+                resumeEpochs: Int? = nil, world: MPIWorld? = nil) throws {
         self.context = context
+        self.world = world
         self.data = data
         self.runDir = runDir
         let k = data.columns.count
@@ -146,6 +156,12 @@ public final class Trainer {
             let (w, s) = try Self.loadResumable(runDir, data: data)
             weights = w
             state = s
+            if let resumeEpochs {
+                guard resumeEpochs > state.epoch else {
+                    throw TrainingError.invalid("--epochs \(resumeEpochs): the run in \(runDir.path) has already done \(state.epoch) epoch(s)")
+                }
+                state.options.epochs = resumeEpochs
+            }
         } else {
             guard options.batch >= 1, options.epochs >= 1 else { throw TrainingError.invalid("--batch and --epochs must be at least 1") }
             if let initWeights, initWeights.outputs != k {
@@ -174,7 +190,10 @@ public final class Trainer {
         }
         state.splitDigest = digest
         let batch = state.options.batch
-        network = try DeviceNetwork(kernels: Kernels(context), outputs: k, maxBatch: batch, training: true, outputMode: state.options.outputMode)
+        // The kernels by the work left (lavapipe: quick-to-compile tiles for short runs, TileConfig.forWork).
+        let passes = (state.options.epochs - state.epoch) * (train.count + test.count) / (world?.size ?? 1)
+        network = try DeviceNetwork(kernels: Kernels(context, tiles: TileConfig.forWork(context.info, images: passes)), outputs: k, maxBatch: batch,
+                                    training: true, outputMode: state.options.outputMode)
         try network.setWeights(weights)
         if resume {
             let (tensors, _) = try SafeTensors.read(runDir.appendingPathComponent(Self.lastState))
@@ -225,6 +244,26 @@ public final class Trainer {
             let order = order(epoch: epoch)
             let mode: AugmentMode = options.augment ? .random(seed: options.augmentSeed, epoch: UInt32(epoch)) : .none
             var sequences: [Int: CommandSequence] = [:]
+            var shardSequences: [[Int]: CommandSequence] = [:]
+            var sgdSequence: CommandSequence?
+            // A distributed rank's step: its shard's gradient of the whole batch's loss, no SGD.
+            func shardSequence(_ b: Int, of total: Int) throws -> CommandSequence {
+                if let s = shardSequences[[b, total]] { return s }
+                let seq = try CommandSequence(context)
+                try deviceData.recordBatch(seq, kernels: network.kernels, indices: trainIndices, batch: b, mode: mode, input: network.input, target: network.target)
+                try network.recordForward(seq, batch: b)
+                try network.recordLoss(seq, batch: b, slot: 0, accumulate: true)
+                try network.recordBackward(seq, batch: b, lossBatch: total)
+                shardSequences[[b, total]] = seq
+                return seq
+            }
+            func sgd() throws -> CommandSequence {
+                if let sgdSequence { return sgdSequence }
+                let seq = try CommandSequence(context)
+                try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum)
+                sgdSequence = seq
+                return seq
+            }
             func trainSequence(_ b: Int) throws -> CommandSequence {
                 if let s = sequences[b] { return s }
                 let seq = try CommandSequence(context)
@@ -236,7 +275,9 @@ public final class Trainer {
                 sequences[b] = seq
                 return seq
             }
-            try network.loss.upload([Float(bitPattern: state.step == 0 ? 0 : state.partialLossBits)])
+            // A resumed epoch's loss so far is counted once: by rank 0.
+            try network.loss.upload([Float(bitPattern: state.step == 0 || rank != 0 ? 0 : state.partialLossBits)])
+            exchangeSeconds = 0
             let started = Date()
             stepSeconds = state.partialStepSeconds ?? 0
             let firstStep = state.step
@@ -245,24 +286,35 @@ public final class Trainer {
             var lastLoss: Float = 0
             for step in firstStep..<steps {
                 let rows = order[(step * batch)..<min(train.count, (step + 1) * batch)]
-                try trainIndices.upload(rows.map { UInt32($0) })
-                try timedSubmit(trainSequence(rows.count))
+                var stopAll = false
+                if let world {
+                    let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
+                    if !mine.isEmpty {
+                        try trainIndices.upload(rows.dropFirst(mine.lowerBound).prefix(mine.count).map { UInt32($0) })
+                        try timedSubmit(shardSequence(mine.count, of: rows.count))
+                    }
+                    stopAll = try exchangeGradients(world, haveShard: !mine.isEmpty, stop: step + 1 < steps && shouldStop())
+                    try timedSubmit(sgd())
+                } else {
+                    try trainIndices.upload(rows.map { UInt32($0) })
+                    try timedSubmit(trainSequence(rows.count))
+                }
                 let done = min(train.count, (step + 1) * batch)
                 if (step + 1) % readbackEvery == 0 || step + 1 == steps {
-                    lastLoss = try network.loss.download(count: 1)[0]
+                    lastLoss = try trainLossSoFar()
                     guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
                     progress?.update(done: done, extra: String(format: "train RMSE %.4f", (Double(lastLoss) / Double(done * k)).squareRoot()))
                 } else {
                     progress?.update(done: done)
                 }
-                if step + 1 < steps && shouldStop() {
-                    let loss: Float = try network.loss.download(count: 1)[0]
+                if step + 1 < steps && (world == nil ? shouldStop() : stopAll) {
+                    let loss: Float = try trainLossSoFar()
                     guard loss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
                     state.step = step + 1
                     state.partialLossBits = loss.bitPattern
                     state.partialSeconds += Date().timeIntervalSince(started)
                     state.partialStepSeconds = stepSeconds
-                    try saveLast()
+                    if rank == 0 { try saveLast() }
                     progress?.finish(extra: "interrupted")
                     log("interrupted at epoch \(epoch), step \(step + 1) of \(steps): resumable checkpoint written to \(runDir.appendingPathComponent(Self.lastWeights).path)")
                     return .interrupted
@@ -271,7 +323,7 @@ public final class Trainer {
             let trainSeconds = Date().timeIntervalSince(started) + state.partialSeconds
             progress?.finish()
             let trainRMSE = (Double(lastLoss) / Double(train.count * k)).squareRoot()
-            let testLoss = try evaluate(rows: test)
+            let testLoss = try evaluateAcrossRanks(rows: test)
             let testRMSE = (testLoss / Double(test.count * k)).squareRoot()
             let seconds = Date().timeIntervalSince(started) + state.partialSeconds
             let lrUsed = state.learningRate
@@ -290,20 +342,78 @@ public final class Trainer {
             let improved = state.bestTestRMSE.map { testRMSE < $0 } ?? true
             if improved { state.bestTestRMSE = testRMSE }
             let weights = try network.weights()
-            if improved { try weights.save(to: runDir.appendingPathComponent(Self.bestWeights), metadata: checkpointMetadata()) }
-            try saveLast(weights)
-            try writeReports()
+            if let world { try checkSameWeights(world, weights, epoch: epoch) }
+            if rank == 0 {
+                if improved { try weights.save(to: runDir.appendingPathComponent(Self.bestWeights), metadata: checkpointMetadata()) }
+                try saveLast(weights)
+                try writeReports()
+            }
             var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
                               epoch, options.epochs, trainRMSE, testRMSE, lrUsed, seconds, stepSeconds, row.imagesPerSecond)
+            if let world { line += String(format: "  (%d ranks, gradient exchange %.1f s)", world.size, exchangeSeconds) }
             if state.learningRate != lrUsed { line += String(format: "  (lr -> %.4g)", state.learningRate) }
             if improved { line += "  *best" }
             log(line)
-            if shouldStop() && state.epoch < options.epochs {
+            if try stopRequested(shouldStop()) && state.epoch < options.epochs {
                 log("interrupted after epoch \(epoch): resumable checkpoint written to \(runDir.appendingPathComponent(Self.lastWeights).path)")
                 return .interrupted
             }
         }
         return .finished
+    }
+
+    /// The rows of a batch of `count` that rank `rank` of `ranks` computes: the batch cut into `ranks`
+    /// contiguous shards in order, the first `count % ranks` one row larger (a shard may be empty).
+    public static func shard(_ count: Int, rank: Int, ranks: Int) -> Range<Int> {
+        let base = count / ranks, extra = count % ranks
+        let start = rank * base + min(rank, extra)
+        return start..<(start + base + (rank < extra ? 1 : 0))
+    }
+
+    /// Replaces this rank's gradients by their sum over the ranks (added in rank order, so every rank
+    /// holds the same bits); a rank without rows in this batch adds zeros. Also agrees on stopping:
+    /// true when any rank asked to stop.
+    func exchangeGradients(_ world: MPIWorld, haveShard: Bool, stop: Bool) throws -> Bool {
+        let t0 = Date()
+        let n = network.parameterCount
+        var mine = haveShard ? try network.grads!.download(count: n) : [Float](repeating: 0, count: n)
+        mine.append(stop ? 1 : 0)
+        let total = try world.sum(mine)
+        try network.grads!.upload(Array(total[0..<n]))
+        exchangeSeconds += Date().timeIntervalSince(t0)
+        return total[n] > 0
+    }
+
+    /// The training loss of the epoch so far (summed over the ranks in a distributed run).
+    func trainLossSoFar() throws -> Float {
+        let local: Float = try network.loss.download(count: 1)[0]
+        guard let world else { return local }
+        return try world.sum([local])[0]
+    }
+
+    /// Test loss: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
+    func evaluateAcrossRanks(rows: [Int]) throws -> Double {
+        guard let world else { return try evaluate(rows: rows) }
+        let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
+        let local = mine.isEmpty ? 0 : try evaluate(rows: Array(rows[mine]))
+        return try world.sum([local])[0]
+    }
+
+    /// Between epochs: true on every rank when any rank was asked to stop.
+    func stopRequested(_ local: Bool) throws -> Bool {
+        guard let world else { return local }
+        return try world.sum([local ? 1.0 : 0.0])[0] > 0
+    }
+
+    /// Stops the run when the ranks' weights differ (they must be bit-identical after every step).
+    func checkSameWeights(_ world: MPIWorld, _ weights: ModelWeights, epoch: Int) throws {
+        let bytes = try SafeTensors.serialize(weights.names.map { ($0, weights.tensors[$0]!) }, metadata: [:])
+        // 48 bits of the digest: exact in a double.
+        let mine = UInt64(Self.digest(bytes), radix: 16)! >> 16
+        let all = try world.allGather([Double(mine)]).map { UInt64($0[0]) }
+        guard Set(all).count == 1 else {
+            throw DistributedError.diverged(epoch: epoch, digests: all.map { String($0, radix: 16) })
+        }
     }
 
     /// Seconds spent in `timedSubmit` since the epoch began.

@@ -84,13 +84,15 @@ public final class VulkanContext: @unchecked Sendable {
 
     /// Opens the device picked by `selector` (index or case-insensitive name substring), or the best one.
     /// `memory`: the memory layout, overriding GALAXY_MEMORY and the heaps (tests compare the two).
-    public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested, memory: MemoryPolicy.Layout? = nil) throws {
+    /// `slot`: without a selector, take the (slot mod count)-th device of the best type (a rank of an mpirun job).
+    public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested, memory: MemoryPolicy.Layout? = nil,
+                            slot: Int? = nil) throws {
         let instance = try Self.createInstance(validation: validation)
         var messenger: VkDebugUtilsMessengerEXT?
         do {
             if instance.validation { messenger = try Self.createMessenger(instance.handle) }
             try self.init(instance: instance.handle, messenger: messenger, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector,
-                          memory: memory)
+                          memory: memory, slot: slot)
         } catch {
             if let messenger { galaxy_vk_destroy_debug_messenger(instance.handle, messenger) }
             vkDestroyInstance(instance.handle, nil)
@@ -110,12 +112,12 @@ public final class VulkanContext: @unchecked Sendable {
     }
 
     /// Takes ownership of `instance` and `messenger` only when it succeeds.
-    private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?, memory: MemoryPolicy.Layout?) throws {
+    private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?, memory: MemoryPolicy.Layout?, slot: Int?) throws {
         self.instance = instance
         self.validationEnabled = validation
         let devices = try Self.physicalDevices(instance)
         let infos = devices.enumerated().map { Self.describe($0.element, index: $0.offset) }
-        let chosen = try Self.choose(infos, selector: selector)
+        let chosen = try Self.choose(infos, selector: selector, slot: slot)
         physicalDevice = devices[chosen.index]
         info = chosen
         var props = VkPhysicalDeviceProperties()
@@ -289,8 +291,9 @@ public final class VulkanContext: @unchecked Sendable {
                           apiVersion: "\(galaxy_vk_api_version_major(v)).\(galaxy_vk_api_version_minor(v)).\(galaxy_vk_api_version_patch(v))")
     }
 
-    /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU.
-    static func choose(_ infos: [DeviceInfo], selector: String?) throws -> DeviceInfo {
+    /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU; with a
+    /// `slot`, the (slot mod count)-th of the devices of that best type, in index order.
+    static func choose(_ infos: [DeviceInfo], selector: String?, slot: Int? = nil) throws -> DeviceInfo {
         if let selector, !selector.isEmpty {
             if let i = Int(selector) {
                 guard infos.indices.contains(i) else {
@@ -303,7 +306,10 @@ public final class VulkanContext: @unchecked Sendable {
             }
             return match
         }
-        return infos.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
+        let best = infos.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
+        guard let slot else { return best }
+        let peers = infos.filter { $0.typeRank == best.typeRank }.sorted { $0.index < $1.index }
+        return peers[slot % peers.count]
     }
 
     func heapIndex(ofType type: UInt32) -> Int {

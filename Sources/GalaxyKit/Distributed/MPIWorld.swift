@@ -1,0 +1,144 @@
+import CMPI
+import Foundation
+
+/// The ranks of an `mpirun` job (MPI_COMM_WORLD), wrapped so that no MPI handle or C pointer leaves
+/// this file. Every collective here is called by every rank in the same order; sums are formed by
+/// gathering every rank's values and adding them in rank order on each rank, so every rank gets the
+/// same bits and a rerun gets the same bits (an MPI_Allreduce may add in an order that depends on the
+/// algorithm the library picks).
+public final class MPIWorld: @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    /// This rank's index among the ranks on its host (devices are per host).
+    public let localRank: Int
+
+    /// True when this process was started by an MPI launcher (mpirun/mpiexec of Open MPI or MPICH, or
+    /// srun with PMI): only then does galaxy initialize MPI.
+    public static var launched: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"].contains { env[$0] != nil }
+    }
+
+    nonisolated(unsafe) private static var current: MPIWorld?
+
+    /// The job's world, initialized once per process; nil when not started by a launcher.
+    public static func join() throws -> MPIWorld? {
+        if let current { return current }
+        guard launched else { return nil }
+        var provided: Int32 = 0
+        try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided), "MPI_Init_thread")
+        try check(galaxy_mpi_errors_return(), "MPI_Comm_set_errhandler")
+        var r: Int32 = 0, n: Int32 = 0
+        try check(MPI_Comm_rank(galaxy_mpi_comm_world(), &r), "MPI_Comm_rank")
+        try check(MPI_Comm_size(galaxy_mpi_comm_world(), &n), "MPI_Comm_size")
+        let env = ProcessInfo.processInfo.environment
+        let local = (env["OMPI_COMM_WORLD_LOCAL_RANK"] ?? env["MPI_LOCALRANKID"] ?? env["PMI_LOCAL_RANK"]).flatMap(Int.init) ?? Int(r)
+        let world = MPIWorld(rank: Int(r), size: Int(n), localRank: local)
+        current = world
+        atexit { MPIWorld.finalize() }
+        return world
+    }
+
+    private init(rank: Int, size: Int, localRank: Int) {
+        (self.rank, self.size, self.localRank) = (rank, size, localRank)
+    }
+
+    /// MPI_Finalize at a normal exit (an error exit goes through `abort`).
+    static func finalize() {
+        guard current != nil else { return }
+        current = nil
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if finalized == 0 { MPI_Finalize() }
+    }
+
+    /// Stops every rank of the job (after this rank printed why).
+    public func abort(_ code: Int32) -> Never {
+        MPI_Abort(galaxy_mpi_comm_world(), code)
+        exit(code)
+    }
+
+    /// Every rank's `values` (the same count on every rank), in rank order.
+    public func allGather(_ values: [Float]) throws -> [[Float]] {
+        let n = values.count
+        var all = [Float](repeating: 0, count: n * size)
+        try values.withUnsafeBytes { send in
+            try all.withUnsafeMutableBytes { recv in
+                try check(MPI_Allgather(send.baseAddress, Int32(n), galaxy_mpi_float(), recv.baseAddress, Int32(n), galaxy_mpi_float(), galaxy_mpi_comm_world()),
+                          "MPI_Allgather of \(n) floats")
+            }
+        }
+        return (0..<size).map { Array(all[($0 * n)..<(($0 + 1) * n)]) }
+    }
+
+    /// Every rank's `values` as doubles, in rank order.
+    public func allGather(_ values: [Double]) throws -> [[Double]] {
+        let n = values.count
+        var all = [Double](repeating: 0, count: n * size)
+        try values.withUnsafeBytes { send in
+            try all.withUnsafeMutableBytes { recv in
+                try check(MPI_Allgather(send.baseAddress, Int32(n), galaxy_mpi_double(), recv.baseAddress, Int32(n), galaxy_mpi_double(), galaxy_mpi_comm_world()),
+                          "MPI_Allgather of \(n) doubles")
+            }
+        }
+        return (0..<size).map { Array(all[($0 * n)..<(($0 + 1) * n)]) }
+    }
+
+    /// The sum over ranks of `values`, added in rank order (rank 0 first): the same bits on every rank.
+    public func sum(_ values: [Float]) throws -> [Float] {
+        let parts = try allGather(values)
+        var total = parts[0]
+        for part in parts.dropFirst() {
+            for i in total.indices { total[i] += part[i] }
+        }
+        return total
+    }
+
+    /// The sum over ranks of `values`, in rank order.
+    public func sum(_ values: [Double]) throws -> [Double] {
+        let parts = try allGather(values)
+        var total = parts[0]
+        for part in parts.dropFirst() {
+            for i in total.indices { total[i] += part[i] }
+        }
+        return total
+    }
+
+    /// Rank `root`'s `values` on every rank (the same count on every rank).
+    public func broadcast(_ values: [Double], root: Int = 0) throws -> [Double] {
+        var v = values
+        try v.withUnsafeMutableBytes { buf in
+            try check(MPI_Bcast(buf.baseAddress, Int32(values.count), galaxy_mpi_double(), Int32(root), galaxy_mpi_comm_world()), "MPI_Bcast")
+        }
+        return v
+    }
+
+    /// Waits for every rank.
+    public func barrier() throws {
+        try check(MPI_Barrier(galaxy_mpi_comm_world()), "MPI_Barrier")
+    }
+
+    private static func check(_ code: Int32, _ what: String) throws {
+        guard code != galaxy_mpi_success() else { return }
+        var text = [CChar](repeating: 0, count: Int(galaxy_mpi_max_error_string()) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(code, &text, &length)
+        throw DistributedError.mpi("\(what) failed: \(String(cString: text)) (another rank may have stopped)")
+    }
+
+    private func check(_ code: Int32, _ what: String) throws { try Self.check(code, what) }
+}
+
+public enum DistributedError: Error, CustomStringConvertible {
+    case mpi(String)
+    case diverged(epoch: Int, digests: [String])
+
+    public var description: String {
+        switch self {
+        case .mpi(let m): return "MPI: \(m)"
+        case .diverged(let epoch, let digests):
+            let listed = digests.enumerated().map { "rank \($0.offset): \($0.element)" }.joined(separator: ", ")
+            return "the ranks' weights differ after epoch \(epoch) (\(listed)): stopped; the checkpoint of the previous epoch is kept"
+        }
+    }
+}
