@@ -20,7 +20,7 @@ final class Conv2dTests: GPUTestCase {
         var few = TileConfig.gpu
         few.minInvocations = 64
         let extra = gpuVariants().isEmpty ? [] : [("gpu 3 chunks", Kernels(context, tiles: few))]
-        return [("device", kernels)] + gpuVariants() + extra
+        return [("device", kernels)] + quickVariants() + gpuVariants() + extra
     }
 
     func testConv2dForwardMatchesReference() throws {
@@ -33,13 +33,14 @@ final class Conv2dTests: GPUTestCase {
     }
 
     private func checkForward(relu: Bool) throws {
-        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
+        for (i, s) in Self.shapes.enumerated() { var same = SameBits(); for (tag, kernels) in variants {
             let x = randomFloats(s.inputCount, seed: UInt64(100 + i))
             let w = randomFloats(s.weightCount, seed: UInt64(200 + i))
             let b = randomFloats(s.outChannels, seed: UInt64(300 + i))
             let (xb, wb, bb, yb) = (try input(x), try input(w), try input(b), try output(s.outputCount))
             try run { try kernels.conv2dForward($0, x: xb.whole, w: wb.whole, b: bb.whole, y: yb.whole, shape: s, relu: relu) }
             let got = try result(yb, s.outputCount)
+            same.check(tag, got, "conv2d_forward \(s)")
             let linear = Reference.conv2dForward(x.asDouble, w.asDouble, b.asDouble, s)
             let want = relu ? Reference.reluForward(linear) : linear
             let absRef = Reference.conv2dForward(x.asDouble.absolute, w.asDouble.absolute, b.asDouble.absolute, s)
@@ -50,12 +51,13 @@ final class Conv2dTests: GPUTestCase {
     }
 
     func testConv2dBackwardInputMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
+        for (i, s) in Self.shapes.enumerated() { var same = SameBits(); for (tag, kernels) in variants {
             let dy = randomFloats(s.outputCount, seed: UInt64(400 + i))
             let w = randomFloats(s.weightCount, seed: UInt64(500 + i))
             let (dyb, wb, dxb) = (try input(dy), try input(w), try output(s.inputCount))
             try run { try kernels.conv2dBackwardInput($0, dy: dyb.whole, w: wb.whole, dx: dxb.whole, shape: s) }
             let got = try result(dxb, s.inputCount)
+            same.check(tag, got, "conv2d_backward_input \(s)")
             let want = Reference.conv2dBackwardInput(dy.asDouble, w.asDouble, s)
             let absRef = Reference.conv2dBackwardInput(dy.asDouble.absolute, w.asDouble.absolute, s)
             assertWithinBound(got, want, bound: sumBound(absRef, terms: s.outChannels * s.kernel * s.kernel), "conv2d_backward_input \(tag) \(s)")
@@ -63,7 +65,7 @@ final class Conv2dTests: GPUTestCase {
     }
 
     func testConv2dBackwardWeightMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
+        for (i, s) in Self.shapes.enumerated() { var (sameW, sameB) = (SameBits(), SameBits()); for (tag, kernels) in variants {
             let dy = randomFloats(s.outputCount, seed: UInt64(600 + i))
             let x = randomFloats(s.inputCount, seed: UInt64(700 + i))
             let (dyb, xb, dwb, dbb) = (try input(dy), try input(x), try output(s.weightCount), try output(s.outChannels))
@@ -71,8 +73,11 @@ final class Conv2dTests: GPUTestCase {
             let want = Reference.conv2dBackwardWeight(dy.asDouble, x.asDouble, s)
             let absRef = Reference.conv2dBackwardWeight(dy.asDouble.absolute, x.asDouble.absolute, s)
             let terms = s.batch * s.outHeight * s.outWidth
-            assertWithinBound(try result(dwb, s.weightCount), want.dw, bound: sumBound(absRef.dw, terms: terms), "conv2d_backward_weight dw \(tag) \(s)")
-            assertWithinBound(try result(dbb, s.outChannels), want.db, bound: sumBound(absRef.db, terms: terms), "conv2d_backward_weight db \(tag) \(s)")
+            let (dw, db) = (try result(dwb, s.weightCount), try result(dbb, s.outChannels))
+            sameW.check(tag, dw, "conv2d_backward_weight dw \(s)")
+            sameB.check(tag, db, "conv2d_backward_weight db \(s)")
+            assertWithinBound(dw, want.dw, bound: sumBound(absRef.dw, terms: terms), "conv2d_backward_weight dw \(tag) \(s)")
+            assertWithinBound(db, want.db, bound: sumBound(absRef.db, terms: terms), "conv2d_backward_weight db \(tag) \(s)")
         } }
     }
 }

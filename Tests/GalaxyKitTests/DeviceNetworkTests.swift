@@ -22,7 +22,7 @@ final class DeviceNetworkTests: GPUTestCase {
         let weights = ModelWeights(outputs: 37, seed: 8)
         let x = randomFloats(b * SanderDielemanNet.inputCount, seed: 1, -2, 2)
         let t = randomFloats(b * 37, seed: 2, 0, 0.5)
-        let net = try DeviceNetwork(kernels: kernels, outputs: 37, maxBatch: b, training: true, outputMode: outputMode)
+        let net = try DeviceNetwork(kernels: smallJobKernels, outputs: 37, maxBatch: b, training: true, outputMode: outputMode)
         try net.setWeights(weights)
         try net.input.upload(x)
         try net.target.upload(t)

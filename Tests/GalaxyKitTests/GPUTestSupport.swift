@@ -130,3 +130,32 @@ extension GPUTestCase {
         }
     }
 }
+
+extension GPUTestCase {
+    static let quickTag = "lavapipe quick"
+
+    /// lavapipe's quick-compiling tiles (TileConfig.lavapipeQuick), where the device's own tiles are
+    /// the full lavapipe ones: what `galaxy` uses there for small jobs.
+    /// What a small training run gets on this device: lavapipe's quick tiles (the full ones are
+    /// compared with them op by op), the device's own elsewhere. The network tests use these, so a cold
+    /// `make test` compiles the network's pipelines once for them and the CLI tests together.
+    var smallJobKernels: Kernels { Kernels(context, tiles: .forWork(context.info, images: 1_000)) }
+
+    func quickVariants() -> [(String, Kernels)] {
+        guard kernels.tiles == .lavapipe else { return [] }
+        return [(Self.quickTag, Kernels(context, tiles: .lavapipeQuick))]
+    }
+}
+
+/// One case's device result, against which the quick tiles are compared bit for bit: they add every
+/// sum in the order the full tiles do, so a run does not depend on which of the two it got.
+struct SameBits {
+    private var device: [UInt32]?
+
+    mutating func check(_ tag: String, _ got: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        if tag == "device" { device = got.map(\.bitPattern) }
+        guard tag == GPUTestCase.quickTag else { return }
+        XCTAssertNotNil(device, "\(what): no device result to compare with", file: file, line: line)
+        XCTAssertEqual(got.map(\.bitPattern), device, "\(what): the quick tiles' bits differ from the full tiles'", file: file, line: line)
+    }
+}

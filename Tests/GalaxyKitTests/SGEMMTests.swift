@@ -30,11 +30,11 @@ final class SGEMMTests: GPUTestCase {
         narrow.gemmRows = 8
         narrow.gemmLaneColumns = 8
         return [("device", kernels), ("ceiling", Kernels(context, tiles: Benchmark.ceilingTiles(kernels.tiles))),
-                ("8x8 lanes", Kernels(context, tiles: narrow)), ("portable", Kernels(context, tiles: portable))]
+                ("8x8 lanes", Kernels(context, tiles: narrow)), ("portable", Kernels(context, tiles: portable))] + quickVariants()
     }
 
     func testSGEMMMatchesReference() throws {
-        for (i, s) in Self.shapes.enumerated() { for (tag, kernels) in variants {
+        for (i, s) in Self.shapes.enumerated() { var same = SameBits(); for (tag, kernels) in variants {
             let a = randomFloats(s.m * s.k, seed: UInt64(800 + i))
             let b = randomFloats(s.k * s.n, seed: UInt64(900 + i))
             let (ab, bb, cb) = (try input(a), try input(b), try output(s.m * s.n))
@@ -42,7 +42,9 @@ final class SGEMMTests: GPUTestCase {
             let want = Reference.sgemm(a.asDouble, b.asDouble, s)
             // Each element is one float32 sum of k products in one order: Higham's bound for k terms.
             let absRef = Reference.sgemm(a.asDouble.absolute, b.asDouble.absolute, s)
-            assertWithinBound(try result(cb, s.m * s.n), want, bound: sumBound(absRef, terms: s.k), "sgemm \(tag) \(s)")
+            let got = try result(cb, s.m * s.n)
+            same.check(tag, got, "sgemm \(s)")
+            assertWithinBound(got, want, bound: sumBound(absRef, terms: s.k), "sgemm \(tag) \(s)")
         } }
     }
 
