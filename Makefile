@@ -5,7 +5,7 @@ GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
 RUN_DIR ?= runs/demo
 
-.PHONY: all build deps test demo bench clean
+.PHONY: all build deps test demo bench bench-peer gpu-kit clean
 
 all: build
 
@@ -66,5 +66,15 @@ bench: build
 bench-peer:
 	python3 -m venv .venv-torch && .venv-torch/bin/pip install -q torch torchvision
 
+## The GPU kit: a folder to copy to a Linux x86-64 machine with a Vulkan GPU driver and no Swift, then run
+## its run.sh there (correctness on the GPU, bench at batch 128 and 512, one timed epoch, PyTorch on CUDA
+## beside it; one JSON report). galaxy is built with the Swift runtime linked statically and without MPI.
+KIT_DIR ?= gpu-kit
+gpu-kit: deps
+	GALAXY_NO_MPI=1 swift build -c release --static-swift-stdlib --build-path .build/kit
+	@if ldd .build/kit/release/galaxy | grep -E 'libswift|libFoundation|libdispatch|libmpi'; then \
+	  echo "gpu-kit: galaxy still loads the libraries above" >&2; exit 1; fi
+	./kit/assemble.sh .build/kit/release $(KIT_DIR)
+
 clean:
-	rm -rf .build
+	rm -rf .build $(KIT_DIR)

@@ -1,5 +1,9 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+// GALAXY_NO_MPI=1 builds without MPI (the GPU kit: no libmpi on the machine it is carried to).
+let withMPI = ProcessInfo.processInfo.environment["GALAXY_NO_MPI"] != "1"
 
 let package = Package(
     name: "galaxy",
@@ -16,14 +20,11 @@ let package = Package(
                        providers: [.apt(["libvulkan-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
-        // MPI for `mpirun -np N galaxy train` (Open MPI from Debian; pkg-config finds its mpi.h).
-        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
-                       providers: [.apt(["libopenmpi-dev"])]),
         // Compiles every Shaders/*.comp to SPIR-V with glslangValidator at build time.
         .plugin(name: "CompileShaders", capability: .buildTool()),
         .target(
             name: "GalaxyKit",
-            dependencies: ["CVulkan", "CTurboJPEG", "CMPI"],
+            dependencies: ["CVulkan", "CTurboJPEG"] + (withMPI ? ["CMPI"] : []),
             plugins: ["CompileShaders"]
         ),
         .executableTarget(
@@ -37,3 +38,8 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+if withMPI {
+    // MPI for `mpirun -np N galaxy train` (Open MPI from Debian; pkg-config finds its mpi.h).
+    package.targets.append(.systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]))
+}

@@ -4,15 +4,7 @@ import XCTest
 final class Conv2dTests: GPUTestCase {
     /// Batch 1, odd sizes, channel counts that are not multiples of the register blocks, and
     /// output widths that are not multiples of the column block; kernels 6, 5 and 3 as in the network.
-    static let shapes: [Conv2dShape] = [
-        Conv2dShape(batch: 1, inChannels: 3, outChannels: 5, inHeight: 9, inWidth: 11, kernel: 6),
-        Conv2dShape(batch: 2, inChannels: 4, outChannels: 9, inHeight: 12, inWidth: 10, kernel: 5),
-        Conv2dShape(batch: 3, inChannels: 7, outChannels: 8, inHeight: 7, inWidth: 13, kernel: 3),
-        Conv2dShape(batch: 2, inChannels: 1, outChannels: 1, inHeight: 3, inWidth: 3, kernel: 3),
-        Conv2dShape(batch: 5, inChannels: 3, outChannels: 32, inHeight: 21, inWidth: 21, kernel: 6),
-        // Over 64 channels each way with K = 3: the wide, row-unrolled lavapipe tiles, a partial channel block.
-        Conv2dShape(batch: 2, inChannels: 67, outChannels: 70, inHeight: 5, inWidth: 37, kernel: 3),
-    ]
+    static let shapes = SelfTest.conv2dShapes  // (`galaxy selftest` runs the same shapes)
 
     /// The device's own tiles and the GPU paths (GPUTestSupport.gpuVariants), plus a split into a few
     /// chunks of dy rows with a partial last one (5 x 16 rows of the batch-5 shape in chunks of 27).

@@ -4,19 +4,7 @@ import XCTest
 final class LinearTests: GPUTestCase {
     /// Batch 1, sizes that are not multiples of the register blocks (portable 4x4; SHARE 64 rows x 64
     /// columns per workgroup, k in steps of 4 plus a scalar tail), the network's fc3, and fc1's features.
-    static let shapes: [LinearShape] = [
-        LinearShape(batch: 1, inFeatures: 7, outFeatures: 3),
-        LinearShape(batch: 5, inFeatures: 33, outFeatures: 10),
-        LinearShape(batch: 3, inFeatures: 64, outFeatures: 37),
-        LinearShape(batch: 9, inFeatures: 130, outFeatures: 66),
-        LinearShape(batch: 6, inFeatures: 128, outFeatures: 9),  // vec4 rows
-        // vec4 everywhere; dy^T read as vec4 along 12 outputs (a half-filled 8-row block), batch tail of 2.
-        LinearShape(batch: 10, inFeatures: 68, outFeatures: 12),
-        // A second, partial 64-row block of the SHARE tiles along batch (forward, backward_input) and outputs
-        // (backward_weight, whose dy^T is read as vec4s: 68 % 4 == 0).
-        LinearShape(batch: 70, inFeatures: 36, outFeatures: 68),
-        LinearShape(batch: 12, inFeatures: 3200, outFeatures: 128),  // fc1's layer at a smaller batch
-    ]
+    static let shapes = SelfTest.linearShapes  // (`galaxy selftest` runs the same shapes)
 
     /// The device's own tiles, lavapipe's quick ones and the GPU paths (GPUTestSupport).
     var variants: [(String, Kernels)] { [("device", kernels)] + quickVariants() + gpuVariants() }

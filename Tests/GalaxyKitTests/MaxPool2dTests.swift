@@ -3,14 +3,7 @@ import XCTest
 
 final class MaxPool2dTests: GPUTestCase {
     /// Even and odd sizes (odd ones drop the last row/column), one plane, and many planes.
-    static let shapes: [PoolShape] = [
-        PoolShape(planes: 1, height: 2, width: 2),
-        PoolShape(planes: 3, height: 7, width: 9),
-        PoolShape(planes: 10, height: 8, width: 6),
-        PoolShape(planes: 33, height: 13, width: 12),
-        PoolShape(planes: 5, height: 6, width: 8),    // vec4 rows, whole windows
-        PoolShape(planes: 7, height: 10, width: 10),  // whole windows, vec2 rows
-    ]
+    static let shapes = SelfTest.poolShapes  // (`galaxy selftest` runs the same shapes)
 
     /// Values from a small set so that ties inside a window are common: the tie rule is tested too.
     private func tiedValues(_ count: Int, seed: UInt64) -> [Float] {

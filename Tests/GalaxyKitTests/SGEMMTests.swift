@@ -6,19 +6,7 @@ final class SGEMMTests: GPUTestCase {
     /// and 8 x 64 of the variants below), k in steps of 4
     /// with a scalar tail, vec4 loads of A (k % 4 == 0) and B (n % 4 == 0) with clamped edge groups,
     /// and the portable path's 4 x 4 blocks. None but the last two are tile multiples in every dimension.
-    static let shapes: [GemmShape] = [
-        GemmShape(m: 1, n: 1, k: 1),
-        GemmShape(m: 3, n: 5, k: 2),          // smaller than one vec4 step of k
-        GemmShape(m: 7, n: 13, k: 5),         // scalar A and B, one k step of 4 and a tail of 1
-        GemmShape(m: 9, n: 70, k: 33),        // a second row block and column block, mostly idle lanes
-        GemmShape(m: 13, n: 36, k: 12),       // vec4 A and B, columns and rows past the edge
-        GemmShape(m: 17, n: 68, k: 130),      // vec4 B, scalar-tail k after vec4 A is ruled out
-        GemmShape(m: 12, n: 132, k: 66),      // vec4 B only (k % 4 == 2), three column blocks
-        GemmShape(m: 16, n: 64, k: 128),      // whole tiles
-        GemmShape(m: 40, n: 192, k: 100),     // several column blocks, a partial second row block
-        GemmShape(m: 128, n: 256, k: 64),     // whole tiles
-        GemmShape(m: 65, n: 127, k: 7),       // one row past a 64-row block, one column short of 128
-    ]
+    static let shapes = SelfTest.gemmShapes  // (`galaxy selftest` runs the same shapes)
 
     /// The device's own tiles, the bench ceiling's wider ones, narrow ones, and the portable path
     /// (no subgroup sharing, GPU-style workgroups).

@@ -1,4 +1,6 @@
+#if canImport(CMPI)
 import CMPI
+#endif
 import Foundation
 
 /// The ranks of an `mpirun` job (MPI_COMM_WORLD), wrapped so that no MPI handle or C pointer leaves
@@ -25,12 +27,7 @@ public final class MPIWorld: @unchecked Sendable {
     public static func join() throws -> MPIWorld? {
         if let current { return current }
         guard launched else { return nil }
-        var provided: Int32 = 0
-        try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided), "MPI_Init_thread")
-        try check(galaxy_mpi_errors_return(), "MPI_Comm_set_errhandler")
-        var r: Int32 = 0, n: Int32 = 0
-        try check(MPI_Comm_rank(galaxy_mpi_comm_world(), &r), "MPI_Comm_rank")
-        try check(MPI_Comm_size(galaxy_mpi_comm_world(), &n), "MPI_Comm_size")
+        let (r, n) = try MPICalls.initialize()
         let env = ProcessInfo.processInfo.environment
         let local = (env["OMPI_COMM_WORLD_LOCAL_RANK"] ?? env["MPI_LOCALRANKID"] ?? env["PMI_LOCAL_RANK"]).flatMap(Int.init) ?? Int(r)
         let world = MPIWorld(rank: Int(r), size: Int(n), localRank: local)
@@ -47,14 +44,12 @@ public final class MPIWorld: @unchecked Sendable {
     static func finalize() {
         guard current != nil else { return }
         current = nil
-        var finalized: Int32 = 0
-        MPI_Finalized(&finalized)
-        if finalized == 0 { MPI_Finalize() }
+        MPICalls.finalize()
     }
 
     /// Stops every rank of the job (after this rank printed why).
     public func abort(_ code: Int32) -> Never {
-        MPI_Abort(galaxy_mpi_comm_world(), code)
+        MPICalls.abort(code)
         exit(code)
     }
 
@@ -64,8 +59,7 @@ public final class MPIWorld: @unchecked Sendable {
         var all = [Float](repeating: 0, count: n * size)
         try values.withUnsafeBytes { send in
             try all.withUnsafeMutableBytes { recv in
-                try check(MPI_Allgather(send.baseAddress, Int32(n), galaxy_mpi_float(), recv.baseAddress, Int32(n), galaxy_mpi_float(), galaxy_mpi_comm_world()),
-                          "MPI_Allgather of \(n) floats")
+                try MPICalls.allGather(send, recv, count: n, double: false)
             }
         }
         return (0..<size).map { Array(all[($0 * n)..<(($0 + 1) * n)]) }
@@ -77,8 +71,7 @@ public final class MPIWorld: @unchecked Sendable {
         var all = [Double](repeating: 0, count: n * size)
         try values.withUnsafeBytes { send in
             try all.withUnsafeMutableBytes { recv in
-                try check(MPI_Allgather(send.baseAddress, Int32(n), galaxy_mpi_double(), recv.baseAddress, Int32(n), galaxy_mpi_double(), galaxy_mpi_comm_world()),
-                          "MPI_Allgather of \(n) doubles")
+                try MPICalls.allGather(send, recv, count: n, double: true)
             }
         }
         return (0..<size).map { Array(all[($0 * n)..<(($0 + 1) * n)]) }
@@ -108,15 +101,49 @@ public final class MPIWorld: @unchecked Sendable {
     public func broadcast(_ values: [Double], root: Int = 0) throws -> [Double] {
         var v = values
         try v.withUnsafeMutableBytes { buf in
-            try check(MPI_Bcast(buf.baseAddress, Int32(values.count), galaxy_mpi_double(), Int32(root), galaxy_mpi_comm_world()), "MPI_Bcast")
+            try MPICalls.broadcastDoubles(buf, count: values.count, root: root)
         }
         return v
     }
 
     /// Waits for every rank.
     public func barrier() throws {
-        try check(MPI_Barrier(galaxy_mpi_comm_world()), "MPI_Barrier")
+        try MPICalls.barrier()
     }
+}
+
+#if canImport(CMPI)
+/// The MPI library's C calls, on MPI_COMM_WORLD, errors returned (not fatal) and thrown.
+private enum MPICalls {
+    static func initialize() throws -> (rank: Int32, size: Int32) {
+        var provided: Int32 = 0
+        try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided), "MPI_Init_thread")
+        try check(galaxy_mpi_errors_return(), "MPI_Comm_set_errhandler")
+        var r: Int32 = 0, n: Int32 = 0
+        try check(MPI_Comm_rank(galaxy_mpi_comm_world(), &r), "MPI_Comm_rank")
+        try check(MPI_Comm_size(galaxy_mpi_comm_world(), &n), "MPI_Comm_size")
+        return (r, n)
+    }
+
+    static func finalize() {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if finalized == 0 { MPI_Finalize() }
+    }
+
+    static func abort(_ code: Int32) { MPI_Abort(galaxy_mpi_comm_world(), code) }
+
+    static func allGather(_ send: UnsafeRawBufferPointer, _ recv: UnsafeMutableRawBufferPointer, count n: Int, double: Bool) throws {
+        let type = double ? galaxy_mpi_double() : galaxy_mpi_float()
+        try check(MPI_Allgather(send.baseAddress, Int32(n), type, recv.baseAddress, Int32(n), type, galaxy_mpi_comm_world()),
+                  "MPI_Allgather of \(n) \(double ? "doubles" : "floats")")
+    }
+
+    static func broadcastDoubles(_ buf: UnsafeMutableRawBufferPointer, count: Int, root: Int) throws {
+        try check(MPI_Bcast(buf.baseAddress, Int32(count), galaxy_mpi_double(), Int32(root), galaxy_mpi_comm_world()), "MPI_Bcast")
+    }
+
+    static func barrier() throws { try check(MPI_Barrier(galaxy_mpi_comm_world()), "MPI_Barrier") }
 
     private static func check(_ code: Int32, _ what: String) throws {
         guard code != galaxy_mpi_success() else { return }
@@ -125,9 +152,20 @@ public final class MPIWorld: @unchecked Sendable {
         MPI_Error_string(code, &text, &length)
         throw DistributedError.mpi("\(what) failed: \(String(cString: text)) (another rank may have stopped)")
     }
-
-    private func check(_ code: Int32, _ what: String) throws { try Self.check(code, what) }
 }
+#else
+/// A build without MPI (GALAXY_NO_MPI=1, as the GPU kit is built): galaxy runs as one process, and a
+/// launch under mpirun is refused, so no world exists for the other calls to serve.
+private enum MPICalls {
+    static let missing = DistributedError.mpi("this galaxy was built without MPI (GALAXY_NO_MPI=1, as the GPU kit is): run it without mpirun")
+    static func initialize() throws -> (rank: Int32, size: Int32) { throw missing }
+    static func finalize() {}
+    static func abort(_ code: Int32) {}
+    static func allGather(_ send: UnsafeRawBufferPointer, _ recv: UnsafeMutableRawBufferPointer, count n: Int, double: Bool) throws { throw missing }
+    static func broadcastDoubles(_ buf: UnsafeMutableRawBufferPointer, count: Int, root: Int) throws { throw missing }
+    static func barrier() throws { throw missing }
+}
+#endif
 
 public enum DistributedError: Error, CustomStringConvertible {
     case mpi(String)
