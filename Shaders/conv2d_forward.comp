@@ -1,6 +1,6 @@
 #version 450
 // 2D convolution, stride 1, no padding, NCHW, weights OIHW (PyTorch):
-// y[n,o,oy,ox] = b[o] + sum_{c,ky,kx} x[n,c,oy+ky,ox+kx] * w[o,c,ky,kx], or max(that, 0) with RELU.
+// y[n,o,oy,ox] = b[o] + sum_{c,ky,kx} x[n,c,oy+ky,ox+kx] * w[o,c,ky,kx], or max(that, 0) with p.relu.
 // Each invocation computes OB output channels x XB neighbouring columns of one output row (a
 // "strip"), reusing each loaded input row segment across OB channels and each weight across XB
 // columns. With SHARE (lavapipe: one 8-lane subgroup per workgroup) the 8 lanes take 8 strips of
@@ -15,18 +15,18 @@ layout(constant_id = 2) const uint OB = 8;
 layout(constant_id = 3) const uint XB = 4;
 // true: workgroup = one subgroup of 8 lanes, OB a multiple of 8.
 layout(constant_id = 4) const bool SHARE = false;
-// true: the epilogue writes max(y, 0), so a following ReLU needs no pass of its own.
-layout(constant_id = 5) const bool RELU = false;
 // true: the ky loop is unrolled, so each accumulator is carried once per input channel instead of
 // once per kernel row (llvmpipe pays per loop-carried value: worth it for small K, too much code for large).
-layout(constant_id = 6) const bool UNROLL = false;
+layout(constant_id = 5) const bool UNROLL = false;
 const uint ROW = XB + K - 1;
 const uint OJ = (OB + 7) / 8;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
 layout(std430, binding = 2) readonly buffer B { float b[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params { uint batch; uint inChannels; uint outChannels; uint inHeight; uint inWidth; } p;
+// relu != 0: the epilogue writes max(y, 0), so a following ReLU needs no pass of its own. A push constant,
+// not a specialization constant: one pipeline serves both, and llvmpipe compiles it once.
+layout(push_constant) uniform Params { uint batch; uint inChannels; uint outChannels; uint inHeight; uint inWidth; uint relu; } p;
 
 float acc[OB][XB];
 float r[ROW];
@@ -104,7 +104,7 @@ void main() {
         uint outBase = ((n * p.outChannels + o) * outH + oy) * outW;
         [[unroll]] for (uint t = 0; t < XB; t++) {
             float v = acc[a][t] + b[o];
-            if (x0 + t < outW) y[outBase + x0 + t] = RELU ? max(v, 0.0) : v;
+            if (x0 + t < outW) y[outBase + x0 + t] = p.relu != 0 ? max(v, 0.0) : v;
         }
     }
 }

@@ -17,6 +17,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         public var r3: [T], r4: [T], p4: [T], i4: [UInt32], f1: [T], f2: [T], z: [T], output: [T]
     }
 
+    @_specialize(exported: true, where T == Double)
     public func forward(_ x: [T], batch b: Int) -> Activations {
         typealias R = Reference
         let r1 = R.reluForward(R.conv2dForward(x, params["conv1.weight"]!, params["conv1.bias"]!, SanderDielemanNet.conv1(b)))
@@ -34,6 +35,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
     }
 
     /// Gradients of loss_sum / numel (the seed's backward) for every parameter.
+    @_specialize(exported: true, where T == Double)
     public func backward(_ a: Activations, target: [T], batch b: Int) -> [String: [T]] {
         typealias R = Reference
         var g: [String: [T]] = [:]

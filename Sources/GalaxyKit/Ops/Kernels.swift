@@ -94,7 +94,9 @@ struct CountParams { var count: UInt32 }
 struct PoolParams { var planes: UInt32; var height: UInt32; var width: UInt32 }
 struct GemmParams { var m: UInt32; var n: UInt32; var k: UInt32 }
 struct LinearParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32 }
+struct LinearForwardParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32; var relu: UInt32 }
 struct ConvParams { var batch: UInt32; var inChannels: UInt32; var outChannels: UInt32; var inHeight: UInt32; var inWidth: UInt32 }
+struct ConvForwardParams { var conv: ConvParams; var relu: UInt32 }
 struct MSEBackwardParams { var count: UInt32; var denominator: UInt32 }
 struct MSEParams { var count: UInt32; var slot: UInt32; var accumulate: UInt32 }
 struct SGDParams { var count: UInt32; var lr: Float; var momentum: Float }
@@ -205,8 +207,9 @@ public final class Kernels {
 
     /// y = x * w^T + b, or max(that, 0) with `relu` (a GEMM with A = x, B = w^T).
     public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape, relu: Bool = false) throws {
-        try gemm(seq, "linear_forward", [x, w, b, y], push: linearParams(s), m: s.batch, n: s.outFeatures,
-                 va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), extra: [relu ? 1 : 0], macs: s.macs)
+        let push = LinearForwardParams(batch: UInt32(s.batch), inFeatures: UInt32(s.inFeatures), outFeatures: UInt32(s.outFeatures), relu: relu ? 1 : 0)
+        try gemm(seq, "linear_forward", [x, w, b, y], push: push, m: s.batch, n: s.outFeatures,
+                 va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), macs: s.macs)
     }
 
     /// dx = dy * w (a GEMM with A = dy, B = w).
@@ -221,16 +224,16 @@ public final class Kernels {
                  va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [x]), macs: s.macs + s.batch * s.outFeatures)
     }
 
-    /// Dispatches a gemm.glsl shader producing an m x n C: spec constants SHARE, NC, MB, VA, VB, then `extra`.
+    /// Dispatches a gemm.glsl shader producing an m x n C: spec constants SHARE, NC, MB, VA, VB.
     /// `va` / `vb`: 4 when A / B may be read as vec4s along their contiguous axis (see gemm.glsl).
     private func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int,
-                         va: UInt32, vb: UInt32, extra: [UInt32] = [], macs: Int) throws {
+                         va: UInt32, vb: UInt32, macs: Int) throws {
         if tiles.gemmShare {
             let (mb, nc) = (tiles.gemmRows, tiles.gemmLaneColumns)
             precondition(nc % 4 == 0 && nc > 0, "gemmLaneColumns must be a positive multiple of 4")
             precondition(mb % 8 == 0 && mb > 0, "gemmRows must be a positive multiple of 8")
             let groups = ceilDiv(m, mb) * ceilDiv(n, 8 * nc)
-            try seq.dispatch(pipeline(name, bindings.count, P.self, [1, nc, mb, va, vb] + extra, workgroup: 8), bindings,
+            try seq.dispatch(pipeline(name, bindings.count, P.self, [1, nc, mb, va, vb], workgroup: 8), bindings,
                              push: push, invocations: groups * 8, macs: macs)
             return
         }
@@ -239,26 +242,26 @@ public final class Kernels {
         while ceilDiv(m, mb) * ceilDiv(n, nc) < tiles.minInvocations && (mb > 1 || nc > 1) {
             if mb >= nc { mb = max(1, mb / 2) } else { nc = max(1, nc / 2) }
         }
-        try seq.dispatch(pipeline(name, bindings.count, P.self, [0, nc, mb, va, vb] + extra), bindings,
+        try seq.dispatch(pipeline(name, bindings.count, P.self, [0, nc, mb, va, vb]), bindings,
                          push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc), macs: macs)
     }
 
     /// y = conv(x, w) + b, or max(that, 0) when `relu` (the ReLU fused into the epilogue).
     public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape, relu: Bool = false) throws {
-        let k = UInt32(s.kernel), r: UInt32 = relu ? 1 : 0
+        let k = UInt32(s.kernel), push = ConvForwardParams(conv: convParams(s), relu: relu ? 1 : 0)
         if tiles.convShare {
             let (ob, unroll) = shareChannels(s.outChannels, kernel: s.kernel)
             let xb = columnBlock(s.outWidth, max: tiles.convShareMaxColumns)
             let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
             let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
-            try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 1, r, unroll], workgroup: 8), [x, w, b, y],
-                             push: convParams(s), invocations: n, macs: s.macs)
+            try seq.dispatch(pipeline("conv2d_forward", 4, ConvForwardParams.self, [k, ob, xb, 1, unroll], workgroup: 8), [x, w, b, y],
+                             push: push, invocations: n, macs: s.macs)
             return
         }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
-        try seq.dispatch(pipeline("conv2d_forward", 4, ConvParams.self, [k, ob, xb, 0, r, 0]), [x, w, b, y],
-                         push: convParams(s), invocations: n, macs: s.macs)
+        try seq.dispatch(pipeline("conv2d_forward", 4, ConvForwardParams.self, [k, ob, xb, 0, 0]), [x, w, b, y],
+                         push: push, invocations: n, macs: s.macs)
     }
 
     public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {

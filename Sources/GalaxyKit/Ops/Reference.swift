@@ -5,6 +5,7 @@ public enum Reference {
     // MARK: conv2d
 
     /// y[n,o,oy,ox] = b[o] + sum_{c,ky,kx} x[n,c,oy+ky,ox+kx] * w[o,c,ky,kx]  (y is [N,O,OH,OW])
+    @_specialize(exported: true, where T == Double)
     public static func conv2dForward<T: BinaryFloatingPoint>(_ x: [T], _ w: [T], _ b: [T], _ s: Conv2dShape) -> [T] {
         let (oh, ow, k) = (s.outHeight, s.outWidth, s.kernel)
         var y = [T](repeating: 0, count: s.outputCount)
@@ -29,6 +30,7 @@ public enum Reference {
     }
 
     /// dx[n,c,iy,ix] = sum_{o,ky,kx} dy[n,o,iy-ky,ix-kx] * w[o,c,ky,kx]  (dx is [N,C,H,W])
+    @_specialize(exported: true, where T == Double)
     public static func conv2dBackwardInput<T: BinaryFloatingPoint>(_ dy: [T], _ w: [T], _ s: Conv2dShape) -> [T] {
         let (oh, ow, k) = (s.outHeight, s.outWidth, s.kernel)
         var dx = [T](repeating: 0, count: s.inputCount)
@@ -52,6 +54,7 @@ public enum Reference {
     }
 
     /// dw[o,c,ky,kx] = sum_{n,oy,ox} dy[n,o,oy,ox] * x[n,c,oy+ky,ox+kx];  db[o] = sum_{n,oy,ox} dy[n,o,oy,ox]
+    @_specialize(exported: true, where T == Double)
     public static func conv2dBackwardWeight<T: BinaryFloatingPoint>(_ dy: [T], _ x: [T], _ s: Conv2dShape) -> (dw: [T], db: [T]) {
         let (oh, ow, k) = (s.outHeight, s.outWidth, s.kernel)
         var dw = [T](repeating: 0, count: s.weightCount)
@@ -80,6 +83,7 @@ public enum Reference {
 
     /// y[p,oy,ox] = max over the 2x2 window; index = iy*W+ix of the first maximum in row-major window
     /// order (PyTorch's tie rule; a NaN wins). Odd trailing rows/columns are dropped (floor).
+    @_specialize(exported: true, where T == Double)
     public static func maxpool2dForward<T: BinaryFloatingPoint>(_ x: [T], _ s: PoolShape) -> (y: [T], index: [UInt32]) {
         let (oh, ow) = (s.outHeight, s.outWidth)
         var y = [T](repeating: 0, count: s.outputCount)
@@ -103,6 +107,7 @@ public enum Reference {
     }
 
     /// dx is zero except at each window's recorded maximum, which receives the window's dy.
+    @_specialize(exported: true, where T == Double)
     public static func maxpool2dBackward<T: BinaryFloatingPoint>(_ dy: [T], _ index: [UInt32], _ s: PoolShape) -> [T] {
         var dx = [T](repeating: 0, count: s.inputCount)
         for p in 0..<s.planes {
@@ -118,10 +123,13 @@ public enum Reference {
 
     /// c[m,n] = sum_k a[m,k] * b[k,n]  (row-major: a is [M,K], b [K,N], c [M,N])
     /// y[i] = sum over chunks h of x[h * count + i], in chunk order (chunk_sum.comp).
+    @_specialize(exported: true, where T == Double)
     public static func chunkSum<T: BinaryFloatingPoint>(_ x: [T], count: Int, chunks: Int) -> [T] {
         precondition(x.count >= count * chunks, "chunkSum: \(x.count) values for \(chunks) chunks of \(count)")
         return (0..<count).map { i in (0..<chunks).reduce(T(0)) { $0 + x[$1 * count + i] } }
     }
+
+    @_specialize(exported: true, where T == Double)
 
     public static func sgemm<T: BinaryFloatingPoint>(_ a: [T], _ b: [T], _ s: GemmShape) -> [T] {
         var c = [T](repeating: 0, count: s.m * s.n)
@@ -137,6 +145,7 @@ public enum Reference {
     // MARK: linear
 
     /// y[n,o] = b[o] + sum_k x[n,k] * w[o,k]
+    @_specialize(exported: true, where T == Double)
     public static func linearForward<T: BinaryFloatingPoint>(_ x: [T], _ w: [T], _ b: [T], _ s: LinearShape) -> [T] {
         var y = [T](repeating: 0, count: s.batch * s.outFeatures)
         for n in 0..<s.batch {
@@ -150,6 +159,7 @@ public enum Reference {
     }
 
     /// dx[n,k] = sum_o dy[n,o] * w[o,k]
+    @_specialize(exported: true, where T == Double)
     public static func linearBackwardInput<T: BinaryFloatingPoint>(_ dy: [T], _ w: [T], _ s: LinearShape) -> [T] {
         var dx = [T](repeating: 0, count: s.batch * s.inFeatures)
         for n in 0..<s.batch {
@@ -162,6 +172,7 @@ public enum Reference {
     }
 
     /// dw[o,k] = sum_n dy[n,o] * x[n,k];  db[o] = sum_n dy[n,o]
+    @_specialize(exported: true, where T == Double)
     public static func linearBackwardWeight<T: BinaryFloatingPoint>(_ dy: [T], _ x: [T], _ s: LinearShape) -> (dw: [T], db: [T]) {
         var dw = [T](repeating: 0, count: s.outFeatures * s.inFeatures)
         var db = [T](repeating: 0, count: s.outFeatures)
@@ -178,9 +189,11 @@ public enum Reference {
     // MARK: relu
 
     /// y = max(x, 0)
+    @_specialize(exported: true, where T == Double)
     public static func reluForward<T: BinaryFloatingPoint>(_ x: [T]) -> [T] { x.map { $0 > 0 ? $0 : 0 } }
 
     /// dx = dy where the forward output y > 0, else 0 (PyTorch's threshold_backward on the output).
+    @_specialize(exported: true, where T == Double)
     public static func reluBackward<T: BinaryFloatingPoint>(_ y: [T], _ dy: [T]) -> [T] {
         zip(y, dy).map { $0 > 0 ? $1 : 0 }
     }
@@ -188,12 +201,14 @@ public enum Reference {
     // MARK: MSE loss
 
     /// sum_i (pred_i - target_i)^2, as MSELoss(reduction='sum').
+    @_specialize(exported: true, where T == Double)
     public static func mseForward<T: BinaryFloatingPoint>(_ pred: [T], _ target: [T]) -> T {
         zip(pred, target).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
     }
 
     /// Gradient of mseForward(pred, target) / count, which is what the seed back-propagates.
     /// Gradient of sum (pred - target)^2 / denominator (default: the element count).
+    @_specialize(exported: true, where T == Double)
     public static func mseBackward<T: BinaryFloatingPoint>(_ pred: [T], _ target: [T], denominator: Int? = nil) -> [T] {
         let n = T(denominator ?? pred.count)
         return zip(pred, target).map { 2 * ($0 - $1) / n }
@@ -203,6 +218,7 @@ public enum Reference {
 
     /// One step of torch.optim.SGD(lr, momentum), dampening 0: buf = momentum*buf + g; w -= lr*buf.
     /// A zero buffer reproduces PyTorch's first step (buf = g).
+    @_specialize(exported: true, where T == Double)
     public static func sgdMomentum<T: BinaryFloatingPoint>(weights w: inout [T], grads g: [T], buffer buf: inout [T], lr: T, momentum: T) {
         for i in w.indices {
             buf[i] = momentum * buf[i] + g[i]
