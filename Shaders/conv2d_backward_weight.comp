@@ -11,7 +11,9 @@
 // chunk_sum adds the chunks in order. ROWS = 0: one chunk of all rows, written to dw and db themselves.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifndef NO_SUBGROUPS
 #extension GL_KHR_shader_subgroup_ballot : require
+#endif
 #include "common.glsl"
 layout(constant_id = 1) const uint K = 3;
 layout(constant_id = 2) const uint OL = 2;   // output channels per invocation

@@ -8,7 +8,9 @@
 // llvmpipe executes a storage-buffer load one lane at a time (docs/performance.md).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifndef NO_SUBGROUPS
 #extension GL_KHR_shader_subgroup_ballot : require
+#endif
 #include "common.glsl"
 layout(constant_id = 1) const uint K = 3;
 layout(constant_id = 2) const uint OB = 8;

@@ -83,7 +83,7 @@ void storeTile(uint M, uint N, uint m0, uint n0, bool sums) {
 #define GEMM_ONE(R) [[unroll]] for (uint j = 0; j < RJ; j++) av[8 * j + R] = subgroupBroadcast(one[j], R);
 
 void gemmShare(uint M, uint N, uint K) {
-    uint lane = gl_SubgroupInvocationID;
+    uint lane = SUBGROUP_LANE;
     uint nBlocks = (N + 8 * NC - 1) / (8 * NC), mBlocks = (M + MB - 1) / MB;
     uint g = globalIndex() / 8;
     if (g >= mBlocks * nBlocks) return;  // whole workgroups only: the lanes stay together

@@ -3,7 +3,9 @@
 // As a GEMM (gemm.glsl): A = dy [batch, out], B = w [out, in], C = dx [batch, in].
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifndef NO_SUBGROUPS
 #extension GL_KHR_shader_subgroup_ballot : require
+#endif
 #include "common.glsl"
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
 layout(std430, binding = 0) readonly buffer DY4 { vec4 dy4[]; };

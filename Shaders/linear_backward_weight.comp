@@ -5,7 +5,9 @@
 // (or lane 0 of the workgroups) of the first column block. Each element is one invocation's sum: no atomics.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifndef NO_SUBGROUPS
 #extension GL_KHR_shader_subgroup_ballot : require
+#endif
 #include "common.glsl"
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
 layout(std430, binding = 0) readonly buffer DY4 { vec4 dy4[]; };

@@ -5,7 +5,9 @@
 // As a GEMM (gemm.glsl): A = x [batch, in], B = w^T (B[k][o] = w[o,k], contiguous along k), C = y.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifndef NO_SUBGROUPS
 #extension GL_KHR_shader_subgroup_ballot : require
+#endif
 #include "common.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };

@@ -3,7 +3,9 @@
 // C [M,N]. `galaxy bench` times it at 1024^3 as the device's GEMM ceiling. The tiling is in gemm.glsl.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifndef NO_SUBGROUPS
 #extension GL_KHR_shader_subgroup_ballot : require
+#endif
 #include "common.glsl"
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 0) readonly buffer A4 { vec4 a4v[]; };

@@ -13,16 +13,22 @@ struct CompileShaders: BuildToolPlugin {
         let includes = files.filter { $0.pathExtension == "glsl" }
         let compiler = try findOnPath("glslangValidator")
         let outDir = context.pluginWorkDirectoryURL.appending(path: "Shaders")
-        return files.filter { $0.pathExtension == "comp" }.map { source in
+        // Shaders that use subgroup operations (their SHARE paths) are also compiled without them, as
+        // <name>_nosg.spv (-DNO_SUBGROUPS): the portable tiles load that one, so they need no subgroup support.
+        return try files.filter { $0.pathExtension == "comp" }.flatMap { source -> [Command] in
             let name = source.deletingPathExtension().lastPathComponent
-            let output = outDir.appending(path: "\(name).spv")
-            return .buildCommand(
-                displayName: "Compiling shader \(source.lastPathComponent)",
-                executable: compiler,
-                arguments: ["-V", "--target-env", "vulkan1.1", "-I\(shaderDir.path)", "-o", output.path, source.path],
-                inputFiles: [source] + includes,
-                outputFiles: [output]
-            )
+            let usesSubgroups = try String(contentsOf: source, encoding: .utf8).contains("GL_KHR_shader_subgroup")
+            let variants: [(String, [String])] = [(name, [])] + (usesSubgroups ? [("\(name)_nosg", ["-DNO_SUBGROUPS"])] : [])
+            return variants.map { output, defines in
+                .buildCommand(
+                    displayName: "Compiling shader \(output).spv",
+                    executable: compiler,
+                    arguments: ["-V", "--target-env", "vulkan1.1", "-I\(shaderDir.path)"] + defines
+                        + ["-o", outDir.appending(path: "\(output).spv").path, source.path],
+                    inputFiles: [source] + includes,
+                    outputFiles: [outDir.appending(path: "\(output).spv")]
+                )
+            }
         }
     }
 }

@@ -23,6 +23,9 @@ final class SGEMMTests: GPUTestCase {
 
     func testSGEMMMatchesReference() throws {
         for (i, s) in Self.shapes.enumerated() { var same = SameBits(); for (tag, kernels) in variants {
+            // The ceiling's tiles run only the bench's 1024^3 product (vec4 A and B): the shapes that load
+            // vec4s both ways, so llvmpipe compiles its very wide variant once.
+            if tag == "ceiling" && !(s.k % 4 == 0 && s.n % 4 == 0) { continue }
             let a = randomFloats(s.m * s.k, seed: UInt64(800 + i))
             let b = randomFloats(s.k * s.n, seed: UInt64(900 + i))
             let (ab, bb, cb) = (try input(a), try input(b), try output(s.m * s.n))

@@ -116,6 +116,11 @@ public final class MPIWorld: @unchecked Sendable {
 /// The MPI library's C calls, on MPI_COMM_WORLD, errors returned (not fatal) and thrown.
 private enum MPICalls {
     static func initialize() throws -> (rank: Int32, size: Int32) {
+        // A rank waiting for the others sleeps instead of spinning (Open MPI spins unless oversubscribed):
+        // galaxy's ranks wait while their GPU computes, or share lavapipe's CPU cores, and a spinning rank
+        // took them from the rank that computes (a 2-rank epoch on 2 cores: 24 s spinning, 6 s yielding).
+        // The exchange is once per step, so the microseconds of a wake-up do not count. The user's setting wins.
+        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0)
         var provided: Int32 = 0
         try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided), "MPI_Init_thread")
         try check(galaxy_mpi_errors_return(), "MPI_Comm_set_errhandler")

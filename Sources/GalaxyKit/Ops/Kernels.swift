@@ -59,19 +59,22 @@ public struct TileConfig: Sendable, Equatable {
     /// longer to create (every process), and save about 15 ms per trained image on the 2-core machine.
     public static let quickCompileImages = 20_000
 
-    /// The configuration for a job of `images` image passes. On lavapipe: the portable tiles up to one
-    /// batch (128), the quick SHARE tiles below `quickCompileImages`, the full ones above; `GALAXY_TILES`
-    /// (full, quick, portable) overrides that. GPUs get `forDevice`.
-    public static func forWork(_ info: DeviceInfo, images: Int) -> TileConfig {
+    /// The configuration for a job of `images` image passes. On lavapipe: the portable tiles for inference
+    /// of up to one batch (128: predict of a few images, where creating the SHARE pipelines costs more
+    /// than running them), the quick SHARE tiles below `quickCompileImages`, the full ones above; training
+    /// never gets the portable tiles (its backward pass is 3x slower there), so on lavapipe a run's bits do
+    /// not depend on its length (quick and full tiles add in the same order). `GALAXY_TILES` (full, quick,
+    /// portable) overrides that. GPUs get `forDevice`.
+    public static func forWork(_ info: DeviceInfo, images: Int, training: Bool = false) -> TileConfig {
         guard info.type == "CPU" else { return forDevice(info) }
-        let shareable = info.subgroupSize == 8
+        let shareable = info.sharesOperands
         switch ProcessInfo.processInfo.environment["GALAXY_TILES"] {
         case "full": return forDevice(info)
         case "quick": return shareable ? lavapipeQuick : TileConfig()
         case "portable": return TileConfig()
         default: break
         }
-        if images <= 128 || !shareable { return TileConfig() }
+        if (images <= 128 && !training) || !shareable { return TileConfig() }
         return images < quickCompileImages ? lavapipeQuick : lavapipe
     }
 
@@ -85,7 +88,7 @@ public struct TileConfig: Sendable, Equatable {
     /// The configuration for a device: lavapipe's 8-lane subgroups want small workgroups; GPUs want more threads.
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
         guard info.type == "CPU" else { return gpu }
-        return info.subgroupSize == 8 ? lavapipe : TileConfig()
+        return info.sharesOperands ? lavapipe : TileConfig()
     }
 }
 
@@ -145,6 +148,10 @@ public final class Kernels {
     private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
         try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [workgroup ?? tiles.workgroupSize] + spec)
     }
+
+    /// The build of a GEMM-shaped shader without subgroup operations (CompileShaders' `_nosg`), which the
+    /// portable tiles use: it declares no subgroup capability, so it runs on any Vulkan 1.1 device.
+    static func subgroupFree(_ name: String) -> String { name + "_nosg" }
 
     /// Columns per lane for a row of `width` outputs: the block in 4...max (or smaller when the row
     /// is) that wastes the fewest columns, the larger on ties.
@@ -242,7 +249,7 @@ public final class Kernels {
         while ceilDiv(m, mb) * ceilDiv(n, nc) < tiles.minInvocations && (mb > 1 || nc > 1) {
             if mb >= nc { mb = max(1, mb / 2) } else { nc = max(1, nc / 2) }
         }
-        try seq.dispatch(pipeline(name, bindings.count, P.self, [0, nc, mb, va, vb]), bindings,
+        try seq.dispatch(pipeline(Self.subgroupFree(name), bindings.count, P.self, [0, nc, mb, va, vb]), bindings,
                          push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc), macs: macs)
     }
 
@@ -260,7 +267,7 @@ public final class Kernels {
         }
         let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
-        try seq.dispatch(pipeline("conv2d_forward", 4, ConvForwardParams.self, [k, ob, xb, 0, 0]), [x, w, b, y],
+        try seq.dispatch(pipeline(Self.subgroupFree("conv2d_forward"), 4, ConvForwardParams.self, [k, ob, xb, 0, 0]), [x, w, b, y],
                          push: push, invocations: n, macs: s.macs)
     }
 
@@ -277,7 +284,7 @@ public final class Kernels {
         }
         let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
         let n = s.batch * ceilDiv(s.inChannels, cb) * s.inHeight * ceilDiv(s.inWidth, xb)
-        try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 0, 0]), [dy, w, dx],
+        try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_input"), 3, ConvParams.self, [k, cb, xb, 0, 0]), [dy, w, dx],
                          push: convParams(s), invocations: n, macs: s.macs)
     }
 
@@ -305,7 +312,7 @@ public final class Kernels {
         let rows = s.batch * s.outHeight
         let chunkRows = reductionRows(rows: rows, blocks: blocks, macs: s.macs + s.outputCount)
         guard chunkRows > 0 else {
-            try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0, 1, 0]), [dy, x, dw, db],
+            try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_weight"), 4, ConvParams.self, [k, ol, cb, xc, 0, 1, 0]), [dy, x, dw, db],
                              push: convParams(s), invocations: blocks, macs: s.macs + s.outputCount)
             return
         }
@@ -314,7 +321,7 @@ public final class Kernels {
         let dwFloats = chunks * s.weightCount, dbAt = (dwFloats + 63) / 64 * 64
         let partial = try scratchRange(floats: dbAt + chunks * s.outChannels)
         let (pdw, pdb) = (partial.floats(0, dwFloats), partial.floats(dbAt, chunks * s.outChannels))
-        try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 0, 1, UInt32(chunkRows)]), [dy, x, pdw, pdb],
+        try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_weight"), 4, ConvParams.self, [k, ol, cb, xc, 0, 1, UInt32(chunkRows)]), [dy, x, pdw, pdb],
                          push: convParams(s), invocations: blocks * chunks, macs: s.macs + s.outputCount)
         try chunkSum(seq, x: pdw, y: dw, count: s.weightCount, chunks: chunks)
         try chunkSum(seq, x: pdb, y: db, count: s.outChannels, chunks: chunks)

@@ -43,7 +43,12 @@ public struct DeviceInfo: Sendable {
     public let typeRank: Int
     public let memoryBytes: UInt64
     public let subgroupSize: UInt32
+    /// Compute shaders have subgroupBroadcast (VK_SUBGROUP_FEATURE_BALLOT_BIT in the compute stage).
+    public var subgroupBallot = true
     public let apiVersion: String
+
+    /// The SHARE tiles' condition: 8-lane subgroups with subgroupBroadcast (lavapipe at 256-bit vectors).
+    public var sharesOperands: Bool { subgroupSize == 8 && subgroupBallot }
 }
 
 /// A Vulkan instance, one physical device and a logical device with one compute queue.
@@ -286,9 +291,12 @@ public final class VulkanContext: @unchecked Sendable {
             vkGetPhysicalDeviceProperties2(device, &props2)
         }
         let v = props.apiVersion
-        return DeviceInfo(index: index, name: name, type: type, typeRank: rank, memoryBytes: bytes,
-                          subgroupSize: subgroup.subgroupSize,
-                          apiVersion: "\(galaxy_vk_api_version_major(v)).\(galaxy_vk_api_version_minor(v)).\(galaxy_vk_api_version_patch(v))")
+        var info = DeviceInfo(index: index, name: name, type: type, typeRank: rank, memoryBytes: bytes,
+                              subgroupSize: subgroup.subgroupSize,
+                              apiVersion: "\(galaxy_vk_api_version_major(v)).\(galaxy_vk_api_version_minor(v)).\(galaxy_vk_api_version_patch(v))")
+        info.subgroupBallot = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue != 0
+            && subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT.rawValue != 0
+        return info
     }
 
     /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU; with a
