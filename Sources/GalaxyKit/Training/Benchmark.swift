@@ -84,9 +84,12 @@ extension Benchmark {
 /// Times a full training step (augment -> forward -> loss -> backward -> SGD) and inference on
 /// synthetic data, steady state after warm-up, median of `runs`.
 public enum Benchmark {
+    /// What a long training run gets (lavapipe: the full tiles); GALAXY_TILES=quick|portable measures the others.
+    static func steadyTiles(_ context: VulkanContext) -> TileConfig { .forWork(context.info, images: .max, training: true) }
+
     public static func run(context: VulkanContext, batch: Int = 128, runs: Int = 5, outputs: Int = 37,
                            log: (String) -> Void = { _ in }) throws -> BenchmarkResult {
-        let kernels = Kernels(context)
+        let kernels = Kernels(context, tiles: steadyTiles(context))
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         try net.setWeights(ModelWeights(outputs: outputs, seed: 1))
         var rng = SplitMix64(seed: 3)
@@ -208,7 +211,7 @@ public struct DistributedBenchmarkResult: Encodable, Sendable {
 extension Benchmark {
     public static func distributed(context: VulkanContext, world: MPIWorld, batch: Int = 128, runs: Int = 5, outputs: Int = 37,
                                    log: (String) -> Void = { _ in }) throws -> DistributedBenchmarkResult {
-        let kernels = Kernels(context)
+        let kernels = Kernels(context, tiles: steadyTiles(context))
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         try net.setWeights(ModelWeights(outputs: outputs, seed: 1))
         var rng = SplitMix64(seed: 3)
