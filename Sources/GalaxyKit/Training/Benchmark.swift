@@ -206,6 +206,13 @@ public struct DistributedBenchmarkResult: Encodable, Sendable {
     /// Median per step: reading the gradient back, the MPI sum, writing it to the device.
     public var exchangeMilliseconds: Double
     public var gradientBytes: Int
+
+    // The keys of `bench --json` (snake case, as the one-process figures).
+    enum CodingKeys: String, CodingKey {
+        case ranks, batch
+        case oneRankImagesPerSecond = "one_rank_images_per_second", ranksImagesPerSecond = "ranks_images_per_second"
+        case scalingEfficiency = "scaling_efficiency", exchangeMilliseconds = "exchange_milliseconds", gradientBytes = "gradient_bytes"
+    }
 }
 
 extension Benchmark {
