@@ -54,41 +54,20 @@ public final class MPIWorld: @unchecked Sendable {
     }
 
     /// Every rank's `values` (the same count on every rank), in rank order.
-    public func allGather(_ values: [Float]) throws -> [[Float]] {
+    public func allGather<T: BinaryFloatingPoint>(_ values: [T]) throws -> [[T]] {
+        precondition(T.self == Float.self || T.self == Double.self, "MPI gathers Float or Double")
         let n = values.count
-        var all = [Float](repeating: 0, count: n * size)
+        var all = [T](repeating: 0, count: n * size)
         try values.withUnsafeBytes { send in
             try all.withUnsafeMutableBytes { recv in
-                try MPICalls.allGather(send, recv, count: n, double: false)
-            }
-        }
-        return (0..<size).map { Array(all[($0 * n)..<(($0 + 1) * n)]) }
-    }
-
-    /// Every rank's `values` as doubles, in rank order.
-    public func allGather(_ values: [Double]) throws -> [[Double]] {
-        let n = values.count
-        var all = [Double](repeating: 0, count: n * size)
-        try values.withUnsafeBytes { send in
-            try all.withUnsafeMutableBytes { recv in
-                try MPICalls.allGather(send, recv, count: n, double: true)
+                try MPICalls.allGather(send, recv, count: n, double: T.self == Double.self)
             }
         }
         return (0..<size).map { Array(all[($0 * n)..<(($0 + 1) * n)]) }
     }
 
     /// The sum over ranks of `values`, added in rank order (rank 0 first): the same bits on every rank.
-    public func sum(_ values: [Float]) throws -> [Float] {
-        let parts = try allGather(values)
-        var total = parts[0]
-        for part in parts.dropFirst() {
-            for i in total.indices { total[i] += part[i] }
-        }
-        return total
-    }
-
-    /// The sum over ranks of `values`, in rank order.
-    public func sum(_ values: [Double]) throws -> [Double] {
+    public func sum<T: BinaryFloatingPoint>(_ values: [T]) throws -> [T] {
         let parts = try allGather(values)
         var total = parts[0]
         for part in parts.dropFirst() {
