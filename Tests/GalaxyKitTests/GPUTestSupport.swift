@@ -139,7 +139,7 @@ extension GPUTestCase {
     /// What a small training run gets on this device: lavapipe's quick tiles (the full ones are
     /// compared with them op by op), the device's own elsewhere. The network tests use these, so a cold
     /// `make test` compiles the network's pipelines once for them and the CLI tests together.
-    var smallJobKernels: Kernels { Kernels(context, tiles: .forWork(context.info, images: 1_000)) }
+    var smallJobKernels: Kernels { Kernels(context, tiles: .forSmallJob(context.info)) }
 
     func quickVariants() -> [(String, Kernels)] {
         guard kernels.tiles == .lavapipe else { return [] }

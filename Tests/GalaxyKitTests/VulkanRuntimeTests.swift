@@ -18,6 +18,10 @@ final class VulkanRuntimeTests: GPUTestCase {
         XCTAssertEqual(try VulkanContext.choose(devices, selector: "intel").index, 1)
         XCTAssertThrowsError(try VulkanContext.choose(devices, selector: "7")) { XCTAssertTrue("\($0)".contains("index 7")) }
         XCTAssertThrowsError(try VulkanContext.choose(devices, selector: "radeon")) { XCTAssertTrue("\($0)".contains("radeon")) }
+        // mpirun ranks by local rank: the (slot mod count)-th device of the best type, in index order.
+        let node = [info(0, "llvmpipe", 3), info(3, "H200 b", 0), info(1, "H200 a", 0), info(2, "Intel UHD", 1)]
+        XCTAssertEqual(try (0..<5).map { try VulkanContext.choose(node, selector: nil, slot: $0).index }, [1, 3, 1, 3, 1])
+        XCTAssertEqual(try VulkanContext.choose(node, selector: "2", slot: 1).index, 2, "a selector wins over the slot")
     }
 
     func testBufferRoundTripAndOffsets() throws {

@@ -78,6 +78,10 @@ public struct TileConfig: Sendable, Equatable {
         return images < quickCompileImages ? lavapipeQuick : lavapipe
     }
 
+    /// What a short training run gets (the demo, the tests, selftest's network checks): the quick tiles on
+    /// lavapipe, the device's own on a GPU.
+    public static func forSmallJob(_ info: DeviceInfo) -> TileConfig { forWork(info, images: 1_000, training: true) }
+
     /// What a GPU gets: the portable paths, 128-invocation workgroups, split reductions.
     public static var gpu: TileConfig {
         var t = TileConfig()
@@ -97,7 +101,7 @@ struct CountParams { var count: UInt32 }
 struct PoolParams { var planes: UInt32; var height: UInt32; var width: UInt32 }
 struct GemmParams { var m: UInt32; var n: UInt32; var k: UInt32 }
 struct LinearParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32 }
-struct LinearForwardParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32; var relu: UInt32 }
+struct LinearForwardParams { var linear: LinearParams; var relu: UInt32 }
 struct ConvParams { var batch: UInt32; var inChannels: UInt32; var outChannels: UInt32; var inHeight: UInt32; var inWidth: UInt32 }
 struct ConvForwardParams { var conv: ConvParams; var relu: UInt32 }
 struct MSEBackwardParams { var count: UInt32; var denominator: UInt32 }
@@ -214,7 +218,7 @@ public final class Kernels {
 
     /// y = x * w^T + b, or max(that, 0) with `relu` (a GEMM with A = x, B = w^T).
     public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape, relu: Bool = false) throws {
-        let push = LinearForwardParams(batch: UInt32(s.batch), inFeatures: UInt32(s.inFeatures), outFeatures: UInt32(s.outFeatures), relu: relu ? 1 : 0)
+        let push = LinearForwardParams(linear: linearParams(s), relu: relu ? 1 : 0)
         try gemm(seq, "linear_forward", [x, w, b, y], push: push, m: s.batch, n: s.outFeatures,
                  va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), macs: s.macs)
     }

@@ -141,7 +141,8 @@ public final class Trainer {
     public static let bestWeights = "best.safetensors"
 
     /// A new run (`resume` false) or the continuation of the run in `runDir`.
-    /// `resumeEpochs`: a new total number of epochs for a resumed run (see `setEpochs`).
+    /// `resumeEpochs`: a new total number of epochs for a resumed run (known here: the kernels' tiles depend on
+    /// the work left).
     public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool,
                 resumeEpochs: Int? = nil, world: MPIWorld? = nil) throws {
         self.context = context
@@ -211,14 +212,6 @@ public final class Trainer {
 
     public var options: TrainOptions { state.options }
 
-    /// Changes the total number of epochs of a resumed run (to extend or shorten it).
-    public func setEpochs(_ epochs: Int) throws {
-        guard epochs > state.epoch else {
-            throw TrainingError.invalid("--epochs \(epochs): the run in \(runDir.path) has already done \(state.epoch) epoch(s)")
-        }
-        state.options.epochs = epochs
-    }
-
     /// RMSE of predicting the training targets' column means on the test set.
     public func constantMeanBaseline() -> Double {
         let k = data.columns.count
@@ -243,36 +236,27 @@ public final class Trainer {
             let epoch = state.epoch + 1
             let order = order(epoch: epoch)
             let mode: AugmentMode = options.augment ? .random(seed: options.augmentSeed, epoch: UInt32(epoch)) : .none
-            var sequences: [Int: CommandSequence] = [:]
-            var shardSequences: [[Int]: CommandSequence] = [:]
-            var sgdSequence: CommandSequence?
-            // A distributed rank's step: its shard's gradient of the whole batch's loss, no SGD.
-            func shardSequence(_ b: Int, of total: Int) throws -> CommandSequence {
-                if let s = shardSequences[[b, total]] { return s }
+            // A step on `b` rows of a batch of `total` (the loss and gradient of the whole batch's mean), with
+            // the SGD step when this process has the whole batch; a distributed rank's shard stops before SGD
+            // (the gradients are summed over the ranks first, then `sgd` runs).
+            var sequences: [[Int]: CommandSequence] = [:]
+            func trainSequence(_ b: Int, of total: Int) throws -> CommandSequence {
+                if let s = sequences[[b, total]] { return s }
                 let seq = try CommandSequence(context)
                 try deviceData.recordBatch(seq, kernels: network.kernels, indices: trainIndices, batch: b, mode: mode, input: network.input, target: network.target)
                 try network.recordForward(seq, batch: b)
                 try network.recordLoss(seq, batch: b, slot: 0, accumulate: true)
                 try network.recordBackward(seq, batch: b, lossBatch: total)
-                shardSequences[[b, total]] = seq
+                if world == nil { try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum) }
+                sequences[[b, total]] = seq
                 return seq
             }
+            var sgdSequence: CommandSequence?
             func sgd() throws -> CommandSequence {
                 if let sgdSequence { return sgdSequence }
                 let seq = try CommandSequence(context)
                 try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum)
                 sgdSequence = seq
-                return seq
-            }
-            func trainSequence(_ b: Int) throws -> CommandSequence {
-                if let s = sequences[b] { return s }
-                let seq = try CommandSequence(context)
-                try deviceData.recordBatch(seq, kernels: network.kernels, indices: trainIndices, batch: b, mode: mode, input: network.input, target: network.target)
-                try network.recordForward(seq, batch: b)
-                try network.recordLoss(seq, batch: b, slot: 0, accumulate: true)
-                try network.recordBackward(seq, batch: b)
-                try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum)
-                sequences[b] = seq
                 return seq
             }
             // A resumed epoch's loss so far is counted once: by rank 0.
@@ -291,13 +275,13 @@ public final class Trainer {
                     let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
                     if !mine.isEmpty {
                         try trainIndices.upload(rows.dropFirst(mine.lowerBound).prefix(mine.count).map { UInt32($0) })
-                        try timedSubmit(shardSequence(mine.count, of: rows.count))
+                        try timedSubmit(trainSequence(mine.count, of: rows.count))
                     }
                     stopAll = try exchangeGradients(world, haveShard: !mine.isEmpty, stop: step + 1 < steps && shouldStop())
                     try timedSubmit(sgd())
                 } else {
                     try trainIndices.upload(rows.map { UInt32($0) })
-                    try timedSubmit(trainSequence(rows.count))
+                    try timedSubmit(trainSequence(rows.count, of: rows.count))
                 }
                 let done = min(train.count, (step + 1) * batch)
                 if (step + 1) % readbackEvery == 0 || step + 1 == steps {
