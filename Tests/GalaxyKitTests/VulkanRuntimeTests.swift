@@ -21,7 +21,7 @@ final class VulkanRuntimeTests: GPUTestCase {
         // mpirun ranks by local rank: the (slot mod count)-th device of the best type, in index order.
         let node = [info(0, "llvmpipe", 3), info(3, "H200 b", 0), info(1, "H200 a", 0), info(2, "Intel UHD", 1)]
         XCTAssertEqual(try (0..<5).map { try VulkanContext.choose(node, selector: nil, slot: $0).index }, [1, 3, 1, 3, 1])
-        XCTAssertEqual(try VulkanContext.choose(node, selector: "2", slot: 1).index, 2, "a selector wins over the slot")
+        XCTAssertEqual(try VulkanContext.choose(node, selector: "intel", slot: 1).index, 2, "a selector wins over the slot")
     }
 
     func testBufferRoundTripAndOffsets() throws {
