@@ -13,7 +13,7 @@ final class AugmentTests: GPUTestCase {
         let idx = try DeviceBuffer(context, bytes: indices.count * 4, label: "indices", hostVisible: true)
         try idx.upload(indices)
         let out = try output(n)
-        try run { try data.recordBatch($0, kernels: kernels, indices: idx, batch: indices.count, mode: mode, input: out, target: nil) }
+        try run { try data.recordBatch($0, kernels: kernels, indices: idx, batch: indices.count, mode: mode, input: out.whole, target: nil) }
         return try result(out, n)
     }
 

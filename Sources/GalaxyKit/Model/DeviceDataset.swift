@@ -55,11 +55,11 @@ public final class DeviceDataset {
     /// Records augment (and the target gather, when there are targets) for the batch whose dataset
     /// indices are in `indices` (a host-visible buffer of UInt32).
     public func recordBatch(_ seq: CommandSequence, kernels: Kernels, indices: DeviceBuffer, batch: Int, mode: AugmentMode,
-                            input: DeviceBuffer, target: DeviceBuffer?) throws {
+                            input: BufferRange, target: BufferRange?) throws {
         try kernels.augment(seq, windows: windows, imagesPerWindow: imagesPerWindow, indices: indices.whole, table: table.whole,
-                            output: input.whole, batch: batch, side: side, mode: mode)
+                            output: input, batch: batch, side: side, mode: mode)
         if let target, let targets {
-            try kernels.gatherRows(seq, src: targets.whole, indices: indices.whole, output: target.whole, batch: batch, width: targetWidth)
+            try kernels.gatherRows(seq, src: targets.whole, indices: indices.whole, output: target, batch: batch, width: targetWidth)
         }
     }
 }

@@ -43,8 +43,9 @@ public enum OutputMode: String, Codable, Sendable, CaseIterable {
 }
 
 /// SanderDielemanNet in device buffers: parameters, gradients and momentum packed in one buffer each
-/// (one SGD dispatch updates them all), activations for up to `maxBatch` images, and the recorders of
-/// the forward pass, the loss, the backward pass and the SGD update.
+/// (one SGD dispatch updates them all), the activations of up to `maxBatch` images in one arena laid
+/// out by `ActivationPlan` (tensors whose lifetimes do not meet share bytes), and the recorders of the
+/// forward pass, the loss, the backward pass and the SGD update.
 public final class DeviceNetwork {
     public let kernels: Kernels
     public let outputs: Int
@@ -60,22 +61,17 @@ public final class DeviceNetwork {
     public let grads: DeviceBuffer?
     public let momentum: DeviceBuffer?
 
-    /// [maxBatch, 3, 69, 69] network input and [maxBatch, outputs] targets.
-    public let input: DeviceBuffer
-    public let target: DeviceBuffer
-    public let output: DeviceBuffer
+    /// Where each activation tensor lives in `arena`, derived from the op table.
+    public let plan: ActivationPlan
+    public let arena: DeviceBuffer
     /// Loss accumulators (slot 0: training loss of the epoch so far, slot 1: evaluation).
     public let loss: DeviceBuffer
     public static let lossSlots = 4
 
-    let r1, p1, i1, r2, p2, i2, r3, r4, p4, i4, f1, f2: DeviceBuffer
-    /// fc3's output before the output layer (constrained mode), and its gradient.
-    let z, dZ: DeviceBuffer?
-    /// Gradients of the activations. Only the small ones and dP1 have buffers of their own: the ReLU
-    /// mask of a pooled layer is applied to the pooled gradient (the max of a window is positive exactly
-    /// when the ReLU passed it), so the pooling backward pass can write the conv output's gradient over
-    /// the conv output itself (r1, r2, r4), and dR3 and dP2 live in r1 until dR1 is written there.
-    let dOut, dF2, dF1, dP4, dP1: DeviceBuffer?
+    /// [maxBatch, 3, 69, 69] network input, [maxBatch, outputs] targets and outputs (alive for the whole pass).
+    public var input: BufferRange { tensor("input") }
+    public var target: BufferRange { tensor("target") }
+    public var output: BufferRange { tensor("output") }
 
     public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
@@ -107,33 +103,32 @@ public final class DeviceNetwork {
             grads = nil
             momentum = nil
         }
-        let b = maxBatch
-        func buf(_ n: Int, _ label: String) throws -> DeviceBuffer { try DeviceBuffer(ctx, floats: b * n, label: label) }
-        input = try buf(SanderDielemanNet.inputCount, "input")
-        target = try buf(outputs, "target")
-        output = try buf(outputs, "output")
+        plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training),
+                              floatsPerImage: Self.activationSizes(outputs: outputs), batch: maxBatch)
+        arena = try DeviceBuffer(ctx, bytes: plan.arenaBytes, label: "activations (batch \(maxBatch))")
         loss = try DeviceBuffer(ctx, floats: Self.lossSlots, label: "loss")
         try loss.fill(0, count: Self.lossSlots)
-        r1 = try buf(32 * 64 * 64, "r1"); p1 = try buf(32 * 32 * 32, "p1"); i1 = try buf(32 * 32 * 32, "i1")
-        r2 = try buf(64 * 28 * 28, "r2"); p2 = try buf(64 * 14 * 14, "p2"); i2 = try buf(64 * 14 * 14, "i2")
-        r3 = try buf(128 * 12 * 12, "r3"); r4 = try buf(128 * 10 * 10, "r4")
-        p4 = try buf(3200, "p4"); i4 = try buf(3200, "i4")
-        f1 = try buf(128, "f1"); f2 = try buf(64, "f2")
-        z = outputMode.constrainedForm != nil ? try buf(outputs, "z") : nil
-        dZ = outputMode.constrainedForm != nil && training ? try buf(outputs, "dZ") : nil
-        if training {
-            dOut = try buf(outputs, "dOut"); dF2 = try buf(64, "dF2"); dF1 = try buf(128, "dF1"); dP4 = try buf(3200, "dP4")
-            dP1 = try buf(32 * 32 * 32, "dP1")
-        } else {
-            (dOut, dF2, dF1, dP4, dP1) = (nil, nil, nil, nil, nil)
-        }
     }
 
-    /// Bytes of device memory this network holds.
+    /// The bytes of an activation tensor (all `maxBatch` images).
+    public func tensor(_ name: String) -> BufferRange {
+        guard let t = plan.tensors[name] else { preconditionFailure("no activation tensor \(name) in this network's plan") }
+        return BufferRange(arena, offset: t.offset, bytes: t.bytes)
+    }
+
+    /// Bytes of device memory this network holds (with the kernels' split-reduction scratch).
     public var deviceBytes: Int {
-        let all: [DeviceBuffer?] = [params, grads, momentum, input, target, output, loss, r1, p1, i1, r2, p2, i2, r3, r4, p4, i4, f1, f2,
-                                    dOut, dF2, dF1, dP4, dP1, z, dZ]
-        return all.compactMap { $0?.size }.reduce(0, +)
+        [params, grads, momentum, arena, loss].compactMap { $0?.size }.reduce(0, +) + kernels.scratchBytes
+    }
+
+    /// Weights, gradients and momentum plus one batch of activations (each layer's output once, and the
+    /// input): what training at `batch` holds at the least, the yardstick of `deviceBytes`.
+    public static func minimumBytes(outputs: Int, batch: Int) -> Int {
+        let n = SanderDielemanNet.self
+        let weights = SanderDielemanNet.parameterShapes(outputs: outputs).map { $0.shape.reduce(1, *) }.reduce(0, +)
+        let perImage = [n.inputCount, n.conv1(1).outputCount, n.pool1(1).outputCount, n.conv2(1).outputCount, n.pool2(1).outputCount,
+                        n.conv3(1).outputCount, n.conv4(1).outputCount, n.pool4(1).outputCount, n.fc1(1).outFeatures, n.fc2(1).outFeatures, outputs]
+        return 4 * (3 * weights + batch * perImage.reduce(0, +))
     }
 
     private func range(_ buffer: DeviceBuffer, _ name: String) -> BufferRange {
@@ -176,78 +171,29 @@ public final class DeviceNetwork {
 
     /// input -> output for `batch` images.
     public func recordForward(_ seq: CommandSequence, batch b: Int) throws {
-        precondition(b >= 1 && b <= maxBatch)
-        let k = kernels
-        let net = SanderDielemanNet.self
-        try k.conv2dForward(seq, x: input.whole, w: param("conv1.weight"), b: param("conv1.bias"), y: r1.whole, shape: net.conv1(b), relu: true)
-        try k.maxpool2dForward(seq, x: r1.whole, y: p1.whole, index: i1.whole, shape: net.pool1(b))
-        try k.conv2dForward(seq, x: p1.whole, w: param("conv2.weight"), b: param("conv2.bias"), y: r2.whole, shape: net.conv2(b), relu: true)
-        try k.maxpool2dForward(seq, x: r2.whole, y: p2.whole, index: i2.whole, shape: net.pool2(b))
-        try k.conv2dForward(seq, x: p2.whole, w: param("conv3.weight"), b: param("conv3.bias"), y: r3.whole, shape: net.conv3(b), relu: true)
-        try k.conv2dForward(seq, x: r3.whole, w: param("conv4.weight"), b: param("conv4.bias"), y: r4.whole, shape: net.conv4(b), relu: true)
-        try k.maxpool2dForward(seq, x: r4.whole, y: p4.whole, index: i4.whole, shape: net.pool4(b))
-        try k.linearForward(seq, x: p4.whole, w: param("fc1.weight"), b: param("fc1.bias"), y: f1.whole, shape: net.fc1(b), relu: true)
-        try k.linearForward(seq, x: f1.whole, w: param("fc2.weight"), b: param("fc2.bias"), y: f2.whole, shape: net.fc2(b), relu: true)
-        if let form = outputMode.constrainedForm {
-            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: z!.whole, shape: net.fc3(b, outputs: outputs))
-            try k.constrainedOutputForward(seq, z: z!.whole, p: output.whole, batch: b, form: form)
-        } else {
-            try k.linearForward(seq, x: f2.whole, w: param("fc3.weight"), b: param("fc3.bias"), y: output.whole, shape: net.fc3(b, outputs: outputs), relu: true)
-        }
+        try record(seq, phase: .forward, OpArguments(batch: b))
     }
 
     /// loss[slot] (+)= sum (output - target)^2 over the batch.
     public func recordLoss(_ seq: CommandSequence, batch b: Int, slot: Int, accumulate: Bool) throws {
-        try kernels.mseForward(seq, pred: output.whole, target: target.whole, loss: loss.whole, count: b * outputs, slot: slot, accumulate: accumulate)
+        try record(seq, phase: .loss, OpArguments(batch: b, slot: slot, accumulate: accumulate))
     }
 
     /// Gradients of loss_sum / (lossBatch * outputs) into `grads`, lossBatch defaulting to the batch (a rank
     /// of a distributed run passes the whole batch's size). Needs the activations of recordForward.
     public func recordBackward(_ seq: CommandSequence, batch b: Int, lossBatch: Int? = nil) throws {
         precondition(training, "recordBackward on an inference network")
-        let k = kernels
-        let net = SanderDielemanNet.self
-        let (dOut, dF2, dF1, dP4, dP1) = (self.dOut!, self.dF2!, self.dF1!, self.dP4!, self.dP1!)
-        // Aliases (see the declaration of dP1): r1 is free once the forward pass is done, because the
-        // pooling indices and p1 carry everything the backward pass needs from it. 18432 * 4 bytes is a
-        // multiple of 256, so dP2's offset is aligned for any batch.
-        let (dR4, dR2, dR1) = (r4.whole, r2.whole, r1.whole)
-        let dR3 = r1.floats(0, maxBatch * 128 * 12 * 12)
-        let dP2 = r1.floats(maxBatch * 128 * 12 * 12, maxBatch * 64 * 14 * 14)
-        try k.mseBackward(seq, pred: output.whole, target: target.whole, grad: dOut.whole, count: b * outputs, denominator: (lossBatch ?? b) * outputs)
-        let dFc3: DeviceBuffer
-        if let form = outputMode.constrainedForm {
-            try k.constrainedOutputBackward(seq, z: z!.whole, dp: dOut.whole, dz: dZ!.whole, batch: b, form: form)
-            dFc3 = dZ!
-        } else {
-            try k.reluBackward(seq, y: output.whole, dy: dOut.whole, dx: dOut.whole, count: b * outputs)
-            dFc3 = dOut
+        try record(seq, phase: .backward, OpArguments(batch: b, lossBatch: lossBatch ?? b))
+    }
+
+    /// Records the ops of one phase; `spans` (tests) receives each op's first and end dispatch index.
+    func record(_ seq: CommandSequence, phase: NetworkOp.Phase, _ args: OpArguments, spans: ((String, Range<Int>) -> Void)? = nil) throws {
+        precondition(args.batch >= 1 && args.batch <= maxBatch)
+        for op in plan.ops where op.phase == phase {
+            let first = seq.records.count
+            try op.record(self, seq, args)
+            spans?(op.name, first..<seq.records.count)
         }
-        let fc3 = net.fc3(b, outputs: outputs)
-        try k.linearBackwardWeight(seq, dy: dFc3.whole, x: f2.whole, dw: grad("fc3.weight"), db: grad("fc3.bias"), shape: fc3)
-        try k.linearBackwardInput(seq, dy: dFc3.whole, w: param("fc3.weight"), dx: dF2.whole, shape: fc3)
-        try k.reluBackward(seq, y: f2.whole, dy: dF2.whole, dx: dF2.whole, count: b * 64)
-        try k.linearBackwardWeight(seq, dy: dF2.whole, x: f1.whole, dw: grad("fc2.weight"), db: grad("fc2.bias"), shape: net.fc2(b))
-        try k.linearBackwardInput(seq, dy: dF2.whole, w: param("fc2.weight"), dx: dF1.whole, shape: net.fc2(b))
-        try k.reluBackward(seq, y: f1.whole, dy: dF1.whole, dx: dF1.whole, count: b * 128)
-        try k.linearBackwardWeight(seq, dy: dF1.whole, x: p4.whole, dw: grad("fc1.weight"), db: grad("fc1.bias"), shape: net.fc1(b))
-        try k.linearBackwardInput(seq, dy: dF1.whole, w: param("fc1.weight"), dx: dP4.whole, shape: net.fc1(b))
-        // ReLU then pool: the ReLU's mask at a window's argmax is (pooled value > 0), so it is applied
-        // to the pooled gradient (a quarter of the elements) with the same bits as on the full one.
-        try k.reluBackward(seq, y: p4.whole, dy: dP4.whole, dx: dP4.whole, count: net.pool4(b).outputCount)
-        try k.maxpool2dBackward(seq, dy: dP4.whole, index: i4.whole, dx: dR4, shape: net.pool4(b))
-        try k.conv2dBackwardWeight(seq, dy: dR4, x: r3.whole, dw: grad("conv4.weight"), db: grad("conv4.bias"), shape: net.conv4(b))
-        try k.conv2dBackwardInput(seq, dy: dR4, w: param("conv4.weight"), dx: dR3, shape: net.conv4(b))
-        try k.reluBackward(seq, y: r3.whole, dy: dR3, dx: dR3, count: net.conv3(b).outputCount)
-        try k.conv2dBackwardWeight(seq, dy: dR3, x: p2.whole, dw: grad("conv3.weight"), db: grad("conv3.bias"), shape: net.conv3(b))
-        try k.conv2dBackwardInput(seq, dy: dR3, w: param("conv3.weight"), dx: dP2, shape: net.conv3(b))
-        try k.reluBackward(seq, y: p2.whole, dy: dP2, dx: dP2, count: net.pool2(b).outputCount)
-        try k.maxpool2dBackward(seq, dy: dP2, index: i2.whole, dx: dR2, shape: net.pool2(b))
-        try k.conv2dBackwardWeight(seq, dy: dR2, x: p1.whole, dw: grad("conv2.weight"), db: grad("conv2.bias"), shape: net.conv2(b))
-        try k.conv2dBackwardInput(seq, dy: dR2, w: param("conv2.weight"), dx: dP1.whole, shape: net.conv2(b))
-        try k.reluBackward(seq, y: p1.whole, dy: dP1.whole, dx: dP1.whole, count: net.pool1(b).outputCount)
-        try k.maxpool2dBackward(seq, dy: dP1.whole, index: i1.whole, dx: dR1, shape: net.pool1(b))
-        try k.conv2dBackwardWeight(seq, dy: dR1, x: input.whole, dw: grad("conv1.weight"), db: grad("conv1.bias"), shape: net.conv1(b))
     }
 
     /// One SGD-with-momentum step over every parameter (the padding between tensors stays zero).

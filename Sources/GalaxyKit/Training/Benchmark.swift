@@ -138,16 +138,13 @@ public enum Benchmark {
             BenchmarkResult.Kernel(name: label, milliseconds: s * 1e3, gflops: flops[label].map { $0 / s / 1e9 }, share: totalKernel > 0 ? s / totalKernel : 0)
         }
         let perImageFlops = flops.values.reduce(0, +) / Double(batch)
-        let paramBytes = 4 * SanderDielemanNet.parameterShapes(outputs: outputs).map { $0.shape.reduce(1, *) }.reduce(0, +)
-        let activationFloats = [SanderDielemanNet.inputCount, 32 * 64 * 64, 32 * 32 * 32, 64 * 28 * 28, 64 * 14 * 14, 128 * 144, 128 * 100, 3200, 128, 64, outputs]
-            .reduce(0, +)
         return BenchmarkResult(
             device: context.info.name, batch: batch,
             trainImagesPerSecond: Double(batch) / trainTime, inferenceImagesPerSecond: Double(batch) / inferTime,
             trainStepMilliseconds: trainTime * 1e3, inferenceBatchMilliseconds: inferTime * 1e3,
             trainGFLOPs: perImageFlops * Double(batch) / trainTime / 1e9, ceilingGFLOPs: ceiling,
             pipelineCompileSeconds: max(0, coldStep - trainTime),
-            deviceMemoryBytes: net.deviceBytes, minimumMemoryBytes: 3 * paramBytes + 4 * batch * activationFloats,
+            deviceMemoryBytes: net.deviceBytes, minimumMemoryBytes: DeviceNetwork.minimumBytes(outputs: outputs, batch: batch),
             kernels: kernelRows)
     }
 

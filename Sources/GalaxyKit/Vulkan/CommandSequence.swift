@@ -21,6 +21,22 @@ extension BufferRange {
     }
 }
 
+extension BufferRange {
+    /// Writes `values` at the start of the range.
+    public func upload<T: BitwiseCopyable>(_ values: [T]) throws {
+        precondition(values.count * MemoryLayout<T>.stride <= bytes, "upload past the end of a range of \(buffer.label)")
+        try values.withUnsafeBytes { try buffer.write($0, at: offset) }
+    }
+
+    /// The first `count` values of the range.
+    public func download<T: BitwiseCopyable>(_ type: T.Type = Float.self, count: Int) throws -> [T] {
+        precondition(count * MemoryLayout<T>.stride <= bytes, "download past the end of a range of \(buffer.label)")
+        var out = [T](unsafeUninitializedCapacity: count) { _, n in n = count }
+        try out.withUnsafeMutableBytes { try buffer.read(into: $0, from: offset) }
+        return out
+    }
+}
+
 extension DeviceBuffer {
     public var whole: BufferRange { BufferRange(self) }
     /// `count` floats starting at float `offset`.
@@ -73,6 +89,8 @@ public final class CommandSequence {
     public private(set) var barriers = 0
     /// Every dispatch recorded, in order.
     public private(set) var records: [DispatchRecord] = []
+    /// The byte ranges each recorded dispatch reads and writes, in order.
+    public private(set) var accesses: [(reads: [BufferRange], writes: [BufferRange])] = []
     private let maxTimed: Int
     public private(set) var labels: [String] = []
     private static let setsPerPool = 64
@@ -162,6 +180,7 @@ public final class CommandSequence {
         let (gx, gy) = Self.groupCounts(invocations: invocations, workgroupSize: pipeline.workgroupSize,
                                         maxX: Int(context.limits.maxComputeWorkGroupCount.0))
         vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1)
+        accesses.append((reads, writes))
         records.append(DispatchRecord(name: label ?? pipeline.name, workgroups: gx * gy, invocations: invocations, macs: macs,
                                       bytesRead: reads.reduce(0) { $0 + $1.bytes }))
         if timed, let queryPool {
