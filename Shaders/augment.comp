@@ -4,6 +4,8 @@
 // centre (nearest neighbour, outside black, PIL's Image.rotate), random vertical flip, then ToTensor and
 // ImageNet normalization through a 3x256 lookup table. mode 0: no augmentation; 1: random, keyed by
 // (seed, epoch, image index); 2: the fixed dihedral view `view` (h-flip if view&4, then rotation by 90*(view&3)).
+// indices[b] is row b's image in the data set (the augmentation's key); its bytes are image
+// indices[positions + b] of the bound windows: the same with positions 0, or a place in a streamed slot.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "random.glsl"
@@ -20,7 +22,7 @@ layout(std430, binding = 8) readonly buffer Indices { uint indices[]; };
 layout(std430, binding = 9) readonly buffer Table { float table[]; };
 layout(std430, binding = 10) writeonly buffer Out { float outp[]; };
 layout(push_constant) uniform Params {
-    uint batch; uint side; uint seed; uint epoch; uint mode; uint view; uint imagesPerWindow;
+    uint batch; uint side; uint seed; uint epoch; uint mode; uint view; uint imagesPerWindow; uint positions;
 } p;
 
 const uint TRIG = 768;
@@ -63,8 +65,9 @@ void main() {
     float v = table[c * 256];  // the value of a black pixel
     if (ix >= 0 && ix <= last && iy >= 0 && iy <= last) {
         if (hflip) ix = last - ix;
-        uint window = image / p.imagesPerWindow;
-        uint byteIndex = (image % p.imagesPerWindow) * 3 * plane + c * plane + uint(iy) * p.side + uint(ix);
+        uint at = indices[p.positions + b];
+        uint window = at / p.imagesPerWindow;
+        uint byteIndex = (at % p.imagesPerWindow) * 3 * plane + c * plane + uint(iy) * p.side + uint(ix);
         uint byteValue = (loadWord(window, byteIndex >> 2) >> ((byteIndex & 3U) * 8U)) & 0xFFU;
         v = table[c * 256 + byteValue];
     }

@@ -36,6 +36,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output layer: relu (the seed's), constrained (Dieleman's decision-tree normalization of softplus outputs, 37 columns) or constrained-relu (the same of max(z, 0), whose questions can die; galaxy before 2026-11).") var output: OutputMode = .relu
     @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
     @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
+    @Option(help: "Device memory for the data set's images, e.g. 2G (default: GALAXY_DEVICE_MEMORY, else half the largest device-local heap); larger data sets stream through it.") var deviceMemory: String?
 
     func run() throws {
         try reportingErrors {
@@ -58,6 +59,7 @@ struct TrainCommand: ParsableCommand {
             options.outputBias = outputBias
             if meanOutputBias && outputBias != nil { throw ValidationError("--mean-output-bias and --output-bias exclude each other") }
             guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
+            let deviceMemory = try ByteSize.deviceMemory(deviceMemory)
             // A resumed run finds its data in RUN/data.json unless told otherwise.
             let source: DataSource
             if let resume, !dataOptions.isGiven {
@@ -76,7 +78,7 @@ struct TrainCommand: ParsableCommand {
             let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
             let runDir = URL(fileURLWithPath: resume ?? runPath)
             let trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
-                                      resumeEpochs: resume != nil ? epochs : nil, world: world)
+                                      resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory)
             guard lead else {
                 // The other ranks train in step with rank 0 and say nothing unless something fails.
                 trainer.log = { _ in }
@@ -90,6 +92,7 @@ struct TrainCommand: ParsableCommand {
             if let world { print("distributed: \(world.size) ranks, batch \(trainer.options.batch) split into \(world.size) shards per step") }
             let o = trainer.options
             print("data: \(data.count) galaxies, \(data.columns.count) target column(s); train \(trainer.train.count), test \(trainer.test.count)")
+            if let note = trainer.residencyNote { print(note) }
             print(String(format: "constant-mean baseline test RMSE %.5f", trainer.constantMeanBaseline()))
             print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
                   + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.argument)"

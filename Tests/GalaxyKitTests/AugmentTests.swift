@@ -41,6 +41,34 @@ final class AugmentTests: GPUTestCase {
         XCTAssertEqual(try augment(data, indices, mode: .none), Reference.augment(images: images, side: side, indices: indices, mode: .none))
     }
 
+    /// A streamed batch: row b is keyed by its data set index but its bytes sit at `positions[b]` of the
+    /// bound slots (here the data set reversed, in two buffers): the same output as the resident layout.
+    func testAugmentReadsImagesAtTheirPositions() throws {
+        let side = 11, count = 12, imageBytes = 3 * 11 * 11
+        let images = randomImages(count, side: side, seed: 78)
+        let reversed = (0..<count).reversed().flatMap { images[($0 * imageBytes)..<(($0 + 1) * imageBytes)] }
+        let slots = try (0..<2).map { s in try DeviceBuffer(context, bytes: (6 * imageBytes + 3) / 4 * 4, label: "slot \(s)") }
+        for s in 0..<2 { try slots[s].upload(Array(reversed[(s * 6 * imageBytes)..<((s + 1) * 6 * imageBytes)])) }
+        let indices: [UInt32] = [3, 0, 11, 6, 5]
+        let positions = indices.map { UInt32(count - 1) - $0 }
+        let idx = try DeviceBuffer(context, bytes: 64, label: "indices", hostVisible: true)
+        try idx.upload(indices + [UInt32](repeating: 99, count: 3) + positions)
+        for mode in [AugmentMode.random(seed: 1, epoch: 2), .none] {
+            let out = try output(indices.count * imageBytes)
+            try run { try kernels.augment($0, windows: slots.map(\.whole), imagesPerWindow: 6, indices: idx.whole, positionsAt: 8, table: table().whole,
+                                         output: out.whole, batch: indices.count, side: side, mode: mode) }
+            let want = Reference.augment(images: images, side: side, indices: indices, mode: mode)
+            XCTAssertEqual(try result(out, want.count), want, "\(mode)")
+            XCTAssertEqual(want, Reference.augment(images: reversed, side: side, indices: indices, positions: positions, mode: mode))
+        }
+    }
+
+    private func table() throws -> DeviceBuffer {
+        let t = try DeviceBuffer(context, floats: Augment.table.count, label: "augment table")
+        try t.upload(Augment.table)
+        return t
+    }
+
     func testDihedralViewsAreExactRotationsAndFlips() throws {
         let side = 69
         let images = randomImages(1, side: side, seed: 5)

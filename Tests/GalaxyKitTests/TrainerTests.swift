@@ -59,6 +59,47 @@ final class TrainerTests: GPUTestCase {
         }
     }
 
+    /// Images that do not fit the device memory given to them stream through two slots of two batches,
+    /// and training is bit-identical to the all-resident run (shuffled, augmented, a partial last step,
+    /// a stop mid-epoch and a resume). Under GALAXY_MEMORY=discrete the slots fill through staging copies.
+    func testStreamedDataTrainsBitIdenticallyToResident() throws {
+        let data = try tinyData(count: 40)
+        var o = options(epochs: 2)
+        o.batch = 5  // 32 training images: 7 steps, the last of 2; 8 test images: 2 steps
+        o.shuffle = true
+        let batchBytes = o.batch * GalaxyDataset.imageBytes
+        let resident = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("resident"), options: o, initWeights: nil, resume: false)
+        resident.log = { _ in }
+        XCTAssertNil(resident.residencyNote)
+        XCTAssertEqual(try resident.run(), .finished)
+
+        let budget = 4 * batchBytes + 100  // two slots of two batches
+        let streamed = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("streamed"), options: o, initWeights: nil, resume: false,
+                                   deviceMemory: budget)
+        streamed.log = { _ in }
+        XCTAssertEqual(streamed.deviceData.residency, .streamed(slotImages: 10))
+        XCTAssertNotNil(streamed.residencyNote)
+        var calls = 0
+        XCTAssertEqual(try streamed.run { calls += 1; return calls == 3 }, .interrupted)  // mid-chunk: after step 3 of 7
+        let resumed = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("streamed"), options: o, initWeights: nil, resume: true,
+                                  deviceMemory: budget)
+        resumed.log = { _ in }
+        XCTAssertEqual(try resumed.run(), .finished)
+        XCTAssertEqual(resumed.state.metrics.map(\.trainRMSE), resident.state.metrics.map(\.trainRMSE))
+        XCTAssertEqual(resumed.state.metrics.map(\.testRMSE), resident.state.metrics.map(\.testRMSE))
+        let a = try resident.network.weights(), b = try resumed.network.weights()
+        for name in a.names {
+            let differ = zip(a[name], b[name]).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(differ, 0, "\(name): \(differ) of \(a[name].count) weights differ from the resident run's")
+        }
+
+        XCTAssertThrowsError(try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("small"), options: o, initWeights: nil,
+                                         resume: false, deviceMemory: 2 * batchBytes - 1)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("--device-memory") && text.contains("two batches"), text)
+        }
+    }
+
     func testResumeEqualsAnUninterruptedRunBitForBit() throws {
         let data = try tinyData(count: 16)
         let o = options(epochs: 2)  // 13 train images in batches of 6: 3 steps per epoch, the last partial

@@ -67,8 +67,9 @@ public enum Augment {
 
 extension Reference {
     /// CPU reference of augment.comp: `images` holds uint8 CHW images of side x side; `indices` picks
-    /// the batch. Returns [batch, 3, side, side] floats. Same float32 operations as the shader, so equal.
-    public static func augment(images: [UInt8], side: Int, indices: [UInt32], mode: AugmentMode) -> [Float] {
+    /// the batch (and keys the augmentation); row b's bytes are image `positions[b]` of `images` (default:
+    /// `indices[b]`). Returns [batch, 3, side, side] floats. Same float32 operations as the shader, so equal.
+    public static func augment(images: [UInt8], side: Int, indices: [UInt32], positions: [UInt32]? = nil, mode: AugmentMode) -> [Float] {
         let plane = side * side
         let table = Augment.table
         var out = [Float](repeating: 0, count: indices.count * 3 * plane)
@@ -87,7 +88,7 @@ extension Reference {
                         var v = table[c * 256]
                         if ix >= 0 && ix <= last && iy >= 0 && iy <= last {
                             if hflip { ix = last - ix }
-                            v = table[c * 256 + Int(images[Int(image) * 3 * plane + c * plane + iy * side + ix])]
+                            v = table[c * 256 + Int(images[Int(positions?[b] ?? image) * 3 * plane + c * plane + iy * side + ix])]
                         }
                         out[b * 3 * plane + c * plane + y0 * side + x] = v
                     }
@@ -103,18 +104,20 @@ extension Reference {
     }
 }
 
-struct AugmentParams { var batch: UInt32; var side: UInt32; var seed: UInt32; var epoch: UInt32; var mode: UInt32; var view: UInt32; var imagesPerWindow: UInt32 }
+struct AugmentParams { var batch: UInt32; var side: UInt32; var seed: UInt32; var epoch: UInt32; var mode: UInt32; var view: UInt32; var imagesPerWindow: UInt32; var positions: UInt32 }
 struct GatherParams { var batch: UInt32; var width: UInt32 }
 
 extension Kernels {
-    /// `windows`: up to 8 ranges of one image buffer, window w holding images [w*imagesPerWindow, ...).
-    public func augment(_ seq: CommandSequence, windows: [BufferRange], imagesPerWindow: Int, indices: BufferRange, table: BufferRange,
-                        output: BufferRange, batch: Int, side: Int, mode: AugmentMode) throws {
+    /// `windows`: up to 8 image buffers or ranges of one, window w holding images [w*imagesPerWindow, ...).
+    /// `indices`: the batch's data set indices, and from uint `positionsAt` on where each one's bytes are in
+    /// the windows (0: at its data set index).
+    public func augment(_ seq: CommandSequence, windows: [BufferRange], imagesPerWindow: Int, indices: BufferRange, positionsAt: Int = 0,
+                        table: BufferRange, output: BufferRange, batch: Int, side: Int, mode: AugmentMode) throws {
         precondition(!windows.isEmpty && windows.count <= 8, "augment binds 1 to 8 image windows")
         let bound = windows + [BufferRange](repeating: windows.last!, count: 8 - windows.count)
         let m = mode.push
         let push = AugmentParams(batch: UInt32(batch), side: UInt32(side), seed: m.seed, epoch: m.epoch, mode: m.mode, view: m.view,
-                                 imagesPerWindow: UInt32(imagesPerWindow))
+                                 imagesPerWindow: UInt32(imagesPerWindow), positions: UInt32(positionsAt))
         let p = try context.pipeline("augment", bindings: 11, pushSize: MemoryLayout<AugmentParams>.size, specialization: [tiles.workgroupSize])
         try seq.dispatch(p, bound + [indices, table, output], push: push, invocations: batch * 3 * side * side)
     }

@@ -122,8 +122,8 @@ public final class Trainer {
     public let test: [Int]
     let network: DeviceNetwork
     let deviceData: DeviceDataset
-    let trainIndices: DeviceBuffer
-    let evalIndices: DeviceBuffer
+    let trainFeeder: BatchFeeder
+    let evalFeeder: BatchFeeder
     public var log: (String) -> Void = { print($0) }
     public var progress: ProgressReporter?
     /// Steps between loss read-backs for the progress line.
@@ -142,9 +142,10 @@ public final class Trainer {
 
     /// A new run (`resume` false) or the continuation of the run in `runDir`.
     /// `resumeEpochs`: a new total number of epochs for a resumed run (known here: the kernels' tiles depend on
-    /// the work left).
+    /// the work left). `deviceMemory`: device memory for the data set's images (nil: `DeviceDataset.defaultBudget`);
+    /// images beyond it stream.
     public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool,
-                resumeEpochs: Int? = nil, world: MPIWorld? = nil) throws {
+                resumeEpochs: Int? = nil, world: MPIWorld? = nil, deviceMemory: Int? = nil) throws {
         self.context = context
         self.world = world
         self.data = data
@@ -205,12 +206,20 @@ public final class Trainer {
             }
             try network.setMomentum(m)
         }
-        deviceData = try DeviceDataset(context, images: data.images, side: GalaxyDataset.imageSide, targets: data.targets, targetWidth: k)
-        trainIndices = try DeviceBuffer(context, bytes: batch * 4, label: "train indices", hostVisible: true)
-        evalIndices = try DeviceBuffer(context, bytes: batch * 4, label: "eval indices", hostVisible: true)
+        deviceData = try DeviceDataset(context, images: data.images, side: GalaxyDataset.imageSide, targets: data.targets, targetWidth: k,
+                                       budget: deviceMemory, batch: batch)
+        trainFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "train")
+        evalFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "eval")
     }
 
     public var options: TrainOptions { state.options }
+
+    /// A line saying that the images stream, and through what (nil when they are resident).
+    public var residencyNote: String? {
+        guard case .streamed(let slotImages) = deviceData.residency else { return nil }
+        return "data: \(DeviceDataset.describe(bytes: data.images.count)) of images do not fit the device memory given to them: they stream "
+            + "through 2 slots of \(slotImages) images (\(DeviceDataset.describe(bytes: deviceData.imageDeviceBytes / 2)) each)"
+    }
 
     /// RMSE of predicting the training targets' column means on the test set.
     public func constantMeanBaseline() -> Double {
@@ -239,16 +248,17 @@ public final class Trainer {
             // A step on `b` rows of a batch of `total` (the loss and gradient of the whole batch's mean), with
             // the SGD step when this process has the whole batch; a distributed rank's shard stops before SGD
             // (the gradients are summed over the ranks first, then `sgd` runs).
+            // One recorded sequence per index buffer (`parity`), so that one can be written while the other runs.
             var sequences: [[Int]: CommandSequence] = [:]
-            func trainSequence(_ b: Int, of total: Int) throws -> CommandSequence {
-                if let s = sequences[[b, total]] { return s }
+            func trainSequence(_ b: Int, of total: Int, parity: Int) throws -> CommandSequence {
+                if let s = sequences[[b, total, parity]] { return s }
                 let seq = try CommandSequence(context)
-                try deviceData.recordBatch(seq, kernels: network.kernels, indices: trainIndices, batch: b, mode: mode, input: network.input, target: network.target)
+                try trainFeeder.recordBatch(seq, kernels: network.kernels, parity: parity, batch: b, mode: mode, input: network.input, target: network.target)
                 try network.recordForward(seq, batch: b)
                 try network.recordLoss(seq, batch: b, slot: 0, accumulate: true)
                 try network.recordBackward(seq, batch: b, lossBatch: total)
                 if world == nil { try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum) }
-                sequences[[b, total]] = seq
+                sequences[[b, total, parity]] = seq
                 return seq
             }
             var sgdSequence: CommandSequence?
@@ -268,23 +278,36 @@ public final class Trainer {
             progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
             progress?.advance(by: min(firstStep * batch, train.count))
             var lastLoss: Float = 0
+            // The rows of each step left (a distributed rank: its shard of each batch).
+            let batches = (firstStep..<steps).map { Array(order[($0 * batch)..<min(train.count, ($0 + 1) * batch)]) }
+            try trainFeeder.begin(batches.map { rows in
+                guard let world else { return rows }
+                return Array(rows[Self.shard(rows.count, rank: world.rank, ranks: world.size)])
+            })
             for step in firstStep..<steps {
-                let rows = order[(step * batch)..<min(train.count, (step + 1) * batch)]
+                let i = step - firstStep
+                let rows = batches[i]
                 var stopAll = false
                 if let world {
                     let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
                     if !mine.isEmpty {
-                        try trainIndices.upload(rows.dropFirst(mine.lowerBound).prefix(mine.count).map { UInt32($0) })
-                        try timedSubmit(trainSequence(mine.count, of: rows.count))
+                        try trainFeeder.write(step: i)
+                        try launch(trainSequence(mine.count, of: rows.count, parity: i % 2))
+                        try trainFeeder.launched(step: i)
+                        try drain()
                     }
                     stopAll = try exchangeGradients(world, haveShard: !mine.isEmpty, stop: step + 1 < steps && shouldStop())
-                    try timedSubmit(sgd())
+                    try launch(sgd())
+                    try drain()
                 } else {
-                    try trainIndices.upload(rows.map { UInt32($0) })
-                    try timedSubmit(trainSequence(rows.count, of: rows.count))
+                    // Step i runs while the host writes step i + 1's indices (and brings in the next chunk of a stream).
+                    try trainFeeder.write(step: i)
+                    try launch(trainSequence(rows.count, of: rows.count, parity: i % 2), waitForPrevious: true)
+                    try trainFeeder.launched(step: i)
                 }
                 let done = min(train.count, (step + 1) * batch)
                 if (step + 1) % readbackEvery == 0 || step + 1 == steps {
+                    try drain()
                     lastLoss = try trainLossSoFar()
                     guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
                     progress?.update(done: done, extra: String(format: "train RMSE %.4f", (Double(lastLoss) / Double(done * k)).squareRoot()))
@@ -292,6 +315,7 @@ public final class Trainer {
                     progress?.update(done: done)
                 }
                 if step + 1 < steps && (world == nil ? shouldStop() : stopAll) {
+                    try drain()
                     let loss: Float = try trainLossSoFar()
                     guard loss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
                     state.step = step + 1
@@ -400,33 +424,52 @@ public final class Trainer {
         }
     }
 
-    /// Seconds spent in `timedSubmit` since the epoch began.
+    /// Seconds since the epoch began during which the device had work launched and not yet waited for.
     var stepSeconds: Double = 0
+    /// Launched sequences not yet waited for, oldest first (at most two), and since when one has been.
+    private var inFlight: [CommandSequence] = []
+    private var busySince: Date?
 
-    func timedSubmit(_ seq: CommandSequence) throws {
-        let t0 = Date()
-        try seq.submit()
-        stepSeconds += Date().timeIntervalSince(t0)
+    /// Launches `seq`; with `waitForPrevious`, then waits for the one launched before it, so that one step
+    /// runs while the host prepares the next.
+    func launch(_ seq: CommandSequence, waitForPrevious: Bool = false) throws {
+        if busySince == nil { busySince = Date() }
+        try seq.launch()
+        inFlight.append(seq)
+        if waitForPrevious {
+            while inFlight.count > 1 { try inFlight.removeFirst().wait() }
+        }
+    }
+
+    /// Waits for everything launched.
+    func drain() throws {
+        for seq in inFlight { try seq.wait() }
+        inFlight.removeAll()
+        if let busySince { stepSeconds += Date().timeIntervalSince(busySince) }
+        busySince = nil
     }
 
     /// Sum of squared errors over `rows`, no augmentation.
     func evaluate(rows: [Int]) throws -> Double {
         let batch = options.batch
-        var sequences: [Int: CommandSequence] = [:]
+        var sequences: [[Int]: CommandSequence] = [:]
         try network.loss.upload([Float(0)], at: 1)
-        for start in stride(from: 0, to: rows.count, by: batch) {
-            let b = min(batch, rows.count - start)
+        let batches = stride(from: 0, to: rows.count, by: batch).map { Array(rows[$0..<min(rows.count, $0 + batch)]) }
+        try evalFeeder.begin(batches)
+        for (i, b) in batches.map(\.count).enumerated() {
             let seq: CommandSequence
-            if let s = sequences[b] { seq = s } else {
+            if let s = sequences[[b, i % 2]] { seq = s } else {
                 seq = try CommandSequence(context)
-                try deviceData.recordBatch(seq, kernels: network.kernels, indices: evalIndices, batch: b, mode: .none, input: network.input, target: network.target)
+                try evalFeeder.recordBatch(seq, kernels: network.kernels, parity: i % 2, batch: b, mode: .none, input: network.input, target: network.target)
                 try network.recordForward(seq, batch: b)
                 try network.recordLoss(seq, batch: b, slot: 1, accumulate: true)
-                sequences[b] = seq
+                sequences[[b, i % 2]] = seq
             }
-            try evalIndices.upload(rows[start..<(start + b)].map { UInt32($0) })
-            try timedSubmit(seq)
+            try evalFeeder.write(step: i)
+            try launch(seq, waitForPrevious: true)
+            try evalFeeder.launched(step: i)
         }
+        try drain()
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
         guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
         return loss

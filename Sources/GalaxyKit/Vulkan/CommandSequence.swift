@@ -125,6 +125,8 @@ public final class CommandSequence {
 
     deinit {
         let device = context.device
+        if isPending { _ = vkWaitForFences(device, 1, &fence, VkBool32(VK_TRUE), UInt64.max) }
+        if let fence { vkDestroyFence(device, fence, nil) }
         vkFreeCommandBuffers(device, context.commandPool, 1, &commandBuffer)
         for pool in pools { vkDestroyDescriptorPool(device, pool, nil) }
         if let queryPool { vkDestroyQueryPool(device, queryPool, nil) }
@@ -189,6 +191,24 @@ public final class CommandSequence {
         }
     }
 
+    /// Records a copy of `src` into `dst` (equal sizes), after every earlier shader access and transfer
+    /// (a slot's previous contents may still be read) and before every later one.
+    public func copy(_ src: BufferRange, to dst: BufferRange) {
+        precondition(!ended, "copy after end()")
+        precondition(src.bytes == dst.bytes, "copy of \(src.bytes) bytes into \(dst.bytes)")
+        let cmd = commandBuffer!
+        let shader = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, transfer = VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
+        let shaderAccess = VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
+        let transferAccess = VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
+        Barrier.memory(cmd, from: shader | transfer, shaderAccess | transferAccess, to: transfer, transferAccess)
+        var region = VkBufferCopy(srcOffset: VkDeviceSize(src.offset), dstOffset: VkDeviceSize(dst.offset), size: VkDeviceSize(src.bytes))
+        vkCmdCopyBuffer(cmd, src.buffer.handle, dst.buffer.handle, 1, &region)
+        Barrier.memory(cmd, from: transfer, VK_ACCESS_TRANSFER_WRITE_BIT.rawValue, to: shader | transfer, shaderAccess | transferAccess)
+        retained += [src.buffer, dst.buffer]
+        pendingReads.removeAll()
+        pendingWrites.removeAll()
+    }
+
     /// Workgroups as a 2D grid when one dimension is not enough; shaders linearize with `globalIndex()`.
     static func groupCounts(invocations: Int, workgroupSize: Int, maxX: Int) -> (Int, Int) {
         let groups = (invocations + workgroupSize - 1) / workgroupSize
@@ -210,8 +230,42 @@ public final class CommandSequence {
 
     /// Submits the recorded dispatches and waits until they have finished.
     public func submit() throws {
+        try launch()
+        try wait()
+    }
+
+    /// Whether a launch has not been waited for.
+    public private(set) var isPending = false
+    private var fence: VkFence?
+
+    /// Submits the recorded commands without waiting (at most one submission of a sequence at a time).
+    /// The queue runs submissions in order, and each sequence begins with a barrier after the earlier ones.
+    public func launch() throws {
+        precondition(!isPending, "launch of a sequence still running: wait() first")
         try end()
-        try Fence.submitAndWait(context, commandBuffer!)
+        if fence == nil {
+            var fci = VkFenceCreateInfo()
+            fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+            try check(vkCreateFence(context.device, &fci, nil, &fence), "vkCreateFence")
+        } else {
+            try check(vkResetFences(context.device, 1, &fence), "vkResetFences")
+        }
+        var cmdRef: VkCommandBuffer? = commandBuffer
+        try withUnsafePointer(to: &cmdRef) { cp in
+            var si = VkSubmitInfo()
+            si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
+            si.commandBufferCount = 1
+            si.pCommandBuffers = cp
+            try check(vkQueueSubmit(context.queue, 1, &si, fence), "vkQueueSubmit")
+        }
+        isPending = true
+    }
+
+    /// Waits until the last launch has finished (returns at once when none is pending).
+    public func wait() throws {
+        guard isPending else { return }
+        try check(vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
+        isPending = false
     }
 
     /// Per-dispatch GPU time in seconds of the last submission, in recording order.

@@ -320,6 +320,14 @@ public final class VulkanContext: @unchecked Sendable {
         return peers[slot % peers.count]
     }
 
+    /// Bytes of the largest device-local heap (the host's memory on lavapipe).
+    public var largestDeviceLocalHeap: Int {
+        var mem = memoryProperties
+        let heaps = withUnsafeBytes(of: &mem.memoryHeaps) { Array($0.bindMemory(to: VkMemoryHeap.self).prefix(Int(mem.memoryHeapCount))) }
+        let local = heaps.filter { $0.flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue != 0 }
+        return Int((local.isEmpty ? heaps : local).map(\.size).max() ?? 0)
+    }
+
     func heapIndex(ofType type: UInt32) -> Int {
         withUnsafeBytes(of: memoryProperties.memoryTypes) { Int($0.bindMemory(to: VkMemoryType.self)[Int(type)].heapIndex) }
     }
