@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: the training step and inference on a Vulkan device, or image preparation.",
-        subcommands: [BenchTrainCommand.self, BenchPrepareCommand.self],
+        subcommands: [BenchTrainCommand.self, BenchStreamCommand.self, BenchPrepareCommand.self],
         defaultSubcommand: BenchTrainCommand.self)
 }
 
@@ -84,6 +84,36 @@ extension BenchTrainCommand {
                 print(d.name.rightPadded(26)
                       + ["\(d.workgroups)", "\(d.invocations)", "\(d.macsPerInvocation)", String(format: "%.2f", Double(d.bytesRead) / 1_048_576)].map { $0.leftPadded(13) }.joined())
             }
+        }
+    }
+}
+
+struct BenchStreamCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream",
+        abstract: "Training images/s with a synthetic data set resident against streamed through a device memory budget several times smaller.")
+    @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
+    @Option(help: "Batch size.") var batch = 128
+    @Option(help: "Synthetic images in the data set.") var images = 1024
+    @Option(help: "Device memory for the streamed run's images, e.g. 8M (default: a quarter of the images' bytes).") var deviceMemory: String?
+    @Option(help: "Timed passes of each kind; the median is reported.") var runs = 1
+    @Flag(help: "Print the figures as one JSON object.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            guard batch >= 1, images >= 2 * batch, runs >= 1 else { throw ValidationError("need --batch >= 1, --images >= 2 x batch and --runs >= 1") }
+            let budget = try deviceMemory.map { try ByteSize.parse($0, what: "--device-memory") }
+            let context = try VulkanContext(selector: device)
+            let r = try Benchmark.stream(context: context, batch: batch, images: images, budget: budget, runs: runs) { msg in
+                if !json { FileHandle.standardError.write(Data("\(msg)\n".utf8)) }
+            }
+            if json { return try printJSON(r) }
+            print(String(format: "device: %@, batch %d, %d synthetic images (%.1f MiB); streamed through %.1f MiB: 2 slots of %d images",
+                         r.device, r.batch, r.images, Double(r.dataBytes) / 1048576, Double(r.budgetBytes) / 1048576, r.slotImages))
+            print(String(format: "resident: %.1f images/s", r.residentImagesPerSecond))
+            print(String(format: "streamed: %.1f images/s (%.3f x resident)", r.streamedImagesPerSecond, r.ratio))
+            print("weights after a pass: " + (r.bitIdentical ? "bit-identical" : "DIFFERENT"))
+            if !r.bitIdentical { throw ExitCode.failure }
         }
     }
 }

@@ -23,7 +23,6 @@ final class BatchFeederTests: GPUTestCase {
             var sequences: [[Int]: CommandSequence] = [:]
             for pass in 0..<2 {
                 try feeder.begin(steps)
-                var previous: CommandSequence?
                 var got: [[Float]] = []
                 for (i, rows) in steps.enumerated() {
                     let key = [rows.count, i % 2, pass]
@@ -34,13 +33,9 @@ final class BatchFeederTests: GPUTestCase {
                         return s
                     }()
                     sequences[key] = seq
-                    try feeder.write(step: i)
-                    try seq.launch()
-                    try previous?.wait()
-                    try feeder.launched(step: i)
-                    try seq.wait()  // read the step's batch back before the next one overwrites it
+                    try feeder.run(step: i, seq)
+                    try feeder.finish()  // read the step's batch back before the next one overwrites it
                     got.append(try input.download(count: rows.count * imageBytes) + (try target.download(count: rows.count * 3)))
-                    previous = nil
                 }
                 for (i, rows) in steps.enumerated() {
                     let want = Reference.augment(images: images, side: side, indices: rows.map { UInt32($0) }, mode: .random(seed: 3, epoch: UInt32(pass)))

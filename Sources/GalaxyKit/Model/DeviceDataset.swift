@@ -177,16 +177,36 @@ public final class BatchFeeder {
         try data.recordBatch(seq, kernels: kernels, indices: indices[parity], positionsAt: positionsAt, batch: batch, mode: mode, input: input, target: target)
     }
 
+    /// The sequence of the last step run, until `finish`.
+    private var running: CommandSequence?
+
+    /// Runs step `s`: writes its indices, launches `seq` (which reads index buffer s % 2), waits for step
+    /// s - 1 and, streamed, brings in the next chunk when s begins one. Step s may still run on return.
+    public func run(step s: Int, _ seq: CommandSequence) throws {
+        try write(step: s)
+        try seq.launch()
+        try running?.wait()
+        running = seq
+        try launched(step: s)
+    }
+
+    /// Waits for the last step run.
+    public func finish() throws {
+        try running?.wait()
+        running = nil
+    }
+
     /// A new pass over `steps` (each step's data set rows, at most maxBatch); nothing of the previous pass
     /// may still be running. Streamed: brings in the first chunk.
     public func begin(_ steps: [[Int]]) throws {
         precondition(steps.allSatisfy { $0.count <= maxBatch })
+        precondition(running == nil, "begin while a step runs: finish() first")
         self.steps = steps
         if stepsPerChunk > 0 && !steps.isEmpty { try data.fill(slot: 0, rows: chunkRows(0)) }
     }
 
     /// Writes step `s`'s indices into buffer s % 2 (step s - 2 must have finished).
-    public func write(step s: Int) throws {
+    func write(step s: Int) throws {
         let rows = steps[s]
         var words = rows.map { UInt32($0) }
         if stepsPerChunk > 0, case .streamed(let capacity) = data.residency {
@@ -197,9 +217,9 @@ public final class BatchFeeder {
         try indices[s % 2].upload(words)
     }
 
-    /// Call once step `s` is launched and step s - 1 has finished: at a chunk's first step, the slot of
-    /// the chunk before is free and takes the chunk after.
-    public func launched(step s: Int) throws {
+    /// Once step `s` is launched and step s - 1 has finished: at a chunk's first step, the slot of the
+    /// chunk before is free and takes the chunk after.
+    private func launched(step s: Int) throws {
         guard stepsPerChunk > 0, s % stepsPerChunk == 0 else { return }
         let next = s / stepsPerChunk + 1
         if next * stepsPerChunk < steps.count { try data.fill(slot: next % 2, rows: chunkRows(next)) }

@@ -285,3 +285,100 @@ extension Benchmark {
                                           gradientBytes: 4 * n)
     }
 }
+
+/// `galaxy bench stream`: a training pass over a synthetic data set several times the device memory
+/// given to its images, all resident against streamed through the two slots, in the same process.
+public struct StreamBenchmarkResult: Encodable, Sendable {
+    public var device: String
+    public var batch: Int
+    public var images: Int
+    public var dataBytes: Int
+    /// Device memory given to the streamed run's images, and what its two slots hold.
+    public var budgetBytes: Int
+    public var slotImages: Int
+    public var residentImagesPerSecond: Double
+    public var streamedImagesPerSecond: Double
+    /// streamed / resident images/s.
+    public var ratio: Double
+    /// Whether the two passes left the same weights, bit for bit.
+    public var bitIdentical: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case device, batch, images, ratio
+        case dataBytes = "data_bytes", budgetBytes = "budget_bytes", slotImages = "slot_images"
+        case residentImagesPerSecond = "resident_images_per_second", streamedImagesPerSecond = "streamed_images_per_second"
+        case bitIdentical = "bit_identical"
+    }
+}
+
+extension Benchmark {
+    /// Median images/s of `runs` training passes (augment, forward, backward, SGD, one step launched
+    /// ahead) over `images` random images, resident and streamed alternately; `budget` defaults to a
+    /// quarter of the images' bytes.
+    public static func stream(context: VulkanContext, batch: Int = 128, images: Int = 1024, budget: Int? = nil, runs: Int = 1,
+                              log: (String) -> Void = { _ in }) throws -> StreamBenchmarkResult {
+        let outputs = 37
+        var rng = SplitMix64(seed: 7)
+        let bytes = (0..<(images * GalaxyDataset.imageBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let targets = (0..<(images * outputs)).map { _ in rng.uniform(0, 1) }
+        let budget = budget ?? bytes.count / 4
+        let steps = stride(from: 0, to: images, by: batch).map { Array($0..<min(images, $0 + batch)) }
+        let kernels = Kernels(context, tiles: .forWork(context.info, images: (2 * runs + 1) * images, training: true))
+        let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
+        let initial = ModelWeights(outputs: outputs, seed: 1)
+        let resident = try DeviceDataset(context, images: bytes, side: GalaxyDataset.imageSide, targets: targets, targetWidth: outputs,
+                                         budget: Int.max, batch: batch)
+        let streamed = try DeviceDataset(context, images: bytes, side: GalaxyDataset.imageSide, targets: targets, targetWidth: outputs,
+                                         budget: budget, batch: batch)
+        guard case .streamed(let slotImages) = streamed.residency else {
+            throw GalaxyError.message("\(DeviceDataset.describe(bytes: bytes.count)) of images fit the \(DeviceDataset.describe(bytes: budget)) given: nothing to stream")
+        }
+        var sequences: [ObjectIdentifier: [[Int]: CommandSequence]] = [:]
+        var feeders: [ObjectIdentifier: BatchFeeder] = [:]
+        /// One pass from the same weights; its seconds and the weights it leaves.
+        func pass(_ data: DeviceDataset, steps: [[Int]]) throws -> (Double, ModelWeights) {
+            let id = ObjectIdentifier(data)
+            let feeder = try feeders[id] ?? BatchFeeder(data: data, maxBatch: batch, label: "bench")
+            feeders[id] = feeder
+            try net.setWeights(initial)
+            try net.setMomentum([Float](repeating: 0, count: net.parameterCount))
+            let t0 = Date()
+            try feeder.begin(steps)
+            for (i, rows) in steps.enumerated() {
+                let key = [rows.count, i % 2]
+                let seq = try sequences[id]?[key] ?? {
+                    let s = try CommandSequence(context)
+                    try feeder.recordBatch(s, kernels: kernels, parity: i % 2, batch: rows.count, mode: .random(seed: 1, epoch: 1), input: net.input, target: net.target)
+                    try net.recordForward(s, batch: rows.count)
+                    try net.recordLoss(s, batch: rows.count, slot: 0, accumulate: true)
+                    try net.recordBackward(s, batch: rows.count)
+                    try net.recordSGD(s, lr: 0.01, momentum: 0.9)
+                    return s
+                }()
+                sequences[id, default: [:]][key] = seq
+                try feeder.run(step: i, seq)
+            }
+            try feeder.finish()
+            return (Date().timeIntervalSince(t0), try net.weights())
+        }
+        log("warming up (pipelines of a training step)...")
+        _ = try pass(resident, steps: Array(steps.prefix(2)))
+        _ = try pass(streamed, steps: Array(steps.prefix(2)))
+        var times: [[Double]] = [[], []]
+        var last: [ModelWeights] = []
+        for r in 0..<runs {
+            for (k, data) in [resident, streamed].enumerated() {
+                log("\(k == 0 ? "resident" : "streamed") pass \(r + 1) of \(runs): \(images) images at batch \(batch)...")
+                let (seconds, weights) = try pass(data, steps: steps)
+                times[k].append(seconds)
+                if r == runs - 1 { last.append(weights) }
+            }
+        }
+        let median = times.map { $0.sorted()[$0.count / 2] }
+        let rates = median.map { Double(images) / $0 }
+        let same = last[0].names.allSatisfy { name in last[0][name].map(\.bitPattern) == last[1][name].map(\.bitPattern) }
+        return StreamBenchmarkResult(device: context.info.name, batch: batch, images: images, dataBytes: bytes.count, budgetBytes: budget,
+                                     slotImages: slotImages, residentImagesPerSecond: rates[0], streamedImagesPerSecond: rates[1],
+                                     ratio: rates[1] / rates[0], bitIdentical: same)
+    }
+}

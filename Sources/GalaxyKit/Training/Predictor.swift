@@ -21,24 +21,27 @@ public final class Predictor {
         let count = images.count / GalaxyDataset.imageBytes
         guard count > 0 else { return [] }
         let k = network.outputs
-        let data = try DeviceDataset(context, images: images, side: side, targets: nil, targetWidth: k)
-        let indices = try DeviceBuffer(context, bytes: maxBatch * 4, label: "indices", hostVisible: true)
+        // Images beyond the device's default budget stream (one chunk after another); each batch's outputs are read back.
+        let data = try DeviceDataset(context, images: images, side: side, targets: nil, targetWidth: k, batch: maxBatch)
+        let feeder = try BatchFeeder(data: data, maxBatch: maxBatch, label: "predict")
+        let steps = stride(from: 0, to: count, by: maxBatch).map { Array($0..<min(count, $0 + maxBatch)) }
         var sums = [Float](repeating: 0, count: count * k)
         for view in views {
-            var sequences: [Int: CommandSequence] = [:]
-            for start in stride(from: 0, to: count, by: maxBatch) {
-                let b = min(maxBatch, count - start)
+            var sequences: [[Int]: CommandSequence] = [:]
+            try feeder.begin(steps)
+            for (i, rows) in steps.enumerated() {
+                let b = rows.count, key = [b, i % 2]
                 let seq: CommandSequence
-                if let s = sequences[b] { seq = s } else {
+                if let s = sequences[key] { seq = s } else {
                     seq = try CommandSequence(context)
-                    try data.recordBatch(seq, kernels: network.kernels, indices: indices, batch: b, mode: view, input: network.input, target: nil)
+                    try feeder.recordBatch(seq, kernels: network.kernels, parity: i % 2, batch: b, mode: view, input: network.input, target: nil)
                     try network.recordForward(seq, batch: b)
-                    sequences[b] = seq
+                    sequences[key] = seq
                 }
-                try indices.upload((start..<(start + b)).map { UInt32($0) })
-                try seq.submit()
+                try feeder.run(step: i, seq)
+                try feeder.finish()
                 let out: [Float] = try network.output.download(count: b * k)
-                for i in 0..<(b * k) { sums[start * k + i] += out[i] }
+                for j in 0..<(b * k) { sums[rows[0] * k + j] += out[j] }
             }
         }
         let scale = 1 / Float(views.count)

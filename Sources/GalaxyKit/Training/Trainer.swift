@@ -66,9 +66,11 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var learningRate: Float
     public var seconds: Double
     public var imagesPerSecond: Double
-    /// Seconds inside the recorded steps (submit to fence, training and evaluation) of `seconds`;
-    /// the rest is the host's own time. nil in runs written before it was recorded.
+    /// Seconds of `seconds` during which the device had steps (training and evaluation) launched and not
+    /// yet waited for; the rest is the host's own time. nil in runs written before it was recorded.
     public var stepSeconds: Double?
+    /// The part of the epoch in which the device had nothing to run: 1 - stepSeconds / seconds.
+    public var hostShare: Double? { stepSeconds.map { seconds > 0 ? max(0, 1 - $0 / seconds) : 0 } }
 }
 
 /// Everything besides the weights that a resumed run needs to continue exactly where it stopped.
@@ -291,19 +293,16 @@ public final class Trainer {
                 if let world {
                     let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
                     if !mine.isEmpty {
-                        try trainFeeder.write(step: i)
-                        try launch(trainSequence(mine.count, of: rows.count, parity: i % 2))
-                        try trainFeeder.launched(step: i)
+                        try run(trainFeeder, step: i, trainSequence(mine.count, of: rows.count, parity: i % 2))
                         try drain()
                     }
                     stopAll = try exchangeGradients(world, haveShard: !mine.isEmpty, stop: step + 1 < steps && shouldStop())
-                    try launch(sgd())
+                    if busySince == nil { busySince = Date() }
+                    try sgd().submit()
                     try drain()
                 } else {
                     // Step i runs while the host writes step i + 1's indices (and brings in the next chunk of a stream).
-                    try trainFeeder.write(step: i)
-                    try launch(trainSequence(rows.count, of: rows.count, parity: i % 2), waitForPrevious: true)
-                    try trainFeeder.launched(step: i)
+                    try run(trainFeeder, step: i, trainSequence(rows.count, of: rows.count, parity: i % 2))
                 }
                 let done = min(train.count, (step + 1) * batch)
                 if (step + 1) % readbackEvery == 0 || step + 1 == steps {
@@ -424,27 +423,22 @@ public final class Trainer {
         }
     }
 
-    /// Seconds since the epoch began during which the device had work launched and not yet waited for.
+    /// Seconds since the epoch began during which the device had work launched and not yet waited for
+    /// (the rest of the epoch is the host's alone).
     var stepSeconds: Double = 0
-    /// Launched sequences not yet waited for, oldest first (at most two), and since when one has been.
-    private var inFlight: [CommandSequence] = []
+    /// Since when the device has had work, nil when it has none.
     private var busySince: Date?
 
-    /// Launches `seq`; with `waitForPrevious`, then waits for the one launched before it, so that one step
-    /// runs while the host prepares the next.
-    func launch(_ seq: CommandSequence, waitForPrevious: Bool = false) throws {
+    /// Runs step `i` of `feeder`'s pass (it may still run on return; the one before it has finished).
+    func run(_ feeder: BatchFeeder, step i: Int, _ seq: CommandSequence) throws {
         if busySince == nil { busySince = Date() }
-        try seq.launch()
-        inFlight.append(seq)
-        if waitForPrevious {
-            while inFlight.count > 1 { try inFlight.removeFirst().wait() }
-        }
+        try feeder.run(step: i, seq)
     }
 
-    /// Waits for everything launched.
+    /// Waits for every step launched.
     func drain() throws {
-        for seq in inFlight { try seq.wait() }
-        inFlight.removeAll()
+        try trainFeeder.finish()
+        try evalFeeder.finish()
         if let busySince { stepSeconds += Date().timeIntervalSince(busySince) }
         busySince = nil
     }
@@ -465,9 +459,7 @@ public final class Trainer {
                 try network.recordLoss(seq, batch: b, slot: 1, accumulate: true)
                 sequences[[b, i % 2]] = seq
             }
-            try evalFeeder.write(step: i)
-            try launch(seq, waitForPrevious: true)
-            try evalFeeder.launched(step: i)
+            try run(evalFeeder, step: i, seq)
         }
         try drain()
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
@@ -535,10 +527,10 @@ public final class Trainer {
 
     /// metrics.csv and the loss plot, rewritten atomically after every epoch.
     func writeReports() throws {
-        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds\n"
+        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share\n"
         for m in state.metrics {
             csv += String(format: "%d,%.6f,%.6f,%.6g,%.2f,%.2f,", m.epoch, m.trainRMSE, m.testRMSE, m.learningRate, m.seconds, m.imagesPerSecond)
-            csv += m.stepSeconds.map { String(format: "%.2f\n", $0) } ?? "\n"
+            csv += m.stepSeconds.map { String(format: "%.2f,%.4f\n", $0, m.hostShare!) } ?? ",\n"
         }
         try AtomicFile.write(Data(csv.utf8), to: runDir.appendingPathComponent("metrics.csv"))
         let svg = LossPlot.svg(train: state.metrics.map(\.trainRMSE), test: state.metrics.map(\.testRMSE))

@@ -54,7 +54,8 @@ public final class DeviceBuffer: @unchecked Sendable {
             vkDestroyBuffer(context.device, handle, nil)
             if candidates.isEmpty { throw VulkanError("no memory type for buffer \(label) (\(role.rawValue))") }
             throw VulkanError("allocating \(bytes >> 20) MiB (\(bytes) bytes) for buffer \(label) failed on every memory type it may use: "
-                              + failures.joined(separator: "; ") + ". The device is out of memory for it: try a smaller --batch")
+                              + failures.joined(separator: "; ") + ". The device is out of memory for it: try a smaller --batch"
+                              + (label.hasPrefix("dataset") ? ", or a smaller --device-memory so that the images stream" : ""))
         }
         memory = mem
         memoryTypeIndex = chosen
