@@ -250,14 +250,7 @@ public final class CommandSequence {
         } else {
             try check(vkResetFences(context.device, 1, &fence), "vkResetFences")
         }
-        var cmdRef: VkCommandBuffer? = commandBuffer
-        try withUnsafePointer(to: &cmdRef) { cp in
-            var si = VkSubmitInfo()
-            si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
-            si.commandBufferCount = 1
-            si.pCommandBuffers = cp
-            try check(vkQueueSubmit(context.queue, 1, &si, fence), "vkQueueSubmit")
-        }
+        try Fence.submit(context, commandBuffer!, signalling: fence)
         isPending = true
     }
 

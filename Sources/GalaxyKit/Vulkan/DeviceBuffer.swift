@@ -188,14 +188,10 @@ enum OneShot {
     }
 }
 
-/// A fence that is created, waited on and destroyed around one submission.
+/// Submissions of one command buffer to the context's queue.
 enum Fence {
-    static func submitAndWait(_ context: VulkanContext, _ cmd: VkCommandBuffer) throws {
-        var fci = VkFenceCreateInfo()
-        fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
-        var fence: VkFence?
-        try check(vkCreateFence(context.device, &fci, nil, &fence), "vkCreateFence")
-        defer { vkDestroyFence(context.device, fence, nil) }
+    /// Submits `cmd`; `fence` is signalled once it has run.
+    static func submit(_ context: VulkanContext, _ cmd: VkCommandBuffer, signalling fence: VkFence?) throws {
         var cmdRef: VkCommandBuffer? = cmd
         try withUnsafePointer(to: &cmdRef) { cp in
             var si = VkSubmitInfo()
@@ -204,6 +200,16 @@ enum Fence {
             si.pCommandBuffers = cp
             try check(vkQueueSubmit(context.queue, 1, &si, fence), "vkQueueSubmit")
         }
+    }
+
+    /// Submits `cmd` and waits for it with a fence created and destroyed around it.
+    static func submitAndWait(_ context: VulkanContext, _ cmd: VkCommandBuffer) throws {
+        var fci = VkFenceCreateInfo()
+        fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+        var fence: VkFence?
+        try check(vkCreateFence(context.device, &fci, nil, &fence), "vkCreateFence")
+        defer { vkDestroyFence(context.device, fence, nil) }
+        try submit(context, cmd, signalling: fence)
         try check(vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
     }
 }
