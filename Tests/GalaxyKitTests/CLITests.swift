@@ -155,6 +155,12 @@ final class CLITests: XCTestCase {
         let data = dir.appendingPathComponent("data").path
         XCTAssertEqual(try galaxy(["synth", "--count", "4", "--out", data]).status, 0)
         try assertFails(["train", "--data", data, "--device", "no-such-gpu", "--run", dir.appendingPathComponent("r").path], mentioning: ["no-such-gpu", "llvmpipe"])
+        // Too little device memory for two batches of images: the sizes and what to change, and no run directory.
+        let run = dir.appendingPathComponent("small").path
+        try assertFails(["train", "--data", data, "--batch", "2", "--device-memory", "20K", "--run", run],
+                        mentioning: ["20.0 KiB", "two batches of 2 images", "--device-memory", "--batch"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run), "a run that could not start left \(run)")
+        try assertFails(["train", "--data", data, "--run", run], mentioning: ["GALAXY_DEVICE_MEMORY", "\"lots\""], env: ["GALAXY_DEVICE_MEMORY": "lots"])
     }
 }
 

@@ -110,7 +110,9 @@ public final class DeviceDataset {
     }
 
     static func describe(bytes: Int) -> String {
-        bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) : String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))
+        if bytes >= 1 << 30 { return String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
+        if bytes >= 1 << 20 { return String(format: "%.1f MiB", Double(bytes) / Double(1 << 20)) }
+        return String(format: "%.1f KiB", Double(bytes) / 1024)
     }
 
     /// Records augment (and the target gather, when there are targets) for the batch whose dataset

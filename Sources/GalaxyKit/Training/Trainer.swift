@@ -154,7 +154,6 @@ public final class Trainer {
         self.runDir = runDir
         let k = data.columns.count
         guard data.count >= 2 else { throw TrainingError.invalid("the data set has \(data.count) labelled galaxies: at least 2 are needed to split") }
-        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
         var weights: ModelWeights
         if resume {
             let (w, s) = try Self.loadResumable(runDir, data: data)
@@ -212,6 +211,8 @@ public final class Trainer {
                                        budget: deviceMemory, batch: batch)
         trainFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "train")
         evalFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "eval")
+        // Only now, with everything on the device: a run that cannot start leaves no directory behind.
+        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
     }
 
     public var options: TrainOptions { state.options }
