@@ -96,22 +96,11 @@ public struct TileConfig: Sendable, Equatable {
     }
 }
 
-// Host mirrors of the shaders' push-constant blocks (sizes are asserted at dispatch).
-struct CountParams { var count: UInt32 }
-struct PoolParams { var planes: UInt32; var height: UInt32; var width: UInt32 }
-struct GemmParams { var m: UInt32; var n: UInt32; var k: UInt32 }
-struct LinearParams { var batch: UInt32; var inFeatures: UInt32; var outFeatures: UInt32 }
-struct LinearForwardParams { var linear: LinearParams; var relu: UInt32 }
-struct ConvParams { var batch: UInt32; var inChannels: UInt32; var outChannels: UInt32; var inHeight: UInt32; var inWidth: UInt32 }
-struct ConvForwardParams { var conv: ConvParams; var relu: UInt32 }
-struct MSEBackwardParams { var count: UInt32; var denominator: UInt32 }
-struct MSEParams { var count: UInt32; var slot: UInt32; var accumulate: UInt32 }
-struct SGDParams { var count: UInt32; var lr: Float; var momentum: Float }
-struct ChunkSumParams { var count: UInt32; var chunks: UInt32 }
+func ceilDiv(_ a: Int, _ b: UInt32) -> Int { (a + Int(b) - 1) / Int(b) }
 
-private func ceilDiv(_ a: Int, _ b: UInt32) -> Int { (a + Int(b) - 1) / Int(b) }
-
-/// Records each op's shader into a CommandSequence. One method per shader, named like it.
+/// Records each op's shader into a CommandSequence: one method per shader, named like it, in the op's
+/// own file (Conv2d.swift, Linear.swift, ...) with its CPU reference and push-constant struct. This file
+/// holds what they share: tiles, pipelines, the split-reduction scratch and the GEMM core's dispatch.
 public final class Kernels {
     public let context: VulkanContext
     public let tiles: TileConfig
@@ -126,7 +115,7 @@ public final class Kernels {
     private var scratch: DeviceBuffer?
     public var scratchBytes: Int { scratch?.size ?? 0 }
 
-    private func scratchRange(floats: Int) throws -> DeviceBuffer {
+    func scratchRange(floats: Int) throws -> DeviceBuffer {
         if let scratch, scratch.size >= floats * 4 { return scratch }
         let b = try DeviceBuffer(context, floats: floats, label: "split-reduction scratch")
         scratch = b
@@ -143,13 +132,7 @@ public final class Kernels {
         return (rows + min(needed, rows) - 1) / min(needed, rows)
     }
 
-    /// y[i] = sum over `chunks` of x[h * count + i].
-    public func chunkSum(_ seq: CommandSequence, x: BufferRange, y: BufferRange, count: Int, chunks: Int) throws {
-        try seq.dispatch(pipeline("chunk_sum", 2, ChunkSumParams.self), [x, y], push: ChunkSumParams(count: UInt32(count), chunks: UInt32(chunks)),
-                         invocations: count, macs: count * chunks)
-    }
-
-    private func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
+    func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
         try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [workgroup ?? tiles.workgroupSize] + spec)
     }
 
@@ -159,7 +142,7 @@ public final class Kernels {
 
     /// Columns per lane for a row of `width` outputs: the block in 4...max (or smaller when the row
     /// is) that wastes the fewest columns, the larger on ties.
-    private func columnBlock(_ width: Int, max: UInt32) -> UInt32 {
+    func columnBlock(_ width: Int, max: UInt32) -> UInt32 {
         let hi = Swift.max(1, Swift.min(Int(max), width))
         let lo = Swift.min(4, hi)
         let best = (lo...hi).min { a, b in
@@ -169,75 +152,14 @@ public final class Kernels {
         return UInt32(best)
     }
 
-    /// SHARE conv2d_forward / backward_input: channels per workgroup and whether the kernel-row loop
-    /// is unrolled (1), for a layer with `channels` channels in the blocked dimension.
-    private func shareChannels(_ channels: Int, kernel: Int) -> (UInt32, UInt32) {
-        let unroll = kernel <= Int(tiles.convShareUnrollMaxKernel)
-        let wide = unroll && channels >= Int(tiles.convShareUnrolledChannels)
-        let block = wide ? tiles.convShareUnrolledChannels : tiles.convShareChannels
-        precondition(block % 8 == 0, "SHARE channel blocks must be multiples of 8")
-        return (block, unroll ? 1 : 0)
-    }
-
     /// 4 when `count` floats in every range can be read as whole, aligned vec4s, else 1.
-    private func vectorWidth(_ count: Int, _ ranges: [BufferRange]) -> UInt32 {
+    func vectorWidth(_ count: Int, _ ranges: [BufferRange]) -> UInt32 {
         count % 4 == 0 && ranges.allSatisfy { $0.offset % 16 == 0 } ? 4 : 1
-    }
-
-    public func reluForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, count: Int) throws {
-        let v = vectorWidth(count, [x, y])
-        try seq.dispatch(pipeline("relu_forward", 2, CountParams.self, [v]), [x, y], push: CountParams(count: UInt32(count)), invocations: count / Int(v))
-    }
-
-    public func reluBackward(_ seq: CommandSequence, y: BufferRange, dy: BufferRange, dx: BufferRange, count: Int) throws {
-        let v = vectorWidth(count, [y, dy, dx])
-        try seq.dispatch(pipeline("relu_backward", 3, CountParams.self, [v]), [y, dy, dx], push: CountParams(count: UInt32(count)), invocations: count / Int(v))
-    }
-
-    public func maxpool2dForward(_ seq: CommandSequence, x: BufferRange, y: BufferRange, index: BufferRange, shape s: PoolShape) throws {
-        let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
-        // Two windows per invocation from vec4 loads when rows are whole, aligned vec4s.
-        let v: UInt32 = s.width % 4 == 0 && [x, y, index].allSatisfy({ $0.offset % 16 == 0 }) ? 2 : 1
-        try seq.dispatch(pipeline("maxpool2d_forward", 3, PoolParams.self, [v]), [x, y, index], push: push, invocations: s.outputCount / Int(v))
-    }
-
-    public func maxpool2dBackward(_ seq: CommandSequence, dy: BufferRange, index: BufferRange, dx: BufferRange, shape s: PoolShape) throws {
-        let push = PoolParams(planes: UInt32(s.planes), height: UInt32(s.height), width: UInt32(s.width))
-        // Whole windows per invocation when no row or column is dropped; two when rows are whole vec4s.
-        let aligned = [dy, index, dx].allSatisfy { $0.offset % 16 == 0 }
-        let v: UInt32 = s.height % 2 != 0 || s.width % 2 != 0 || !aligned ? 1 : s.width % 4 == 0 ? 4 : 2
-        let n = v == 1 ? s.inputCount : s.outputCount * 2 / Int(v)
-        try seq.dispatch(pipeline("maxpool2d_backward", 3, PoolParams.self, [v]), [dy, index, dx], push: push, invocations: n)
-    }
-
-    /// C = A * B, float32, row-major (A [m,k], B [k,n], C [m,n]).
-    public func sgemm(_ seq: CommandSequence, a: BufferRange, b: BufferRange, c: BufferRange, shape s: GemmShape) throws {
-        try gemm(seq, "sgemm", [a, b, c], push: GemmParams(m: UInt32(s.m), n: UInt32(s.n), k: UInt32(s.k)), m: s.m, n: s.n,
-                 va: vectorWidth(s.k, [a]), vb: vectorWidth(s.n, [b]), macs: s.macs)
-    }
-
-    /// y = x * w^T + b, or max(that, 0) with `relu` (a GEMM with A = x, B = w^T).
-    public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape, relu: Bool = false) throws {
-        let push = LinearForwardParams(linear: linearParams(s), relu: relu ? 1 : 0)
-        try gemm(seq, "linear_forward", [x, w, b, y], push: push, m: s.batch, n: s.outFeatures,
-                 va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), macs: s.macs)
-    }
-
-    /// dx = dy * w (a GEMM with A = dy, B = w).
-    public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
-        try gemm(seq, "linear_backward_input", [dy, w, dx], push: linearParams(s), m: s.batch, n: s.inFeatures,
-                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [w]), macs: s.macs)
-    }
-
-    /// dw = dy^T * x and db = column sums of dy (a GEMM with A = dy^T, B = x; db the row sums of A).
-    public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
-        try gemm(seq, "linear_backward_weight", [dy, x, dw, db], push: linearParams(s), m: s.outFeatures, n: s.inFeatures,
-                 va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [x]), macs: s.macs + s.batch * s.outFeatures)
     }
 
     /// Dispatches a gemm.glsl shader producing an m x n C: spec constants SHARE, NC, MB, VA, VB.
     /// `va` / `vb`: 4 when A / B may be read as vec4s along their contiguous axis (see gemm.glsl).
-    private func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int,
+    func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int,
                          va: UInt32, vb: UInt32, macs: Int) throws {
         if tiles.gemmShare {
             let (mb, nc) = (tiles.gemmRows, tiles.gemmLaneColumns)
@@ -257,105 +179,4 @@ public final class Kernels {
                          push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc), macs: macs)
     }
 
-    /// y = conv(x, w) + b, or max(that, 0) when `relu` (the ReLU fused into the epilogue).
-    public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape, relu: Bool = false) throws {
-        let k = UInt32(s.kernel), push = ConvForwardParams(conv: convParams(s), relu: relu ? 1 : 0)
-        if tiles.convShare {
-            let (ob, unroll) = shareChannels(s.outChannels, kernel: s.kernel)
-            let xb = columnBlock(s.outWidth, max: tiles.convShareMaxColumns)
-            let strips = s.batch * s.outHeight * ceilDiv(s.outWidth, xb)
-            let n = ceilDiv(strips, 8) * ceilDiv(s.outChannels, ob) * 8
-            try seq.dispatch(pipeline("conv2d_forward", 4, ConvForwardParams.self, [k, ob, xb, 1, unroll], workgroup: 8), [x, w, b, y],
-                             push: push, invocations: n, macs: s.macs)
-            return
-        }
-        let (ob, xb) = (tiles.convOutBlock, tiles.convColBlock)
-        let n = s.batch * ceilDiv(s.outChannels, ob) * s.outHeight * ceilDiv(s.outWidth, xb)
-        try seq.dispatch(pipeline(Self.subgroupFree("conv2d_forward"), 4, ConvForwardParams.self, [k, ob, xb, 0, 0]), [x, w, b, y],
-                         push: push, invocations: n, macs: s.macs)
-    }
-
-    public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {
-        let k = UInt32(s.kernel)
-        if tiles.convShare {
-            let (cb, unroll) = shareChannels(s.inChannels, kernel: s.kernel)
-            let xb = columnBlock(s.inWidth, max: tiles.convShareMaxColumns)
-            let strips = s.batch * s.inHeight * ceilDiv(s.inWidth, xb)
-            let n = ceilDiv(strips, 8) * ceilDiv(s.inChannels, cb) * 8
-            try seq.dispatch(pipeline("conv2d_backward_input", 3, ConvParams.self, [k, cb, xb, 1, unroll], workgroup: 8), [dy, w, dx],
-                             push: convParams(s), invocations: n, macs: s.macs)
-            return
-        }
-        let (cb, xb) = (tiles.convInBlock, tiles.convColBlock)
-        let n = s.batch * ceilDiv(s.inChannels, cb) * s.inHeight * ceilDiv(s.inWidth, xb)
-        try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_input"), 3, ConvParams.self, [k, cb, xb, 0, 0]), [dy, w, dx],
-                         push: convParams(s), invocations: n, macs: s.macs)
-    }
-
-    public func conv2dBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
-        let k = UInt32(s.kernel)
-        if tiles.convShare {
-            // Fewer channels per lane when the layer would otherwise give the two CPU threads under 4 workgroups.
-            var ol = tiles.convWeightLaneChannels
-            while ol > 1 && ceilDiv(s.outChannels, 8 * ol) * s.inChannels < 4 { ol /= 2 }
-            // Input channels per lane: the largest divisor of inChannels that keeps the sums in budget.
-            let limit = max(1, Int(tiles.convWeightAccumulators) / (Int(ol) * s.kernel * s.kernel))
-            let cb = UInt32((1...min(limit, s.inChannels)).last { s.inChannels % $0 == 0 }!)
-            // dy rows as vec4/vec2 loads when rows and chunks are whole vectors; the chunk is the
-            // whole row when it fits, else the largest divisor of the row within the limit.
-            let dv = [4, 2, 1].first { s.outWidth % $0 == 0 && dy.offset % (4 * $0) == 0 }!
-            let xc = s.outWidth <= Int(tiles.convWeightMaxChunk) ? UInt32(s.outWidth)
-                : UInt32((1...Int(tiles.convWeightMaxChunk)).last { s.outWidth % $0 == 0 && $0 % dv == 0 }!)
-            let n = ceilDiv(s.outChannels, 8 * ol) * ceilDiv(s.inChannels, cb) * 8
-            try seq.dispatch(pipeline("conv2d_backward_weight", 4, ConvParams.self, [k, ol, cb, xc, 1, UInt32(dv)], workgroup: 8), [dy, x, dw, db],
-                             push: convParams(s), invocations: n, macs: s.macs + s.outputCount)
-            return
-        }
-        let (ol, cb, xc) = (tiles.convWeightBlock, UInt32(1), tiles.convColBlock)
-        let blocks = ceilDiv(s.outChannels, ol) * s.inChannels
-        let rows = s.batch * s.outHeight
-        let chunkRows = reductionRows(rows: rows, blocks: blocks, macs: s.macs + s.outputCount)
-        guard chunkRows > 0 else {
-            try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_weight"), 4, ConvParams.self, [k, ol, cb, xc, 0, 1, 0]), [dy, x, dw, db],
-                             push: convParams(s), invocations: blocks, macs: s.macs + s.outputCount)
-            return
-        }
-        // Partial sums of each chunk into scratch (dw's, then db's at a 256-byte boundary), then added in order.
-        let chunks = (rows + chunkRows - 1) / chunkRows
-        let dwFloats = chunks * s.weightCount, dbAt = (dwFloats + 63) / 64 * 64
-        let partial = try scratchRange(floats: dbAt + chunks * s.outChannels)
-        let (pdw, pdb) = (partial.floats(0, dwFloats), partial.floats(dbAt, chunks * s.outChannels))
-        try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_weight"), 4, ConvParams.self, [k, ol, cb, xc, 0, 1, UInt32(chunkRows)]), [dy, x, pdw, pdb],
-                         push: convParams(s), invocations: blocks * chunks, macs: s.macs + s.outputCount)
-        try chunkSum(seq, x: pdw, y: dw, count: s.weightCount, chunks: chunks)
-        try chunkSum(seq, x: pdb, y: db, count: s.outChannels, chunks: chunks)
-    }
-
-    /// loss[slot] = sum (pred - target)^2, or += when `accumulate`.
-    public func mseForward(_ seq: CommandSequence, pred: BufferRange, target: BufferRange, loss: BufferRange, count: Int, slot: Int = 0, accumulate: Bool = false) throws {
-        let push = MSEParams(count: UInt32(count), slot: UInt32(slot), accumulate: accumulate ? 1 : 0)
-        // One workgroup reduces everything in a fixed order, so the loss is deterministic.
-        let p = try pipeline("mse_forward", 3, MSEParams.self)
-        try seq.dispatch(p, [pred, target, loss], push: push, invocations: p.workgroupSize)
-    }
-
-    /// grad = 2 (pred - target) / denominator over `count` elements (denominator: count unless given).
-    public func mseBackward(_ seq: CommandSequence, pred: BufferRange, target: BufferRange, grad: BufferRange, count: Int, denominator: Int? = nil) throws {
-        let push = MSEBackwardParams(count: UInt32(count), denominator: UInt32(denominator ?? count))
-        try seq.dispatch(pipeline("mse_backward", 3, MSEBackwardParams.self), [pred, target, grad], push: push, invocations: count)
-    }
-
-    public func sgdMomentum(_ seq: CommandSequence, weights: BufferRange, grads: BufferRange, buffer: BufferRange, count: Int, lr: Float, momentum: Float) throws {
-        let push = SGDParams(count: UInt32(count), lr: lr, momentum: momentum)
-        try seq.dispatch(pipeline("sgd_momentum", 3, SGDParams.self), [weights, grads, buffer], push: push, invocations: count)
-    }
-
-    private func linearParams(_ s: LinearShape) -> LinearParams {
-        LinearParams(batch: UInt32(s.batch), inFeatures: UInt32(s.inFeatures), outFeatures: UInt32(s.outFeatures))
-    }
-
-    private func convParams(_ s: Conv2dShape) -> ConvParams {
-        ConvParams(batch: UInt32(s.batch), inChannels: UInt32(s.inChannels), outChannels: UInt32(s.outChannels),
-                   inHeight: UInt32(s.inHeight), inWidth: UInt32(s.inWidth))
-    }
 }
