@@ -20,6 +20,9 @@ struct DevicesCommand: ParsableCommand {
                 let context = try VulkanContext()
                 print("\n\(context.info.name):")
                 for line in context.memoryReport() { print("  " + line) }
+                let budget = try ByteSize.deviceMemory(nil) ?? DeviceDataset.defaultBudget(context)
+                print("  a data set's images stay on the device up to \(ByteSize.describe(budget)) and stream beyond "
+                      + "(--device-memory or GALAXY_DEVICE_MEMORY; default: half the largest device-local heap)")
             }
         }
     }

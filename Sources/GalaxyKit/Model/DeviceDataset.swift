@@ -74,8 +74,8 @@ public final class DeviceDataset {
             let batchBytes = batch * imageBytes
             let slotBytes = min(budget / 2, Self.maxSlotBytes, maxRange) / batchBytes * batchBytes
             guard slotBytes > 0 else {
-                throw GalaxyError.message("the device memory for the data set's images (\(Self.describe(bytes: budget))) holds fewer than two batches of "
-                                          + "\(batch) images (\(Self.describe(bytes: 2 * batchBytes))), which streaming needs: raise --device-memory or lower --batch")
+                throw GalaxyError.message("the device memory for the data set's images (\(ByteSize.describe(budget))) holds fewer than two batches of "
+                                          + "\(batch) images (\(ByteSize.describe(2 * batchBytes))), which streaming needs: raise --device-memory or lower --batch")
             }
             let slotImages = slotBytes / imageBytes
             residency = .streamed(slotImages: slotImages)
@@ -107,12 +107,6 @@ public final class DeviceDataset {
         }
         table = try DeviceBuffer(context, floats: Augment.table.count, label: "augment table")
         try table.upload(Augment.table)
-    }
-
-    static func describe(bytes: Int) -> String {
-        if bytes >= 1 << 30 { return String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
-        if bytes >= 1 << 20 { return String(format: "%.1f MiB", Double(bytes) / Double(1 << 20)) }
-        return String(format: "%.1f KiB", Double(bytes) / 1024)
     }
 
     /// Records augment (and the target gather, when there are targets) for the batch whose dataset

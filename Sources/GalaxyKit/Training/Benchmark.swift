@@ -331,7 +331,7 @@ extension Benchmark {
         let streamed = try DeviceDataset(context, images: bytes, side: GalaxyDataset.imageSide, targets: targets, targetWidth: outputs,
                                          budget: budget, batch: batch)
         guard case .streamed(let slotImages) = streamed.residency else {
-            throw GalaxyError.message("\(DeviceDataset.describe(bytes: bytes.count)) of images fit the \(DeviceDataset.describe(bytes: budget)) given: nothing to stream")
+            throw GalaxyError.message("\(ByteSize.describe(bytes.count)) of images fit the \(ByteSize.describe(budget)) given: nothing to stream")
         }
         var sequences: [ObjectIdentifier: [[Int]: CommandSequence]] = [:]
         var feeders: [ObjectIdentifier: BatchFeeder] = [:]

@@ -220,8 +220,8 @@ public final class Trainer {
     /// A line saying that the images stream, and through what (nil when they are resident).
     public var residencyNote: String? {
         guard case .streamed(let slotImages) = deviceData.residency else { return nil }
-        return "data: \(DeviceDataset.describe(bytes: data.images.count)) of images do not fit the device memory given to them: they stream "
-            + "through 2 slots of \(slotImages) images (\(DeviceDataset.describe(bytes: deviceData.imageDeviceBytes / 2)) each)"
+        return "data: \(ByteSize.describe(data.images.count)) of images do not fit the device memory given to them: they stream "
+            + "through 2 slots of \(slotImages) images (\(ByteSize.describe(deviceData.imageDeviceBytes / 2)) each)"
     }
 
     /// RMSE of predicting the training targets' column means on the test set.

@@ -22,6 +22,13 @@ public enum ByteSize {
         return Int(value * scale)
     }
 
+    /// KiB, MiB or GiB with one or two decimals.
+    public static func describe(_ bytes: Int) -> String {
+        if bytes >= 1 << 30 { return String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
+        if bytes >= 1 << 20 { return String(format: "%.1f MiB", Double(bytes) / Double(1 << 20)) }
+        return String(format: "%.1f KiB", Double(bytes) / 1024)
+    }
+
     /// The device memory for a data set's images: `--device-memory` when given, else GALAXY_DEVICE_MEMORY, else nil.
     public static func deviceMemory(_ option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int? {
         if let option { return try parse(option, what: "--device-memory") }
