@@ -79,6 +79,14 @@ final class ActivationPlanTests: GPUTestCase {
         XCTAssertGreaterThan(shared, 5, "tensors with disjoint lifetimes share bytes")
     }
 
+    /// A batch whose activations no heap can hold: an error naming the buffer, its size, the heap and --batch.
+    func testActivationsTooLargeForTheDeviceAreAClearError() throws {
+        XCTAssertThrowsError(try DeviceNetwork(kernels: kernels, outputs: 37, maxBatch: 20_000, training: true)) { error in
+            let text = "\(error)"
+            for part in ["activations (batch 20000)", "GiB", "largest heap", "--batch"] { XCTAssertTrue(text.contains(part), "\(part) not in: \(text)") }
+        }
+    }
+
     /// At batch 128 training holds at most 1.35x weights + gradients + momentum + one batch of
     /// activations, in the tiles a small job gets here (their pipelines are compiled for the network tests
     /// anyway) and in the GPU configuration (whose split reductions add scratch).

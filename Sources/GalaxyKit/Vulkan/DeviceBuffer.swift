@@ -32,7 +32,11 @@ public final class DeviceBuffer: @unchecked Sendable {
         bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue
         bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE
         var buffer: VkBuffer?
-        try check(vkCreateBuffer(context.device, &bci, nil, &buffer), "vkCreateBuffer(\(label), \(bytes) bytes)")
+        let created = vkCreateBuffer(context.device, &bci, nil, &buffer)
+        guard created == VK_SUCCESS else {
+            throw VulkanError("cannot create buffer \(label) of \(ByteSize.describe(bytes)) (\(bytes) bytes; vkCreateBuffer: VkResult \(created.rawValue)); "
+                              + "the device's largest heap is \(ByteSize.describe(context.largestDeviceLocalHeap)): " + Self.hint(label))
+        }
         handle = buffer!
         var req = VkMemoryRequirements()
         vkGetBufferMemoryRequirements(context.device, handle, &req)
@@ -53,9 +57,8 @@ public final class DeviceBuffer: @unchecked Sendable {
         guard let chosen, let mem else {
             vkDestroyBuffer(context.device, handle, nil)
             if candidates.isEmpty { throw VulkanError("no memory type for buffer \(label) (\(role.rawValue))") }
-            throw VulkanError("allocating \(bytes >> 20) MiB (\(bytes) bytes) for buffer \(label) failed on every memory type it may use: "
-                              + failures.joined(separator: "; ") + ". The device is out of memory for it: try a smaller --batch"
-                              + (label.hasPrefix("dataset") ? ", or a smaller --device-memory so that the images stream" : ""))
+            throw VulkanError("allocating \(ByteSize.describe(bytes)) (\(bytes) bytes) for buffer \(label) failed on every memory type it may use: "
+                              + failures.joined(separator: "; ") + ". The device is out of memory for it: " + Self.hint(label))
         }
         memory = mem
         memoryTypeIndex = chosen
@@ -71,6 +74,11 @@ public final class DeviceBuffer: @unchecked Sendable {
         } else {
             mapped = nil
         }
+    }
+
+    /// What to change when buffer `label` does not fit.
+    static func hint(_ label: String) -> String {
+        label.hasPrefix("dataset") ? "try a smaller --device-memory so that the images stream, or a smaller --batch" : "try a smaller --batch"
     }
 
     /// Whether the host reads and writes it directly (false: through staging copies).
