@@ -105,6 +105,14 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertEqual(try Data(contentsOf: d1b.appendingPathComponent(Trainer.lastWeights)), try Data(contentsOf: d1.appendingPathComponent(Trainer.lastWeights)))
 
+        // The same with the images streamed through 600 KiB (60 images are 837 KiB; a slot holds one batch
+        // of 20): each rank streams its shards, and the weights are the resident run's, bit for bit.
+        let ds = dir.appendingPathComponent("d1s")
+        r = try mpi(2, ["train", "--run", ds.path, "--epochs", "1", "--device-memory", "600K"] + common)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("they stream through 2 slots of 20 images"), r.output)
+        XCTAssertEqual(try Data(contentsOf: ds.appendingPathComponent(Trainer.lastWeights)), try Data(contentsOf: d1.appendingPathComponent(Trainer.lastWeights)))
+
         // Epoch 2 by resuming: 2 ranks -> 2, 2 -> 1 and 1 -> 2. All three agree within the tolerance.
         let (d2, y2, x2) = (dir.appendingPathComponent("d2"), dir.appendingPathComponent("y2"), dir.appendingPathComponent("x2"))
         try copy(d1, d2); try copy(d1, y2); try copy(s1, x2)
