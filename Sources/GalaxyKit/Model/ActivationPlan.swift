@@ -71,12 +71,9 @@ public struct ActivationPlan: Sendable {
         for name in order {
             let bytes = (4 * batch * floatsPerImage[name]! + a - 1) / a * a
             let range = live[name]!
+            // From 0, past the lowest-placed tensor in the way until none is: the first gap that fits.
             let conflicting = placed.filter { $0.live.overlaps(range) }.sorted { $0.offset < $1.offset }
             var offset = 0
-            for t in conflicting where t.offset < offset + bytes && offset < t.offset + t.bytes {
-                offset = max(offset, t.offset + t.bytes)
-            }
-            // One pass in offset order can step past a gap and land on a later conflict: repeat until clear.
             while let hit = conflicting.first(where: { $0.offset < offset + bytes && offset < $0.offset + $0.bytes }) {
                 offset = hit.offset + hit.bytes
             }

@@ -125,15 +125,16 @@ public final class DeviceDataset {
     /// Copies the images `rows` into slot `slot` (the steps that read it before must have finished).
     /// Mapped slots are written directly; otherwise the bytes go to the slot's staging buffer and a
     /// copy is launched, which the queue runs before any step launched after it.
-    func fill(slot: Int, rows: [Int]) throws {
+    /// `images`: each data set row and its place in the slot.
+    func fill(slot: Int, images: [(row: Int, place: Int)]) throws {
         guard case .streamed(let capacity) = residency else { preconditionFailure("fill on resident data") }
-        precondition(rows.count <= capacity)
+        precondition(images.allSatisfy { $0.place < capacity })
         let imageBytes = 3 * side * side
         let target = staging.isEmpty ? slots[slot] : staging[slot]
         if !slotCopies.isEmpty { try slotCopies[slot].wait() }  // the staging buffer's last copy
         try hostImages.withUnsafeBytes { src in
-            for (i, row) in rows.enumerated() {
-                try target.write(UnsafeRawBufferPointer(rebasing: src[(row * imageBytes)..<((row + 1) * imageBytes)]), at: i * imageBytes)
+            for (row, place) in images {
+                try target.write(UnsafeRawBufferPointer(rebasing: src[(row * imageBytes)..<((row + 1) * imageBytes)]), at: place * imageBytes)
             }
         }
         if !slotCopies.isEmpty { try slotCopies[slot].launch() }
@@ -198,7 +199,7 @@ public final class BatchFeeder {
         precondition(steps.allSatisfy { $0.count <= maxBatch })
         precondition(running == nil, "begin while a step runs: finish() first")
         self.steps = steps
-        if stepsPerChunk > 0 && !steps.isEmpty { try data.fill(slot: 0, rows: chunkRows(0)) }
+        if stepsPerChunk > 0 && !steps.isEmpty { try fill(chunk: 0) }
     }
 
     /// Writes step `s`'s indices into buffer s % 2 (step s - 2 must have finished).
@@ -206,9 +207,8 @@ public final class BatchFeeder {
         let rows = steps[s]
         var words = rows.map { UInt32($0) }
         if stepsPerChunk > 0, case .streamed(let capacity) = data.residency {
-            let chunk = s / stepsPerChunk
-            let first = (chunk % 2) * capacity + (s - chunk * stepsPerChunk) * maxBatch
-            words += [UInt32](repeating: 0, count: maxBatch - rows.count) + (0..<rows.count).map { UInt32(first + $0) }
+            let slot = s / stepsPerChunk % 2
+            words += [UInt32](repeating: 0, count: maxBatch - rows.count) + rows.indices.map { UInt32(slot * capacity + place(step: s, row: $0)) }
         }
         try indices[s % 2].upload(words)
     }
@@ -218,16 +218,15 @@ public final class BatchFeeder {
     private func launched(step s: Int) throws {
         guard stepsPerChunk > 0, s % stepsPerChunk == 0 else { return }
         let next = s / stepsPerChunk + 1
-        if next * stepsPerChunk < steps.count { try data.fill(slot: next % 2, rows: chunkRows(next)) }
+        if next * stepsPerChunk < steps.count { try fill(chunk: next) }
     }
 
-    private func chunkRows(_ chunk: Int) -> [Int] {
-        // Each step's rows at a whole batch's stride: a short last step leaves its tail unused.
-        var rows: [Int] = []
-        for s in (chunk * stepsPerChunk)..<min(steps.count, (chunk + 1) * stepsPerChunk) {
-            rows += steps[s]
-            if s + 1 < min(steps.count, (chunk + 1) * stepsPerChunk) { rows += [Int](repeating: steps[s].first ?? 0, count: maxBatch - steps[s].count) }
-        }
-        return rows
+    /// Where row `j` of step `s` sits in its chunk's slot: the steps at a whole batch's stride (a short
+    /// step leaves its tail unused).
+    private func place(step s: Int, row j: Int) -> Int { (s % stepsPerChunk) * maxBatch + j }
+
+    private func fill(chunk: Int) throws {
+        let chunkSteps = (chunk * stepsPerChunk)..<min(steps.count, (chunk + 1) * stepsPerChunk)
+        try data.fill(slot: chunk % 2, images: chunkSteps.flatMap { s in steps[s].enumerated().map { ($1, place(step: s, row: $0)) } })
     }
 }

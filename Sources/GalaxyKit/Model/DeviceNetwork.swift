@@ -186,6 +186,16 @@ public final class DeviceNetwork {
         try record(seq, phase: .backward, OpArguments(batch: b, lossBatch: lossBatch ?? b))
     }
 
+    /// A training step once its batch is in `input` and `target`: forward, the loss added to slot 0, backward
+    /// (the gradient of the loss over `lossBatch` rows, default the batch), then the SGD step when `sgd`
+    /// is given (a distributed rank's shard stops before it: the ranks sum their gradients first).
+    public func recordTrainingStep(_ seq: CommandSequence, batch b: Int, lossBatch: Int? = nil, sgd: (lr: Float, momentum: Float)?) throws {
+        try recordForward(seq, batch: b)
+        try recordLoss(seq, batch: b, slot: 0, accumulate: true)
+        try recordBackward(seq, batch: b, lossBatch: lossBatch)
+        if let sgd { try recordSGD(seq, lr: sgd.lr, momentum: sgd.momentum) }
+    }
+
     /// Records the ops of one phase; `spans` (tests) receives each op's first and end dispatch index.
     func record(_ seq: CommandSequence, phase: NetworkOp.Phase, _ args: OpArguments, spans: ((String, Range<Int>) -> Void)? = nil) throws {
         precondition(args.batch >= 1 && args.batch <= maxBatch)

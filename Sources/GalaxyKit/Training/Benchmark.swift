@@ -72,10 +72,7 @@ extension Benchmark {
     static func recordPasses(train: CommandSequence, infer: CommandSequence, data: DeviceDataset, net: DeviceNetwork,
                              indices: DeviceBuffer, batch: Int) throws {
         try data.recordBatch(train, kernels: net.kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
-        try net.recordForward(train, batch: batch)
-        try net.recordLoss(train, batch: batch, slot: 0, accumulate: true)
-        try net.recordBackward(train, batch: batch)
-        try net.recordSGD(train, lr: 0, momentum: 0.9)
+        try net.recordTrainingStep(train, batch: batch, sgd: (0, 0.9))
         try data.recordBatch(infer, kernels: net.kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
         try net.recordForward(infer, batch: batch)
     }
@@ -229,9 +226,7 @@ extension Benchmark {
         func gradientPass(_ b: Int) throws -> CommandSequence {
             let seq = try CommandSequence(context)
             try data.recordBatch(seq, kernels: kernels, indices: indices, batch: b, mode: .none, input: net.input, target: net.target)
-            try net.recordForward(seq, batch: b)
-            try net.recordLoss(seq, batch: b, slot: 0, accumulate: false)
-            try net.recordBackward(seq, batch: b, lossBatch: batch)
+            try net.recordTrainingStep(seq, batch: b, lossBatch: batch, sgd: nil)
             return seq
         }
         let sgd = try CommandSequence(context)
@@ -333,43 +328,39 @@ extension Benchmark {
         guard case .streamed(let slotImages) = streamed.residency else {
             throw GalaxyError.message("\(ByteSize.describe(bytes.count)) of images fit the \(ByteSize.describe(budget)) given: nothing to stream")
         }
-        var sequences: [ObjectIdentifier: [[Int]: CommandSequence]] = [:]
-        var feeders: [ObjectIdentifier: BatchFeeder] = [:]
-        /// One pass from the same weights; its seconds and the weights it leaves.
-        func pass(_ data: DeviceDataset, steps: [[Int]]) throws -> (Double, ModelWeights) {
-            let id = ObjectIdentifier(data)
-            let feeder = try feeders[id] ?? BatchFeeder(data: data, maxBatch: batch, label: "bench")
-            feeders[id] = feeder
+        // [resident, streamed]: a feeder and its recorded steps (by batch and index buffer) each.
+        let feeders = try [resident, streamed].map { try BatchFeeder(data: $0, maxBatch: batch, label: "bench") }
+        var sequences: [[[Int]: CommandSequence]] = [[:], [:]]
+        /// One pass of feeder `k` from the same weights; its seconds and the weights it leaves.
+        func pass(_ k: Int, steps: [[Int]]) throws -> (Double, ModelWeights) {
+            let feeder = feeders[k]
             try net.setWeights(initial)
             try net.setMomentum([Float](repeating: 0, count: net.parameterCount))
             let t0 = Date()
             try feeder.begin(steps)
             for (i, rows) in steps.enumerated() {
                 let key = [rows.count, i % 2]
-                let seq = try sequences[id]?[key] ?? {
+                let seq = try sequences[k][key] ?? {
                     let s = try CommandSequence(context)
                     try feeder.recordBatch(s, kernels: kernels, parity: i % 2, batch: rows.count, mode: .random(seed: 1, epoch: 1), input: net.input, target: net.target)
-                    try net.recordForward(s, batch: rows.count)
-                    try net.recordLoss(s, batch: rows.count, slot: 0, accumulate: true)
-                    try net.recordBackward(s, batch: rows.count)
-                    try net.recordSGD(s, lr: 0.01, momentum: 0.9)
+                    try net.recordTrainingStep(s, batch: rows.count, sgd: (0.01, 0.9))
                     return s
                 }()
-                sequences[id, default: [:]][key] = seq
+                sequences[k][key] = seq
                 try feeder.run(step: i, seq)
             }
             try feeder.finish()
             return (Date().timeIntervalSince(t0), try net.weights())
         }
         log("warming up (pipelines of a training step)...")
-        _ = try pass(resident, steps: Array(steps.prefix(2)))
-        _ = try pass(streamed, steps: Array(steps.prefix(2)))
+        _ = try pass(0, steps: Array(steps.prefix(2)))
+        _ = try pass(1, steps: Array(steps.prefix(2)))
         var times: [[Double]] = [[], []]
         var last: [ModelWeights] = []
         for r in 0..<runs {
-            for (k, data) in [resident, streamed].enumerated() {
+            for k in 0..<2 {
                 log("\(k == 0 ? "resident" : "streamed") pass \(r + 1) of \(runs): \(images) images at batch \(batch)...")
-                let (seconds, weights) = try pass(data, steps: steps)
+                let (seconds, weights) = try pass(k, steps: steps)
                 times[k].append(seconds)
                 if r == runs - 1 { last.append(weights) }
             }

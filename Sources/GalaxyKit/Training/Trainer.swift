@@ -257,10 +257,7 @@ public final class Trainer {
                 if let s = sequences[[b, total, parity]] { return s }
                 let seq = try CommandSequence(context)
                 try trainFeeder.recordBatch(seq, kernels: network.kernels, parity: parity, batch: b, mode: mode, input: network.input, target: network.target)
-                try network.recordForward(seq, batch: b)
-                try network.recordLoss(seq, batch: b, slot: 0, accumulate: true)
-                try network.recordBackward(seq, batch: b, lossBatch: total)
-                if world == nil { try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum) }
+                try network.recordTrainingStep(seq, batch: b, lossBatch: total, sgd: world == nil ? (state.learningRate, options.momentum) : nil)
                 sequences[[b, total, parity]] = seq
                 return seq
             }
@@ -272,35 +269,30 @@ public final class Trainer {
                 sgdSequence = seq
                 return seq
             }
+            let firstStep = state.step
+            // The rows of each step left, and the part this process computes (a distributed rank: its shard).
+            let batches = (firstStep..<steps).map { Array(order[($0 * batch)..<min(train.count, ($0 + 1) * batch)]) }
+            let shards = batches.map { rows in world.map { Self.shard(rows.count, rank: $0.rank, ranks: $0.size) } ?? rows.indices }
             // The epoch's sequences are recorded before its clock starts: creating the pipelines is the
             // process's start-up, not the epoch's host time (metrics.csv's host_share).
-            for step in state.step..<steps {
-                let rows = min(batch, train.count - step * batch)
-                let mine = world.map { Self.shard(rows, rank: $0.rank, ranks: $0.size).count } ?? rows
-                if mine > 0 { _ = try trainSequence(mine, of: rows, parity: (step - state.step) % 2) }
+            for (i, (rows, mine)) in zip(batches, shards).enumerated() where !mine.isEmpty {
+                _ = try trainSequence(mine.count, of: rows.count, parity: i % 2)
             }
             if world != nil { _ = try sgd() }
+            try trainFeeder.begin(zip(batches, shards).map { Array($0[$1]) })
             // A resumed epoch's loss so far is counted once: by rank 0.
             try network.loss.upload([Float(bitPattern: state.step == 0 || rank != 0 ? 0 : state.partialLossBits)])
             exchangeSeconds = 0
             let started = Date()
             stepSeconds = state.partialStepSeconds ?? 0
-            let firstStep = state.step
             progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
             progress?.advance(by: min(firstStep * batch, train.count))
             var lastLoss: Float = 0
-            // The rows of each step left (a distributed rank: its shard of each batch).
-            let batches = (firstStep..<steps).map { Array(order[($0 * batch)..<min(train.count, ($0 + 1) * batch)]) }
-            try trainFeeder.begin(batches.map { rows in
-                guard let world else { return rows }
-                return Array(rows[Self.shard(rows.count, rank: world.rank, ranks: world.size)])
-            })
             for step in firstStep..<steps {
                 let i = step - firstStep
-                let rows = batches[i]
+                let (rows, mine) = (batches[i], shards[i])
                 var stopAll = false
                 if let world {
-                    let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
                     if !mine.isEmpty {
                         try run(trainFeeder, step: i, trainSequence(mine.count, of: rows.count, parity: i % 2))
                         try drain()
