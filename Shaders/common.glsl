@@ -15,3 +15,6 @@ uint globalIndex() {
 #else
 #define SUBGROUP_LANE gl_SubgroupInvocationID
 #endif
+
+// gemm.glsl's chunk of k being summed (G_KCHUNK): declared here, before the including shader's store().
+uint gemmChunk = 0;

@@ -6,6 +6,8 @@
 // CB channels, and each weight is loaded by one lane and broadcast to the others (see
 // conv2d_forward.comp). Rows of dy outside [0, outH) are read as zeros rather than skipped, so the
 // lanes stay converged for the broadcasts.
+// On GPUs (gemm.glsl's G_TILED) it is an implicit GEMM: C[c][(n,iy,ix)] = sum over k = (o,ky,kx) of
+// w[o,c,ky,kx] * dy[n,o,iy-ky,ix-kx] (zero outside dy), through shared-memory tiles.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #ifndef NO_SUBGROUPS
@@ -29,6 +31,26 @@ layout(push_constant) uniform Params { uint batch; uint inChannels; uint outChan
 float acc[CB][XB];
 float r[ROW];
 float wMine[CJ][K];
+
+// The implicit GEMM's operands: A[c][(o,ky,kx)] = w[o,c,ky,kx], B[(o,ky,kx)][(n,iy,ix)] = dy[n,o,iy-ky,ix-kx]
+// or 0 outside dy, C = dx.
+float elemA(uint c, uint k) { return w[((k / (K * K)) * p.inChannels + c) * K * K + k % (K * K)]; }
+float elemB(uint k, uint j) {
+    uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
+    uint o = k / (K * K), ky = (k / K) % K, kx = k % K;
+    uint ix = j % p.inWidth, iy = (j / p.inWidth) % p.inHeight, n = j / (p.inWidth * p.inHeight);
+    int oy = int(iy) - int(ky), ox = int(ix) - int(kx);
+    bool inside = oy >= 0 && oy < int(outH) && ox >= 0 && ox < int(outW);
+    uint at = ((n * p.outChannels + o) * outH + uint(clamp(oy, 0, int(outH) - 1))) * outW + uint(clamp(ox, 0, int(outW) - 1));
+    return inside ? dy[at] : 0.0;
+}
+vec4 a4(uint m, uint k) { return vec4(0.0); }  // unused: G_VA = G_VB = 1
+vec4 b4(uint k, uint n) { return vec4(0.0); }
+void store(uint c, uint j, float v) {
+    uint plane = p.inHeight * p.inWidth;
+    dx[((j / plane) * p.inChannels + c) * plane + j % plane] = v;
+}
+#include "gemm.glsl"
 
 // Lane L's weights of channel slot 8j+L, broadcast to every lane, applied to the dy row segment.
 #define SHARED_LANE(L) [[unroll]] for (uint kx = 0; kx < K; kx++) { \
@@ -65,6 +87,7 @@ void kernelRow(uint n, uint o, uint ky, uint iy, int firstCol, uint cOff[CB], ui
 
 void main() {
     uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
+    if (G_TILED) { gemm(p.inChannels, p.batch * p.inHeight * p.inWidth, p.outChannels * K * K); return; }
     uint xBlocks = (p.inWidth + XB - 1) / XB, cBlocks = (p.inChannels + CB - 1) / CB;
     uint strips = p.batch * p.inHeight * xBlocks;
     uint i = globalIndex();

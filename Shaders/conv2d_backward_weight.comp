@@ -9,6 +9,9 @@
 // ROWS > 0 splits the reduction for GPUs: the batch's dy rows (n, oy) in chunks of ROWS, one chunk per
 // invocation; chunk h writes its partial sums at dw[h * O*C*K*K ...] and db[h * O ...] (scratch), and
 // chunk_sum adds the chunks in order. ROWS = 0: one chunk of all rows, written to dw and db themselves.
+// On GPUs (gemm.glsl's G_TILED) it is an implicit GEMM: C[o][(c,ky,kx)] = sum over k = (n,oy,ox) of
+// dy[n,o,oy,ox] * x[n,c,oy+ky,ox+kx], db the row sums of A = dy; G_KCHUNK splits k into chunks written
+// to scratch like ROWS's (chunk gemmChunk at dw[gemmChunk * O*C*K*K ...], db[gemmChunk * O ...]).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #ifndef NO_SUBGROUPS
@@ -39,6 +42,29 @@ float g[OL][XC];
 float seg[SEG];
 float mine[SM];
 
+// The implicit GEMM's operands: A[o][(n,oy,ox)] = dy[n,o,oy,ox], B[(n,oy,ox)][(c,ky,kx)] = x[n,c,oy+ky,ox+kx]
+// (contiguous along k), C = dw as [O, C*K*K], row sums of A = db.
+float elemA(uint o, uint k) {
+    uint plane = (p.inHeight - K + 1) * (p.inWidth - K + 1);
+    return dy[((k / plane) * p.outChannels + o) * plane + k % plane];
+}
+float elemB(uint k, uint j) {
+    uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
+    uint ox = k % outW, oy = (k / outW) % outH, n = k / (outW * outH);
+    uint c = j / (K * K), ky = (j / K) % K, kx = j % K;
+    return x[((n * p.inChannels + c) * p.inHeight + oy + ky) * p.inWidth + ox + kx];
+}
+vec4 a4(uint m, uint k) { return vec4(0.0); }  // unused: G_VA = G_VB = 1
+vec4 b4(uint k, uint n) { return vec4(0.0); }
+void store(uint o, uint j, float v) {
+    uint ckk = p.inChannels * K * K;
+    dw[gemmChunk * p.outChannels * ckk + o * ckk + j] = v;
+}
+void storeRowSum(uint o, float s) { db[gemmChunk * p.outChannels + o] = s; }
+#define GEMM_B_ALONG_K
+#define GEMM_ROW_SUMS
+#include "gemm.glsl"
+
 // x segment element s = 8m+L (from lane L when shared) times the dy values it meets at each tap.
 #define TAP(L) { uint s = 8 * m + L; if (s < SEG) { \
         float xv = SHARE ? subgroupBroadcast(mine[m], L) : seg[s]; \
@@ -48,6 +74,7 @@ float mine[SM];
 
 void main() {
     uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
+    if (G_TILED) { gemm(p.outChannels, p.inChannels * K * K, p.batch * outH * outW); return; }
     uint oPer = SHARE ? 8 * OL : OL;
     uint oBlocks = (p.outChannels + oPer - 1) / oPer, cBlocks = (p.inChannels + CB - 1) / CB;
     uint i = globalIndex();

@@ -6,6 +6,8 @@
 // columns. With SHARE (lavapipe: one 8-lane subgroup per workgroup) the 8 lanes take 8 strips of
 // the same OB channels, and each weight is loaded by one lane and broadcast to the others, because
 // llvmpipe executes a storage-buffer load one lane at a time (docs/performance.md).
+// On GPUs (gemm.glsl's G_TILED) it is an implicit GEMM instead: C[o][(n,oy,ox)] = sum over
+// k = (c,ky,kx) of w[o][k] * x[n,c,oy+ky,ox+kx], the same sums in the same order, through shared-memory tiles.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #ifndef NO_SUBGROUPS
@@ -33,6 +35,23 @@ layout(push_constant) uniform Params { uint batch; uint inChannels; uint outChan
 float acc[OB][XB];
 float r[ROW];
 float wMine[OJ][K];
+
+// The implicit GEMM's operands: A = w as [O, C*K*K], B[(c,ky,kx)][(n,oy,ox)] = x[n,c,oy+ky,ox+kx], C = y + b.
+float elemA(uint o, uint k) { return w[o * p.inChannels * K * K + k]; }
+float elemB(uint k, uint j) {
+    uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
+    uint c = k / (K * K), ky = (k / K) % K, kx = k % K;
+    uint ox = j % outW, oy = (j / outW) % outH, n = j / (outW * outH);
+    return x[((n * p.inChannels + c) * p.inHeight + oy + ky) * p.inWidth + ox + kx];
+}
+vec4 a4(uint m, uint k) { return vec4(0.0); }  // unused: G_VA = G_VB = 1
+vec4 b4(uint k, uint n) { return vec4(0.0); }
+void store(uint o, uint j, float v) {
+    uint plane = (p.inHeight - K + 1) * (p.inWidth - K + 1);
+    float s = v + b[o];
+    y[((j / plane) * p.outChannels + o) * plane + j % plane] = p.relu != 0 ? max(s, 0.0) : s;
+}
+#include "gemm.glsl"
 
 // Lane L's weights of channel slot 8j+L, broadcast to every lane, applied to the row segment.
 #define SHARED_LANE(L) [[unroll]] for (uint kx = 0; kx < K; kx++) { \
@@ -62,6 +81,7 @@ void kernelRow(uint rowBase, uint c, uint ky, uint x0, uint wBase[OB], uint mine
 
 void main() {
     uint outH = p.inHeight - K + 1, outW = p.inWidth - K + 1;
+    if (G_TILED) { gemm(p.outChannels, p.batch * outH * outW, p.inChannels * K * K); return; }
     uint xBlocks = (outW + XB - 1) / XB, oBlocks = (p.outChannels + OB - 1) / OB;
     uint strips = p.batch * outH * xBlocks;
     uint i = globalIndex();

@@ -28,7 +28,7 @@ struct SelfTestCommand: ParsableCommand {
             let context = try openDevice(device)
             let test = SelfTest(context: context)
             if !json { test.log = { print($0) } }
-            let configurations = Self.configurations(context.info)
+            let configurations = SelfTest.configurations(context.info)
             let goldenURL = golden.map { URL(fileURLWithPath: $0) }
             if let goldenURL, !FileManager.default.fileExists(atPath: goldenURL.path) {
                 throw ValidationError("--golden \(goldenURL.path): no such file")
@@ -50,22 +50,5 @@ struct SelfTestCommand: ParsableCommand {
             }
             if !failures.isEmpty { throw ExitCode.failure }
         }
-    }
-
-    /// The device's own tiles, lavapipe's quick ones where the device runs the full ones, and the GPU
-    /// configuration at the workgroup sizes GPUs get (64 without split reductions, 128, 256).
-    static func configurations(_ info: DeviceInfo) -> [(String, TileConfig)] {
-        let own = TileConfig.forDevice(info)
-        var out = [("device", own)]
-        if own == .lavapipe { out.append(("lavapipe quick", .lavapipeQuick)) }
-        var unsplit = TileConfig.gpu
-        (unsplit.workgroupSize, unsplit.minInvocations, unsplit.maxSerialMACs) = (64, 1, .max)
-        out.append(("portable unsplit wg64", unsplit))
-        for wg: UInt32 in [128, 256] where !(own == .gpu && wg == TileConfig.gpu.workgroupSize) {
-            var t = TileConfig.gpu
-            t.workgroupSize = wg
-            out.append(("gpu wg\(wg)", t))
-        }
-        return out
     }
 }

@@ -105,24 +105,16 @@ extension Array where Element == Double {
 }
 
 extension GPUTestCase {
-    /// The GPU-path configurations every GEMM-shaped op is tested in, beside the device's own tiles:
-    /// the portable tiles unsplit (minInvocations 1: full 4x4 blocks, one chunk), and the GPU
-    /// configuration (split reductions and shrunken blocks for small outputs) at the workgroup sizes
-    /// GPUs get: 64 (unsplit), 128 and 256. `change` adapts each (e.g. switching SHARE off).
+    /// The configurations every GEMM-shaped op is tested in beside the device's own tiles: the portable
+    /// tiles (what lavapipe with 4- or 16-lane subgroups and a few images' inference get; split reductions),
+    /// and the GPU configuration (shared-memory tiles, convolutions as implicit GEMMs) unsplit at 64
+    /// invocations per workgroup (minInvocations 1: full blocks, one chunk) and with its split reductions
+    /// and shrunken blocks at the workgroup sizes GPUs get, 128 and 256. `change` adapts each.
     /// `make test`'s passes at other lane counts set GALAXY_TEST_VARIANTS=device: the device's own
     /// tiles only (these variants do not depend on the lane count and ran in the main pass).
     func gpuVariants(_ change: (inout TileConfig) -> Void = { _ in }) -> [(String, Kernels)] {
         if ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" { return [] }
-        var unsplit = TileConfig.gpu
-        unsplit.workgroupSize = 64
-        unsplit.minInvocations = 1
-        unsplit.maxSerialMACs = .max
-        var out = [("portable unsplit wg64", unsplit)]
-        for wg: UInt32 in [128, 256] {  // (64 is the unsplit variant's)
-            var t = TileConfig.gpu
-            t.workgroupSize = wg
-            out.append(("gpu wg\(wg)", t))
-        }
+        let out = SelfTest.configurations(context.info).filter { $0.0 != "device" && $0.0 != Self.quickTag }
         return out.map { name, tiles in
             var t = tiles
             change(&t)

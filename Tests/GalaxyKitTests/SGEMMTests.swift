@@ -8,17 +8,14 @@ final class SGEMMTests: GPUTestCase {
     /// and the portable path's 4 x 4 blocks. None but the last two are tile multiples in every dimension.
     static let shapes = SelfTest.gemmShapes  // (`galaxy selftest` runs the same shapes)
 
-    /// The device's own tiles, the bench ceiling's wider ones, narrow ones, and the portable path
-    /// (no subgroup sharing, GPU-style workgroups).
+    /// The device's own tiles, the bench ceiling's wider ones, narrow ones, lavapipe's quick ones, and the
+    /// portable and GPU configurations (GPUTestSupport.gpuVariants).
     var variants: [(String, Kernels)] {
-        var portable = TileConfig()
-        portable.workgroupSize = 64
-        portable.gemmShare = false
         var narrow = TileConfig.forDevice(context.info)
         narrow.gemmRows = 8
         narrow.gemmLaneColumns = 8
         return [("device", kernels), ("ceiling", Kernels(context, tiles: Benchmark.ceilingTiles(kernels.tiles))),
-                ("8x8 lanes", Kernels(context, tiles: narrow)), ("portable", Kernels(context, tiles: portable))] + quickVariants()
+                ("8x8 lanes", Kernels(context, tiles: narrow))] + quickVariants() + gpuVariants()
     }
 
     func testSGEMMMatchesReference() throws {

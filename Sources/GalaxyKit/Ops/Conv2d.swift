@@ -87,6 +87,12 @@ extension Kernels {
     /// y = conv(x, w) + b, or max(that, 0) when `relu` (the ReLU fused into the epilogue).
     public func conv2dForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: Conv2dShape, relu: Bool = false) throws {
         let k = UInt32(s.kernel), push = ConvForwardParams(conv: convParams(s), relu: relu ? 1 : 0)
+        if tiles.gemmTiled {
+            let plan = tiledPlan(m: s.outChannels, n: s.batch * s.outHeight * s.outWidth, k: s.inChannels * s.kernel * s.kernel, splittable: false)
+            try seq.dispatch(pipeline(Self.subgroupFree("conv2d_forward"), 4, ConvForwardParams.self, plan.spec.values(after: [k, 1, 1, 0, 0])),
+                             [x, w, b, y], push: push, invocations: plan.invocations, macs: s.macs)
+            return
+        }
         if tiles.convShare {
             let (ob, unroll) = shareChannels(s.outChannels, kernel: s.kernel)
             let xb = columnBlock(s.outWidth, max: tiles.convShareMaxColumns)
@@ -104,6 +110,12 @@ extension Kernels {
 
     public func conv2dBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: Conv2dShape) throws {
         let k = UInt32(s.kernel)
+        if tiles.gemmTiled {
+            let plan = tiledPlan(m: s.inChannels, n: s.batch * s.inHeight * s.inWidth, k: s.outChannels * s.kernel * s.kernel, splittable: false)
+            try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_input"), 3, ConvParams.self, plan.spec.values(after: [k, 1, 1, 0, 0])),
+                             [dy, w, dx], push: convParams(s), invocations: plan.invocations, macs: s.macs)
+            return
+        }
         if tiles.convShare {
             let (cb, unroll) = shareChannels(s.inChannels, kernel: s.kernel)
             let xb = columnBlock(s.inWidth, max: tiles.convShareMaxColumns)
@@ -121,6 +133,10 @@ extension Kernels {
 
     public func conv2dBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
         let k = UInt32(s.kernel)
+        if tiles.gemmTiled {
+            try conv2dBackwardWeightTiled(seq, dy: dy, x: x, dw: dw, db: db, shape: s)
+            return
+        }
         if tiles.convShare {
             // Fewer channels per lane when the layer would otherwise give the two CPU threads under 4 workgroups.
             var ol = tiles.convWeightLaneChannels
@@ -156,6 +172,27 @@ extension Kernels {
                          push: convParams(s), invocations: blocks * chunks, macs: s.macs + s.outputCount)
         try chunkSum(seq, x: pdw, y: dw, count: s.weightCount, chunks: chunks)
         try chunkSum(seq, x: pdb, y: db, count: s.outChannels, chunks: chunks)
+    }
+
+    /// The implicit GEMM dw = dy x im2col(x) on the shared-memory tiles (db its row sums), the sum over the
+    /// batch's positions split into chunks of k when the GPU bounds want it (partial sums to scratch,
+    /// added in chunk order by chunk_sum).
+    private func conv2dBackwardWeightTiled(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: Conv2dShape) throws {
+        let plan = tiledPlan(m: s.outChannels, n: s.weightCount / s.outChannels, k: s.batch * s.outHeight * s.outWidth, splittable: true)
+        let name = Self.subgroupFree("conv2d_backward_weight"), own: [UInt32] = [UInt32(s.kernel), 1, 1, 1, 0, 1, 0]
+        let macs = s.macs + s.outputCount
+        guard plan.chunks > 1 else {
+            try seq.dispatch(pipeline(name, 4, ConvParams.self, plan.spec.values(after: own)), [dy, x, dw, db],
+                             push: convParams(s), invocations: plan.invocations, macs: macs)
+            return
+        }
+        let dwFloats = plan.chunks * s.weightCount, dbAt = (dwFloats + 63) / 64 * 64
+        let partial = try scratchRange(floats: dbAt + plan.chunks * s.outChannels)
+        let (pdw, pdb) = (partial.floats(0, dwFloats), partial.floats(dbAt, plan.chunks * s.outChannels))
+        try seq.dispatch(pipeline(name, 4, ConvParams.self, plan.spec.values(after: own)), [dy, x, pdw, pdb],
+                         push: convParams(s), invocations: plan.invocations, macs: macs)
+        try chunkSum(seq, x: pdw, y: dw, count: s.weightCount, chunks: plan.chunks)
+        try chunkSum(seq, x: pdb, y: db, count: s.outChannels, chunks: plan.chunks)
     }
 
     private func convParams(_ s: Conv2dShape) -> ConvParams {

@@ -31,6 +31,10 @@ public struct TileConfig: Sendable, Equatable {
     /// none sums more than `maxSerialMACs` multiply-adds, as far as the rows allow.
     public var minInvocations = 16_384
     public var maxSerialMACs = 1 << 17
+    /// GPUs: every GEMM-shaped op (convolutions as implicit GEMMs) through gemm.glsl's shared-memory tiles
+    /// (`Kernels.tiledPlan`), `tiledDepth` steps of k per stage.
+    public var gemmTiled = false
+    public var tiledDepth: UInt32 = 16
 
     public init() {}
 
@@ -82,10 +86,12 @@ public struct TileConfig: Sendable, Equatable {
     /// lavapipe, the device's own on a GPU.
     public static func forSmallJob(_ info: DeviceInfo) -> TileConfig { forWork(info, images: 1_000, training: true) }
 
-    /// What a GPU gets: the portable paths, 128-invocation workgroups, split reductions.
+    /// What a GPU gets: shared-memory tiles for every GEMM-shaped op, 256-invocation workgroups (fewer
+    /// where the device allows fewer: `Kernels` fits them), split reductions.
     public static var gpu: TileConfig {
         var t = TileConfig()
-        t.workgroupSize = 128
+        t.workgroupSize = 256
+        t.gemmTiled = true
         return t
     }
 
@@ -98,6 +104,28 @@ public struct TileConfig: Sendable, Equatable {
 
 func ceilDiv(_ a: Int, _ b: UInt32) -> Int { (a + Int(b) - 1) / Int(b) }
 
+/// gemm.glsl's specialization constants (ids 11-19), after the including shader's own (ids 1-10; the
+/// convolutions have theirs there).
+struct GemmSpec {
+    var share = false
+    var nc: UInt32 = 4, mb: UInt32 = 4, va: UInt32 = 1, vb: UInt32 = 1
+    var tiled = false
+    var tc: UInt32 = 1, bk: UInt32 = 1, kChunk: UInt32 = 0
+
+    /// Values for ids 1...19 (id 0, the workgroup size, is prepended by `Kernels.pipeline`).
+    func values(after own: [UInt32] = []) -> [UInt32] {
+        precondition(own.count <= 10, "a GEMM shader's own specialization constants take ids 1-10")
+        return own + [UInt32](repeating: 0, count: 10 - own.count) + [share ? 1 : 0, nc, mb, va, vb, tiled ? 1 : 0, tc, bk, kChunk]
+    }
+}
+
+/// A tiled GEMM's dispatch: its specialization, its chunks of k (1: unsplit) and invocations.
+struct TiledPlan {
+    var spec: GemmSpec
+    var chunks: Int
+    var invocations: Int
+}
+
 /// Records each op's shader into a CommandSequence: one method per shader, named like it, in the op's
 /// own file (Conv2d.swift, Linear.swift, ...) with its CPU reference and push-constant struct. This file
 /// holds what they share: tiles, pipelines, the split-reduction scratch and the GEMM core's dispatch.
@@ -107,7 +135,11 @@ public final class Kernels {
 
     public init(_ context: VulkanContext, tiles: TileConfig? = nil) {
         self.context = context
-        self.tiles = tiles ?? TileConfig.forDevice(context.info)
+        var t = tiles ?? TileConfig.forDevice(context.info)
+        // The largest power of two the device allows, for the tiled path's workgroups (at least 128 by the spec).
+        let most = min(context.limits.maxComputeWorkGroupInvocations, context.limits.maxComputeWorkGroupSize.0)
+        while t.gemmTiled && t.workgroupSize > most && t.workgroupSize > 64 { t.workgroupSize /= 2 }
+        self.tiles = t
     }
 
     /// Scratch for split reductions' partial sums, grown on demand. A sequence keeps the buffers it
@@ -157,16 +189,24 @@ public final class Kernels {
         count % 4 == 0 && ranges.allSatisfy { $0.offset % 16 == 0 } ? 4 : 1
     }
 
-    /// Dispatches a gemm.glsl shader producing an m x n C: spec constants SHARE, NC, MB, VA, VB.
-    /// `va` / `vb`: 4 when A / B may be read as vec4s along their contiguous axis (see gemm.glsl).
-    func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int,
+    /// Dispatches a gemm.glsl shader producing an m x n C from k steps: the device's path (SHARE on lavapipe,
+    /// TILED on GPUs, else portable). `va` / `vb`: 4 when A / B may be read as vec4s along their contiguous
+    /// axis (see gemm.glsl).
+    func gemm<P: BitwiseCopyable>(_ seq: CommandSequence, _ name: String, _ bindings: [BufferRange], push: P, m: Int, n: Int, k: Int,
                          va: UInt32, vb: UInt32, macs: Int) throws {
+        if tiles.gemmTiled {
+            let plan = tiledPlan(m: m, n: n, k: k, splittable: false)
+            try seq.dispatch(pipeline(Self.subgroupFree(name), bindings.count, P.self, plan.spec.values()), bindings,
+                             push: push, invocations: plan.invocations, macs: macs)
+            return
+        }
         if tiles.gemmShare {
             let (mb, nc) = (tiles.gemmRows, tiles.gemmLaneColumns)
             precondition(nc % 4 == 0 && nc > 0, "gemmLaneColumns must be a positive multiple of 4")
             precondition(mb % 8 == 0 && mb > 0, "gemmRows must be a positive multiple of 8")
             let groups = ceilDiv(m, mb) * ceilDiv(n, 8 * nc)
-            try seq.dispatch(pipeline(name, bindings.count, P.self, [1, nc, mb, va, vb], workgroup: 8), bindings,
+            let spec = GemmSpec(share: true, nc: nc, mb: mb, va: va, vb: vb)
+            try seq.dispatch(pipeline(name, bindings.count, P.self, spec.values(), workgroup: 8), bindings,
                              push: push, invocations: groups * 8, macs: macs)
             return
         }
@@ -175,8 +215,49 @@ public final class Kernels {
         while ceilDiv(m, mb) * ceilDiv(n, nc) < tiles.minInvocations && (mb > 1 || nc > 1) {
             if mb >= nc { mb = max(1, mb / 2) } else { nc = max(1, nc / 2) }
         }
-        try seq.dispatch(pipeline(Self.subgroupFree(name), bindings.count, P.self, [0, nc, mb, va, vb]), bindings,
+        let spec = GemmSpec(nc: nc, mb: mb, va: va, vb: vb)
+        try seq.dispatch(pipeline(Self.subgroupFree(name), bindings.count, P.self, spec.values()), bindings,
                          push: push, invocations: ceilDiv(m, mb) * ceilDiv(n, nc), macs: macs)
+    }
+
+    /// The shared-memory tiles of a GEMM (gemm.glsl's TILED path) for an m x n C from k steps: workgroups
+    /// of TR x TC invocations (TC = 16 from 128 invocations up, else 8), each invocation a block of
+    /// up to linearRowBlock x linearColBlock elements. A block side is halved while the tile is at least
+    /// twice C's extent on that side (no workgroup of mostly idle rows). Then, for the bounds of a GPU:
+    /// a `splittable` sum (weight gradients, whose partial sums go to scratch and chunk_sum) is split into
+    /// chunks of k until the dispatch has `minInvocations` invocations and none does more than
+    /// `maxSerialMACs` multiply-adds; another has its blocks halved until it has `minInvocations`.
+    /// The stage depth (steps of k in shared memory) is `tiledDepth`, halved until both tiles fit the
+    /// device's shared memory.
+    func tiledPlan(m: Int, n: Int, k: Int, splittable: Bool) -> TiledPlan {
+        let wg = Int(tiles.workgroupSize)
+        let tc = wg >= 128 ? 16 : 8
+        precondition(wg % tc == 0, "tiled workgroups must be a multiple of \(tc) invocations")
+        let tr = wg / tc
+        var (mb, nc) = (Int(tiles.linearRowBlock), Int(tiles.linearColBlock))
+        while mb > 1 && tr * mb >= 2 * m { mb /= 2 }
+        while nc > 1 && tc * nc >= 2 * n { nc /= 2 }
+        func groups() -> Int { ((m + tr * mb - 1) / (tr * mb)) * ((n + tc * nc - 1) / (tc * nc)) }
+        var chunks = 1, kChunk = 0
+        var bk = Int(tiles.tiledDepth)
+        while bk > 1 && (tr * mb + tc * nc) * bk * 4 > Int(context.limits.maxComputeSharedMemorySize) { bk /= 2 }
+        if splittable {
+            let serial = mb * nc * k
+            let wanted = max((tiles.minInvocations + groups() * wg - 1) / (groups() * wg),
+                             serial <= tiles.maxSerialMACs ? 1 : (serial - 1) / tiles.maxSerialMACs + 1)
+            if wanted > 1 && k > 1 {
+                // Chunks of whole stages where that still gives the chunks wanted.
+                kChunk = (k + min(wanted, k) - 1) / min(wanted, k)
+                if kChunk >= 2 * bk { kChunk = kChunk / bk * bk }
+                chunks = (k + kChunk - 1) / kChunk
+            }
+        } else {
+            while groups() * wg < tiles.minInvocations && (mb > 1 || nc > 1) {
+                if mb >= nc { mb = max(1, mb / 2) } else { nc = max(1, nc / 2) }
+            }
+        }
+        let spec = GemmSpec(nc: UInt32(nc), mb: UInt32(mb), tiled: true, tc: UInt32(tc), bk: UInt32(bk), kChunk: UInt32(kChunk))
+        return TiledPlan(spec: spec, chunks: chunks, invocations: groups() * chunks * wg)
     }
 
 }

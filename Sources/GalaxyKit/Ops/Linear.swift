@@ -53,19 +53,19 @@ extension Kernels {
     /// y = x * w^T + b, or max(that, 0) with `relu` (a GEMM with A = x, B = w^T).
     public func linearForward(_ seq: CommandSequence, x: BufferRange, w: BufferRange, b: BufferRange, y: BufferRange, shape s: LinearShape, relu: Bool = false) throws {
         let push = LinearForwardParams(linear: linearParams(s), relu: relu ? 1 : 0)
-        try gemm(seq, "linear_forward", [x, w, b, y], push: push, m: s.batch, n: s.outFeatures,
+        try gemm(seq, "linear_forward", [x, w, b, y], push: push, m: s.batch, n: s.outFeatures, k: s.inFeatures,
                  va: vectorWidth(s.inFeatures, [x]), vb: vectorWidth(s.inFeatures, [w]), macs: s.macs)
     }
 
     /// dx = dy * w (a GEMM with A = dy, B = w).
     public func linearBackwardInput(_ seq: CommandSequence, dy: BufferRange, w: BufferRange, dx: BufferRange, shape s: LinearShape) throws {
-        try gemm(seq, "linear_backward_input", [dy, w, dx], push: linearParams(s), m: s.batch, n: s.inFeatures,
+        try gemm(seq, "linear_backward_input", [dy, w, dx], push: linearParams(s), m: s.batch, n: s.inFeatures, k: s.outFeatures,
                  va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [w]), macs: s.macs)
     }
 
     /// dw = dy^T * x and db = column sums of dy (a GEMM with A = dy^T, B = x; db the row sums of A).
     public func linearBackwardWeight(_ seq: CommandSequence, dy: BufferRange, x: BufferRange, dw: BufferRange, db: BufferRange, shape s: LinearShape) throws {
-        try gemm(seq, "linear_backward_weight", [dy, x, dw, db], push: linearParams(s), m: s.outFeatures, n: s.inFeatures,
+        try gemm(seq, "linear_backward_weight", [dy, x, dw, db], push: linearParams(s), m: s.outFeatures, n: s.inFeatures, k: s.batch,
                  va: vectorWidth(s.outFeatures, [dy]), vb: vectorWidth(s.inFeatures, [x]), macs: s.macs + s.batch * s.outFeatures)
     }
 

@@ -22,7 +22,7 @@ struct GemmParams { var m: UInt32; var n: UInt32; var k: UInt32 }
 extension Kernels {
     /// C = A * B, float32, row-major (A [m,k], B [k,n], C [m,n]).
     public func sgemm(_ seq: CommandSequence, a: BufferRange, b: BufferRange, c: BufferRange, shape s: GemmShape) throws {
-        try gemm(seq, "sgemm", [a, b, c], push: GemmParams(m: UInt32(s.m), n: UInt32(s.n), k: UInt32(s.k)), m: s.m, n: s.n,
+        try gemm(seq, "sgemm", [a, b, c], push: GemmParams(m: UInt32(s.m), n: UInt32(s.n), k: UInt32(s.k)), m: s.m, n: s.n, k: s.k,
                  va: vectorWidth(s.k, [a]), vb: vectorWidth(s.n, [b]), macs: s.macs)
     }
 }

@@ -20,6 +20,26 @@ public final class SelfTest {
 
     public init(context: VulkanContext) { self.context = context }
 
+    /// The tile configurations the checks (and the op tests) run: the device's own, lavapipe's quick ones
+    /// where the device runs the full ones, the portable tiles (lavapipe at other lane counts, and a few
+    /// images' inference there) unless they are the device's, and the GPU configuration (shared-memory
+    /// tiles) unsplit at 64 invocations per workgroup and with split reductions at 128 and 256.
+    public static func configurations(_ info: DeviceInfo) -> [(String, TileConfig)] {
+        let own = TileConfig.forDevice(info)
+        var out = [("device", own)]
+        if own == .lavapipe { out.append(("lavapipe quick", .lavapipeQuick)) }
+        if own != TileConfig() { out.append(("portable", TileConfig())) }
+        var unsplit = TileConfig.gpu
+        (unsplit.workgroupSize, unsplit.minInvocations, unsplit.maxSerialMACs) = (64, 1, .max)
+        out.append(("tiled unsplit wg64", unsplit))
+        for wg: UInt32 in [128, 256] where !(own == .gpu && wg == TileConfig.gpu.workgroupSize) {
+            var t = TileConfig.gpu
+            t.workgroupSize = wg
+            out.append(("gpu wg\(wg)", t))
+        }
+        return out
+    }
+
     // The shapes of the op tests (Conv2dTests, LinearTests, SGEMMTests, MaxPool2dTests use these lists).
     public static let conv2dShapes: [Conv2dShape] = [
         Conv2dShape(batch: 1, inChannels: 3, outChannels: 5, inHeight: 9, inWidth: 11, kernel: 6),
