@@ -67,10 +67,17 @@ final class TorchGoldenTests: GPUTestCase {
     /// terms (fc1) and 524k terms per weight gradient (conv1 over the batch) gives errors of order
     /// sqrt(L)*2^-24 per layer that compound through 8 layers; measured worst ~1e-5. 1e-4 of each
     /// tensor's scale is a bound float32 meets with margin and a wrong index or a missed term never does.
+    /// What a small training run gets here, and (in the main pass) the GPU configuration: shared-memory
+    /// tiles, convolutions as implicit GEMMs, split weight-gradient reductions.
     func testDeviceNetworkMatchesPyTorch() throws {
+        let gpu = ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" ? [] : [("gpu configuration", Kernels(context, tiles: .gpu))]
+        for (tag, kernels) in [("small job", smallJobKernels)] + gpu { try checkAgainstPyTorch(kernels, tag) }
+    }
+
+    private func checkAgainstPyTorch(_ kernels: Kernels, _ tag: String) throws {
         let g = try golden()
         let initial = try ModelWeights(from: g, file: Self.url.path, expectedOutputs: 37)
-        let net = try DeviceNetwork(kernels: smallJobKernels, outputs: 37, maxBatch: Self.batch, training: true)
+        let net = try DeviceNetwork(kernels: kernels, outputs: 37, maxBatch: Self.batch, training: true)
         try net.setWeights(initial)
         try net.input.upload(g["batch.input"]!.values)
         try net.target.upload(g["batch.target"]!.values)
@@ -98,10 +105,10 @@ final class TorchGoldenTests: GPUTestCase {
             }
             before = after
         }
-        report(rows, "Vulkan (\(context.info.name)) vs PyTorch")
+        report(rows, "Vulkan (\(context.info.name), \(tag)) vs PyTorch")
         for (name, e) in rows {
             let limit = name.contains(".delta.") ? 1e-3 : 1e-4
-            XCTAssertLessThan(e, limit, name)
+            XCTAssertLessThan(e, limit, "\(tag): \(name)")
         }
     }
 }

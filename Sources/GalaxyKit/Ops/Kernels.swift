@@ -68,7 +68,7 @@ public struct TileConfig: Sendable, Equatable {
     /// than running them), the quick SHARE tiles below `quickCompileImages`, the full ones above; training
     /// never gets the portable tiles (its backward pass is 3x slower there), so on lavapipe a run's bits do
     /// not depend on its length (quick and full tiles add in the same order). `GALAXY_TILES` (full, quick,
-    /// portable) overrides that. GPUs get `forDevice`.
+    /// portable, gpu: the shared-memory tiles GPUs get) overrides that. GPUs get `forDevice`.
     public static func forWork(_ info: DeviceInfo, images: Int, training: Bool = false) -> TileConfig {
         guard info.type == "CPU" else { return forDevice(info) }
         let shareable = info.sharesOperands
@@ -76,6 +76,7 @@ public struct TileConfig: Sendable, Equatable {
         case "full": return forDevice(info)
         case "quick": return shareable ? lavapipeQuick : TileConfig()
         case "portable": return TileConfig()
+        case "gpu": return gpu
         default: break
         }
         if (images <= 128 && !training) || !shareable { return TileConfig() }
