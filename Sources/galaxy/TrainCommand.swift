@@ -93,7 +93,6 @@ struct TrainCommand: ParsableCommand {
             let o = trainer.options
             print("data: \(data.count) galaxies, \(data.columns.count) target column(s); train \(trainer.train.count), test \(trainer.test.count)")
             if let note = trainer.residencyNote { print(note) }
-            if let note = trainer.warmingNote { print(note) }
             print(String(format: "constant-mean baseline test RMSE %.5f", trainer.constantMeanBaseline()))
             print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
                   + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.argument)"

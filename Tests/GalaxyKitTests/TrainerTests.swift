@@ -133,66 +133,6 @@ final class TrainerTests: GPUTestCase {
         XCTAssertEqual(straight.state.metrics.map(\.testRMSE), third.state.metrics.map(\.testRMSE))
     }
 
-    /// lavapipe: a run that starts on the quick tiles and switches mid-epoch to tiles compiled meanwhile by a
-    /// PipelineWarmer (on a second logical device) gives the bits of a run that never switched: the SHARE
-    /// tiles add every sum in one order. (The target here is a small SHARE configuration, so that the test
-    /// compiles in seconds; a real run warms the full tiles.)
-    func testSwitchingToWarmedTilesMidRunChangesNoBits() throws {
-        guard kernels.tiles == .lavapipe else { throw XCTSkip("the SHARE tiles need lavapipe's 8-lane subgroups") }
-        let data = try tinyData(count: 16)
-        let o = options(epochs: 2)  // 13 train images in batches of 6: 3 steps per epoch
-        let plain = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("plain"), options: o, initWeights: nil, resume: false)
-        plain.log = { _ in }
-        XCTAssertEqual(try plain.run(), .finished)
-        XCTAssertEqual(plain.network.kernels.tiles, .lavapipeQuick, "a short run's tiles")
-
-        var target = TileConfig.lavapipeQuick
-        (target.convShareChannels, target.convShareUnrolledChannels, target.convShareMaxColumns) = (8, 8, 8)
-        (target.gemmRows, target.gemmLaneColumns, target.convWeightAccumulators) = (16, 4, 72)
-        let plan = Trainer.WarmingPlan(start: .lavapipeQuick, target: target, key: "test \(UUID().uuidString)")
-        XCTAssertFalse(PipelineWarmer.isWarm(context, key: plan.key))
-        let warmed = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("warmed"), options: o, initWeights: nil,
-                                 resume: false, warming: plan)
-        var lines: [String] = []
-        warmed.log = { lines.append($0) }
-        warmed.readbackEvery = 1
-        XCTAssertNotNil(warmed.warmingNote)
-        let (_, pipelines) = try XCTUnwrap(warmed.warmer).wait()
-        XCTAssertGreaterThan(pipelines, 10, "the step's and the evaluation's pipelines")
-        XCTAssertTrue(PipelineWarmer.usable(context) ? PipelineWarmer.isWarm(context, key: plan.key) : true, "the warmed set is remembered")
-        XCTAssertEqual(warmed.network.kernels.tiles, .lavapipeQuick, "no switch before a read-back")
-        XCTAssertEqual(try warmed.run(), .finished)
-        XCTAssertNotNil(warmed.switchedAfter)
-        XCTAssertEqual(warmed.network.kernels.tiles, target)
-        XCTAssertTrue(lines.first?.contains("switching to them") ?? false, "the switch is the first line, mid-epoch 1: \(lines)")
-
-        let a = try ModelWeights.load(dir.appendingPathComponent("plain/last.safetensors")).weights
-        let b = try ModelWeights.load(dir.appendingPathComponent("warmed/last.safetensors")).weights
-        for name in a.names {
-            XCTAssertEqual(a[name].map(\.bitPattern), b[name].map(\.bitPattern), "\(name) differs after switching tiles")
-        }
-        XCTAssertEqual(plain.state.metrics.map(\.testRMSE), warmed.state.metrics.map(\.testRMSE))
-    }
-
-    /// A long run (the full tiles) on a machine that has not compiled them starts on the quick tiles and warms
-    /// the full ones; once they are warm, or for a short run, a distributed one or GALAXY_TILES, it does not.
-    func testOnlyALongRunOnAColdMachineWarms() throws {
-        guard kernels.tiles == .lavapipe else { throw XCTSkip("the SHARE tiles need lavapipe's 8-lane subgroups") }
-        let plan = Trainer.warmingPlan(context, tiles: .lavapipe, outputs: 37, batch: 128, mode: .relu, distributed: false)
-        let key = Trainer.warmKey(.lavapipe, outputs: 37, batch: 128, mode: .relu)
-        if !PipelineWarmer.usable(context) || PipelineWarmer.isWarm(context, key: key) || ProcessInfo.processInfo.environment["GALAXY_TILES"] != nil {
-            XCTAssertNil(plan)
-        } else {
-            XCTAssertEqual(plan?.start, .lavapipeQuick)
-            XCTAssertEqual(plan?.target, .lavapipe)
-            XCTAssertEqual(plan?.key, key)
-        }
-        XCTAssertNil(Trainer.warmingPlan(context, tiles: .lavapipeQuick, outputs: 37, batch: 128, mode: .relu, distributed: false))
-        XCTAssertNil(Trainer.warmingPlan(context, tiles: .lavapipe, outputs: 37, batch: 128, mode: .relu, distributed: true))
-        XCTAssertNotEqual(key, Trainer.warmKey(.lavapipe, outputs: 37, batch: 64, mode: .relu))
-        XCTAssertNotEqual(key, Trainer.warmKey(.lavapipe, outputs: 37, batch: 128, mode: .constrained))
-    }
-
     func testResumeRejectsAMismatchedCheckpointPair() throws {
         let data = try tinyData(count: 8)
         let run = dir.appendingPathComponent("run")

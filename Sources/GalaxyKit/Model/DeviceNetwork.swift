@@ -47,7 +47,7 @@ public enum OutputMode: String, Codable, Sendable, CaseIterable {
 /// out by `ActivationPlan` (tensors whose lifetimes do not meet share bytes), and the recorders of the
 /// forward pass, the loss, the backward pass and the SGD update.
 public final class DeviceNetwork {
-    public private(set) var kernels: Kernels
+    public let kernels: Kernels
     public let outputs: Int
     public let maxBatch: Int
     public let training: Bool
@@ -209,16 +209,5 @@ public final class DeviceNetwork {
     /// One SGD-with-momentum step over every parameter (the padding between tensors stays zero).
     public func recordSGD(_ seq: CommandSequence, lr: Float, momentum m: Float) throws {
         try kernels.sgdMomentum(seq, weights: params.whole, grads: grads!.whole, buffer: momentum!.whole, count: parameterCount, lr: lr, momentum: m)
-    }
-}
-
-extension DeviceNetwork {
-    /// Records from now on with `kernels` (same context; lavapipe's SHARE tiles on both sides, which use no
-    /// split-reduction scratch, so the buffers stay as they are). A trainer switches from lavapipe's quick tiles to the full ones this way
-    /// once the full ones are compiled; the two add every sum in the same order, so the run's bits do not change.
-    func use(_ kernels: Kernels) {
-        precondition(kernels.context === self.kernels.context, "kernels of another context")
-        precondition(kernels.tiles.convShare && self.kernels.tiles.convShare, "switching between tiles other than lavapipe's SHARE ones")
-        self.kernels = kernels
     }
 }

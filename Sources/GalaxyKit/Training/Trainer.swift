@@ -130,12 +130,6 @@ public final class Trainer {
     public var progress: ProgressReporter?
     /// Steps between loss read-backs for the progress line.
     public var readbackEvery = 8
-    /// The full tiles being compiled in the background (lavapipe's first long run on a machine), and the
-    /// tiles the network switches to when they are ready.
-    var warmer: PipelineWarmer?
-    var warmTarget: TileConfig?
-    /// When the network switched to the warmed tiles (seconds after the warmer started), if it did.
-    public private(set) var switchedAfter: Double?
     /// The ranks of a distributed run (nil: this process alone). Each rank computes the gradient of its
     /// contiguous shard of every batch; the gradients are summed over the ranks in rank order and every
     /// rank applies the same SGD step. Rank 0 alone writes files and logs.
@@ -151,10 +145,9 @@ public final class Trainer {
     /// A new run (`resume` false) or the continuation of the run in `runDir`.
     /// `resumeEpochs`: a new total number of epochs for a resumed run (known here: the kernels' tiles depend on
     /// the work left). `deviceMemory`: device memory for the data set's images (nil: `DeviceDataset.defaultBudget`);
-    /// images beyond it stream. `warming`: which tiles to start on and compile in the background (tests; nil:
-    /// `warmingPlan`'s choice).
+    /// images beyond it stream.
     public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool,
-                resumeEpochs: Int? = nil, world: MPIWorld? = nil, deviceMemory: Int? = nil, warming: WarmingPlan? = nil) throws {
+                resumeEpochs: Int? = nil, world: MPIWorld? = nil, deviceMemory: Int? = nil) throws {
         self.context = context
         self.world = world
         self.data = data
@@ -200,20 +193,10 @@ public final class Trainer {
         }
         state.splitDigest = digest
         let batch = state.options.batch
-        // The kernels by the work left (lavapipe: quick-to-compile tiles for short runs, TileConfig.forWork);
-        // on a machine that has not compiled the full tiles yet, the quick ones until they are (`warming`).
+        // The kernels by the work left (lavapipe: quick-to-compile tiles for short runs, TileConfig.forWork).
         let passes = (state.options.epochs - state.epoch) * (train.count + test.count) / (world?.size ?? 1)
-        let tiles = TileConfig.forWork(context.info, images: passes, training: true)
-        let plan = warming ?? Self.warmingPlan(context, tiles: tiles, outputs: k, batch: batch, mode: state.options.outputMode, distributed: world != nil)
-        network = try DeviceNetwork(kernels: Kernels(context, tiles: plan?.start ?? tiles), outputs: k, maxBatch: batch,
+        network = try DeviceNetwork(kernels: Kernels(context, tiles: TileConfig.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
                                     training: true, outputMode: state.options.outputMode)
-        if let plan {
-            let mode = state.options.outputMode
-            warmTarget = plan.target
-            warmer = PipelineWarmer(context: context, key: plan.key) { helper in
-                try Self.recordEveryPipeline(Kernels(helper, tiles: plan.target), outputs: k, batch: batch, mode: mode)
-            }
-        }
         try network.setWeights(weights)
         if resume {
             let (tensors, _) = try SafeTensors.read(runDir.appendingPathComponent(Self.lastState))
@@ -233,13 +216,6 @@ public final class Trainer {
     }
 
     public var options: TrainOptions { state.options }
-
-    /// A line saying that the full lavapipe tiles compile in the background (nil when they do not).
-    public var warmingNote: String? {
-        guard warmer != nil else { return nil }
-        return "kernels: training starts on lavapipe's quick kernels while the full ones compile in the background "
-            + "(first long run on this machine only; a few minutes); it switches to them when they are ready, with the same results"
-    }
 
     /// A line saying that the images stream, and through what (nil when they are resident).
     public var residencyNote: String? {
@@ -332,7 +308,6 @@ public final class Trainer {
                 let done = min(train.count, (step + 1) * batch)
                 if (step + 1) % readbackEvery == 0 || step + 1 == steps {
                     try drain()
-                    if switchToWarmedTiles() { sequences.removeAll() }
                     lastLoss = try trainLossSoFar()
                     guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
                     progress?.update(done: done, extra: String(format: "train RMSE %.4f", (Double(lastLoss) / Double(done * k)).squareRoot()))
@@ -393,72 +368,6 @@ public final class Trainer {
             }
         }
         return .finished
-    }
-
-    /// Where the network starts and what it warms (`Trainer.init`'s `warming`).
-    public struct WarmingPlan {
-        public var start: TileConfig
-        public var target: TileConfig
-        /// Names the warmed set in CompileNotice's file (a later process on this machine starts on `target`).
-        public var key: String
-        public init(start: TileConfig, target: TileConfig, key: String) { (self.start, self.target, self.key) = (start, target, key) }
-    }
-
-    /// lavapipe's full tiles take minutes to compile on a fresh machine (llvmpipe's JIT, once per machine),
-    /// the quick ones under a minute, and both give the same bits. A run that gets the full tiles on a
-    /// machine that has not compiled them starts on the quick ones while a `PipelineWarmer` compiles the full
-    /// ones in the background, and switches at the next loss read-back after they are ready. Not for a
-    /// distributed run (its ranks share the machine's cores already), nor under GALAXY_TILES, nor where Mesa's
-    /// shader cache is off (nothing would be kept). nil: start on `tiles`.
-    static func warmingPlan(_ context: VulkanContext, tiles: TileConfig, outputs: Int, batch: Int, mode: OutputMode, distributed: Bool) -> WarmingPlan? {
-        guard tiles == .lavapipe, !distributed, ProcessInfo.processInfo.environment["GALAXY_TILES"] == nil,
-              PipelineWarmer.usable(context) else { return nil }
-        let key = warmKey(tiles, outputs: outputs, batch: batch, mode: mode)
-        if PipelineWarmer.isWarm(context, key: key) { return nil }
-        return WarmingPlan(start: .lavapipeQuick, target: tiles, key: key)
-    }
-
-    /// Names a training run's pipelines: the tiles, the layer shapes (outputs, output mode, batch) and the shaders' SPIR-V.
-    static func warmKey(_ tiles: TileConfig, outputs: Int, batch: Int, mode: OutputMode) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        let shaders = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "linear_forward", "linear_backward_input",
-                       "linear_backward_weight", "maxpool2d_forward", "maxpool2d_backward", "relu_backward", "mse_forward", "augment"]
-        for name in shaders { for w in (try? ShaderLibrary.spirv(named: name)) ?? [] { hash = (hash ^ UInt64(w)) &* 0x100_0000_01b3 } }
-        return "training|\(String(hash, radix: 16))|\(tiles)|outputs \(outputs)|\(mode)|batch \(batch)"
-    }
-
-    /// Records (does not run) what a training run dispatches, on `kernels`' context: a step (augmented
-    /// batch, forward, loss, backward, SGD) and an evaluation batch, so that every pipeline is created.
-    static func recordEveryPipeline(_ kernels: Kernels, outputs: Int, batch: Int, mode: OutputMode) throws {
-        let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true, outputMode: mode)
-        let side = GalaxyDataset.imageSide
-        let images = try DeviceDataset(kernels.context, images: [UInt8](repeating: 0, count: side * side * 3), side: side,
-                                       targets: [Float](repeating: 0, count: outputs), targetWidth: outputs, budget: nil, batch: batch)
-        let feeder = try BatchFeeder(data: images, maxBatch: batch, label: "warm")
-        let seq = try CommandSequence(kernels.context)
-        try feeder.recordBatch(seq, kernels: kernels, parity: 0, batch: batch, mode: .random(seed: 1, epoch: 1), input: net.input, target: net.target)
-        try net.recordTrainingStep(seq, batch: batch, lossBatch: batch, sgd: (0.01, 0.9))
-        try feeder.recordBatch(seq, kernels: kernels, parity: 1, batch: batch, mode: .none, input: net.input, target: net.target)
-        try net.recordForward(seq, batch: batch)
-        try net.recordLoss(seq, batch: batch, slot: 1, accumulate: true)
-    }
-
-    /// Switches the network to the warmed tiles once they are ready (call with nothing in flight). A
-    /// warmer that failed is reported and the run goes on with the tiles it has.
-    func switchToWarmedTiles() -> Bool {
-        guard let warmer, let target = warmTarget, warmer.isReady else { return false }
-        self.warmer = nil
-        do {
-            let (seconds, count) = try warmer.wait()
-            network.use(Kernels(context, tiles: target))
-            switchedAfter = seconds
-            log(String(format: "the full lavapipe kernels are compiled (%d pipelines, %.0f s in the background): switching to them (same results, faster steps)",
-                       count, seconds))
-            return true
-        } catch {
-            log("compiling the full lavapipe kernels in the background failed (\(error)): going on with the quick ones")
-            return false
-        }
     }
 
     /// The rows of a batch of `count` that rank `rank` of `ranks` computes: the batch cut into `ranks`

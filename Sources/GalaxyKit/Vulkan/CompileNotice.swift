@@ -51,18 +51,6 @@ final class CompileNotice: @unchecked Sendable {
         if Self.tracing {
             FileHandle.standardError.write(Data(String(format: "pipeline %@: created in %.3f s, first dispatch %.3f s\n", shader, seconds, firstDispatch).utf8))
         }
-        remember(key)
-    }
-
-    /// Whether `key` (a pipeline's, or a warmed set's: `PipelineWarmer`) is remembered from this or an earlier process.
-    func isKnown(_ key: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return known.contains(key)
-    }
-
-    /// Remembers `key` for later processes (one line of the file).
-    func remember(_ key: String) {
         guard cpu, let file else { return }
         lock.lock()
         defer { lock.unlock() }
@@ -76,7 +64,4 @@ final class CompileNotice: @unchecked Sendable {
         _ = try? handle.seekToEnd()
         try? handle.write(contentsOf: Data((key + "\n").utf8))
     }
-
-    /// Whether remembering can work: llvmpipe with Mesa's shader cache on (else every process compiles anew).
-    var remembers: Bool { cpu && file != nil }
 }

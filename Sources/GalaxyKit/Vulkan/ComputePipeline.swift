@@ -120,50 +120,24 @@ public final class ComputePipeline: @unchecked Sendable {
     }
 }
 
-/// What a pipeline is made from: enough to make the same one on another context (`PipelineWarmer`).
-public struct PipelineRequest: Hashable, Sendable {
-    public var shader: String
-    public var bindings: Int
-    public var pushSize: Int
-    public var specialization: [UInt32]
-    var key: String { "\(shader)|\(bindings)|\(pushSize)|\(specialization.map(String.init).joined(separator: ","))" }
-}
-
 extension VulkanContext {
     /// The pipeline for `shader` with these constants, created once and cached for the context's lifetime.
-    /// Thread-safe; the lock is not held while a pipeline is created (llvmpipe can take seconds), so a
-    /// background thread creating pipelines (`PipelineWarmer`) does not hold up the recording of others.
     public func pipeline(_ shader: String, bindings: Int, pushSize: Int, specialization: [UInt32]) throws -> ComputePipeline {
-        try pipeline(PipelineRequest(shader: shader, bindings: bindings, pushSize: pushSize, specialization: specialization), announce: true)
-    }
-
-    func pipeline(_ r: PipelineRequest, announce: Bool) throws -> ComputePipeline {
-        let key = r.key
+        let key = "\(shader)|\(bindings)|\(pushSize)|\(specialization.map(String.init).joined(separator: ","))"
         cacheLock.lock()
-        if let p = pipelineCache[key] { cacheLock.unlock(); return p }
-        cacheLock.unlock()
-        let code = try ShaderLibrary.spirv(named: r.shader)
-        let compileKey = compileNotice.key(shader: r.shader, code: code, specialization: r.specialization)
-        compileNotice.willCreate(compileKey, notice: announce ? VulkanContext.notice : nil)
+        defer { cacheLock.unlock() }
+        if let p = pipelineCache[key] { return p }
+        let code = try ShaderLibrary.spirv(named: shader)
+        let compileKey = compileNotice.key(shader: shader, code: code, specialization: specialization)
+        compileNotice.willCreate(compileKey, notice: VulkanContext.notice)
         let start = Date()
-        let p = try ComputePipeline(self, shader: r.shader, bindings: r.bindings, pushSize: r.pushSize, specialization: r.specialization)
+        let p = try ComputePipeline(self, shader: shader, bindings: bindings, pushSize: pushSize, specialization: specialization)
         let created = Date()
-        if CompileNotice.tracing && announce { try firstDispatch(p) }  // (a warmer's thread must not record on this context)
-        compileNotice.created(compileKey, shader: "\(r.shader) [\(r.specialization.map(String.init).joined(separator: ","))]",
+        if CompileNotice.tracing { try firstDispatch(p) }
+        compileNotice.created(compileKey, shader: "\(shader) [\(specialization.map(String.init).joined(separator: ","))]",
                               seconds: created.timeIntervalSince(start), firstDispatch: Date().timeIntervalSince(created))
-        cacheLock.lock()
-        defer { cacheLock.unlock() }
-        if let other = pipelineCache[key] { return other }  // another thread made it meanwhile
         pipelineCache[key] = p
-        pipelineRequests.append(r)
         return p
-    }
-
-    /// Every pipeline this context has created, in order.
-    public var createdPipelines: [PipelineRequest] {
-        cacheLock.lock()
-        defer { cacheLock.unlock() }
-        return pipelineRequests
     }
 }
 

@@ -76,7 +76,6 @@ public final class VulkanContext: @unchecked Sendable {
     /// Meaningful low bits of the compute queue's timestamps (differences are taken modulo 2^bits).
     public let timestampValidBits: Int
     var pipelineCache: [String: ComputePipeline] = [:]
-    var pipelineRequests: [PipelineRequest] = []
     let compileNotice: CompileNotice
     /// Where one-line notices go (the CLI prints them to stderr): e.g. that llvmpipe is about to compile.
     nonisolated(unsafe) public static var notice: ((String) -> Void)?
@@ -186,7 +185,6 @@ public final class VulkanContext: @unchecked Sendable {
     deinit {
         cacheLock.lock()
         pipelineCache.removeAll()
-        pipelineRequests.removeAll()
         cacheLock.unlock()
         vkDestroyCommandPool(device, commandPool, nil)
         vkDestroyDevice(device, nil)
