@@ -37,6 +37,12 @@ final class ShaderLibraryTests: XCTestCase {
     func testNoBallotMeansPortableTiles() {
         var info = DeviceInfo(index: 0, name: "cpu", type: "CPU", typeRank: 3, memoryBytes: 0, subgroupSize: 8, apiVersion: "1.3")
         XCTAssertEqual(TileConfig.forDevice(info), .lavapipe)
+        if ProcessInfo.processInfo.environment["GALAXY_TILES"] == nil {
+            // lavapipe's jobs: the quick SHARE tiles, long or short; the portable ones for a few images' inference.
+            XCTAssertEqual(TileConfig.forWork(info, images: 10_000_000, training: true), .lavapipeQuick)
+            XCTAssertEqual(TileConfig.forWork(info, images: 100_000), .lavapipeQuick)
+            XCTAssertEqual(TileConfig.forWork(info, images: 8), TileConfig())
+        }
         info.subgroupBallot = false
         XCTAssertEqual(TileConfig.forDevice(info), TileConfig())
         XCTAssertEqual(TileConfig.forWork(info, images: 100_000), TileConfig())

@@ -38,18 +38,21 @@ public struct TileConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// What lavapipe with 8-lane subgroups gets: the SHARE paths.
+    /// lavapipe's SHARE paths with wide register blocks (up to 1,024 sums per lane in conv2d_forward): the
+    /// configuration the op tests and `galaxy selftest` call the device's own on lavapipe, and compare bit for
+    /// bit with `lavapipeQuick`. No job gets it unless GALAXY_TILES=full: llvmpipe takes minutes to compile it
+    /// once per machine (LLVM's coroutine-frame pass is super-linear in the values a lane keeps), and
+    /// measured side by side with the quick tiles it trained no faster (docs/performance.md, v3 final).
     public static var lavapipe: TileConfig {
         var t = TileConfig()
         (t.convShare, t.gemmShare) = (true, true)
         return t
     }
 
-    /// lavapipe's SHARE paths with about a quarter of the sums per lane (at most 256 in conv2d_forward /
-    /// backward_input, 144 in conv2d_backward_weight, 128 in the GEMM core). llvmpipe's compile time grows
-    /// much faster than linearly with the values a lane keeps (LLVM's coroutine-frame pass): these compile
-    /// in 2-7 s per pipeline instead of 10-65 s, and run their kernels about 1.5x slower
-    /// (docs/performance.md). Every sum is added in the same order as in `lavapipe`, so both give the same bits.
+    /// What lavapipe's jobs get: the SHARE paths with about a quarter of `lavapipe`'s sums per lane (at most
+    /// 256 in conv2d_forward / backward_input, 144 in conv2d_backward_weight, 128 in the GEMM core), which
+    /// llvmpipe compiles in 2-7 s per pipeline instead of 10-65 s. Every sum is added in the same order as in
+    /// `lavapipe`, so both give the same bits.
     public static var lavapipeQuick: TileConfig {
         var t = lavapipe
         (t.convShareChannels, t.convShareUnrolledChannels, t.convShareMaxColumns) = (16, 16, 16)
@@ -58,17 +61,11 @@ public struct TileConfig: Sendable, Equatable {
         return t
     }
 
-    /// Image passes (images x epochs trained, or images inferred) below which the quick tiles win on
-    /// lavapipe: the full tiles take about 5 minutes longer to compile (once per machine) and about 20 s
-    /// longer to create (every process), and save about 15 ms per trained image on the 2-core machine.
-    public static let quickCompileImages = 20_000
-
-    /// The configuration for a job of `images` image passes. On lavapipe: the portable tiles for inference
-    /// of up to one batch (128: predict of a few images, where creating the SHARE pipelines costs more
-    /// than running them), the quick SHARE tiles below `quickCompileImages`, the full ones above; training
-    /// never gets the portable tiles (its backward pass is 3x slower there), so on lavapipe a run's bits do
-    /// not depend on its length (quick and full tiles add in the same order). `GALAXY_TILES` (full, quick,
-    /// portable, gpu: the shared-memory tiles GPUs get) overrides that. GPUs get `forDevice`.
+    /// The configuration for a job of `images` image passes (images x epochs trained, or images inferred).
+    /// On lavapipe: the portable tiles for inference of up to one batch (128: predict of a few images, where
+    /// creating the SHARE pipelines costs more than running them), else the quick SHARE tiles; training never
+    /// gets the portable tiles (its backward pass is 3x slower there). `GALAXY_TILES` (full, quick, portable,
+    /// gpu: the shared-memory tiles GPUs get) overrides that. GPUs get `forDevice`.
     public static func forWork(_ info: DeviceInfo, images: Int, training: Bool = false) -> TileConfig {
         guard info.type == "CPU" else { return forDevice(info) }
         let shareable = info.sharesOperands
@@ -80,7 +77,7 @@ public struct TileConfig: Sendable, Equatable {
         default: break
         }
         if (images <= 128 && !training) || !shareable { return TileConfig() }
-        return images < quickCompileImages ? lavapipeQuick : lavapipe
+        return lavapipeQuick
     }
 
     /// What a short training run gets (the demo, the tests, selftest's network checks): the quick tiles on

@@ -81,7 +81,7 @@ extension Benchmark {
 /// Times a full training step (augment -> forward -> loss -> backward -> SGD) and inference on
 /// synthetic data, steady state after warm-up, median of `runs`.
 public enum Benchmark {
-    /// What a long training run gets (lavapipe: the full tiles); GALAXY_TILES=quick|portable measures the others.
+    /// What a long training run gets (lavapipe: the quick SHARE tiles); GALAXY_TILES=full|portable|gpu measures the others.
     static func steadyTiles(_ context: VulkanContext) -> TileConfig { .forWork(context.info, images: .max, training: true) }
 
     public static func run(context: VulkanContext, batch: Int = 128, runs: Int = 5, outputs: Int = 37,

@@ -193,7 +193,7 @@ public final class Trainer {
         }
         state.splitDigest = digest
         let batch = state.options.batch
-        // The kernels by the work left (lavapipe: quick-to-compile tiles for short runs, TileConfig.forWork).
+        // The kernels by the work left (TileConfig.forWork).
         let passes = (state.options.epochs - state.epoch) * (train.count + test.count) / (world?.size ?? 1)
         network = try DeviceNetwork(kernels: Kernels(context, tiles: TileConfig.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
                                     training: true, outputMode: state.options.outputMode)
