@@ -74,7 +74,7 @@ extension BenchTrainCommand {
         if chosen == .lavapipe && context.info.subgroupSize != 8 {
             throw ValidationError("the lavapipe configuration needs 8-lane subgroups; this device has \(context.info.subgroupSize)")
         }
-        let p = try Benchmark.launchPlan(context: context, tiles: chosen == .lavapipe ? .lavapipe : .gpu, config: chosen.rawValue, batch: batch)
+        let p = try Benchmark.launchPlan(context: context, tiles: chosen == .lavapipe ? .lavapipeQuick : .gpu, config: chosen.rawValue, batch: batch)
         if json { return try printJSON(p) }
         print("launch plan: \(chosen.rawValue) configuration, batch \(batch), split-reduction scratch \(p.scratchBytes / 1024) KiB")
         for (title, pass) in [("training step", p.train), ("inference", p.inference)] {

@@ -6,12 +6,13 @@ final class Conv2dTests: GPUTestCase {
     /// output widths that are not multiples of the column block; kernels 6, 5 and 3 as in the network.
     static let shapes = SelfTest.conv2dShapes  // (`galaxy selftest` runs the same shapes)
 
-    /// The device's own tiles and the GPU paths (GPUTestSupport.gpuVariants), plus a split into a few
-    /// chunks of dy rows with a partial last one (5 x 16 rows of the batch-5 shape in chunks of 27).
+    /// The device's own tiles, lavapipe's quick ones, the portable and GPU paths (GPUTestSupport.gpuVariants),
+    /// plus the GPU path's weight-gradient sum split into a few chunks of k (at least 5 workgroups: 3 to 5
+    /// chunks at most shapes here), whose last stage is a partial one.
     var variants: [(String, Kernels)] {
         var few = TileConfig.gpu
-        few.minInvocations = 64
-        let extra = gpuVariants().isEmpty ? [] : [("gpu 3 chunks", Kernels(context, tiles: few))]
+        (few.minInvocations, few.minWorkgroups) = (64, 5)
+        let extra = gpuVariants().isEmpty ? [] : [("gpu few chunks", Kernels(context, tiles: few))]
         return [("device", kernels)] + quickVariants() + gpuVariants() + extra
     }
 

@@ -124,7 +124,7 @@ extension GPUTestCase {
 }
 
 extension GPUTestCase {
-    static let quickTag = "lavapipe quick"
+    static let quickTag = "lavapipe narrow"
 
     /// lavapipe's quick-compiling tiles (TileConfig.lavapipeQuick), where the device's own tiles are
     /// the full lavapipe ones: what `galaxy` uses there for small jobs.
@@ -133,14 +133,16 @@ extension GPUTestCase {
     /// `make test` compiles the network's pipelines once for them and the CLI tests together.
     var smallJobKernels: Kernels { Kernels(context, tiles: .forSmallJob(context.info)) }
 
+    /// On lavapipe, the narrow SHARE tiles beside the device's quick ones: they add in the same order, so
+    /// the bits must not depend on the SHARE block sizes (SameBits).
     func quickVariants() -> [(String, Kernels)] {
-        guard kernels.tiles == .lavapipe else { return [] }
-        return [(Self.quickTag, Kernels(context, tiles: .lavapipeQuick))]
+        guard kernels.tiles == .lavapipeQuick else { return [] }
+        return [(Self.quickTag, Kernels(context, tiles: .lavapipeNarrow))]
     }
 }
 
-/// One case's device result, against which the quick tiles are compared bit for bit: they add every
-/// sum in the order the full tiles do, so a run does not depend on which of the two it got.
+/// One case's device result, against which the narrow SHARE tiles are compared bit for bit: they add every
+/// sum in the order the quick tiles do.
 struct SameBits {
     private var device: [UInt32]?
 
@@ -148,6 +150,6 @@ struct SameBits {
         if tag == "device" { device = got.map(\.bitPattern) }
         guard tag == GPUTestCase.quickTag else { return }
         XCTAssertNotNil(device, "\(what): no device result to compare with", file: file, line: line)
-        XCTAssertEqual(got.map(\.bitPattern), device, "\(what): the quick tiles' bits differ from the full tiles'", file: file, line: line)
+        XCTAssertEqual(got.map(\.bitPattern), device, "\(what): the narrow SHARE tiles' bits differ from the quick ones'", file: file, line: line)
     }
 }

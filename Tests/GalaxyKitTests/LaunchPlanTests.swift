@@ -16,6 +16,10 @@ final class LaunchPlanTests: GPUTestCase {
                 XCTAssertLessThanOrEqual(d.macsPerInvocation, 1 << 17, "\(pass) \(d.name): \(d.macsPerInvocation) MACs per invocation")
             }
             for d in dispatches { XCTAssertGreaterThanOrEqual(d.workgroups * workgroup, d.invocations, "\(pass) \(d.name): workgroups cover the invocations") }
+            // The split reductions (the convolutions' weight gradients) also fill a large GPU with workgroups.
+            for d in dispatches where d.name.hasPrefix("conv2d_backward_weight") {
+                XCTAssertGreaterThanOrEqual(d.workgroups, TileConfig.gpu.minWorkgroups, "\(pass) \(d.name): \(d.workgroups) workgroups")
+            }
         }
         // The plan's multiply-adds are the network's: forward 3x (forward, two backward GEMMs but conv1's input gradient).
         let forward = SanderDielemanNet.forwardMACs(outputs: 37) * 128
@@ -24,4 +28,31 @@ final class LaunchPlanTests: GPUTestCase {
         print("GPU plan: \(plan.train.dispatches.count) training dispatches, scratch \(plan.scratchBytes) bytes")
     }
 
+    /// Kernels.tiledPlan: a split sum gets the chunks asked for (whole stages of k where it can), an unsplit
+    /// one none; blocks shrink to a small C; both tiles of a stage fit the device's shared memory.
+    func testTiledPlanRules() throws {
+        var few = TileConfig.gpu
+        (few.minInvocations, few.minWorkgroups) = (64, 5)
+        let k = Kernels(context, tiles: few)
+        // conv2d_backward_weight of Conv2dTests' batch-5 shape: C is 32 x 108 (2 workgroups), k = 5 * 16 * 16.
+        let split = k.tiledPlan(m: 32, n: 108, k: 1280, splittable: true)
+        XCTAssertEqual(split.chunks, 4, "ceil(5 / 2) = 3 chunks wanted, of 427 steps, rounded to 26 stages of 16: 4 chunks")
+        XCTAssertEqual(split.spec.kChunk, 416)
+        XCTAssertEqual(split.invocations, 2 * 4 * 256)
+        let whole = k.tiledPlan(m: 32, n: 108, k: 1280, splittable: false)
+        XCTAssertEqual(whole.chunks, 1)
+        XCTAssertEqual(whole.spec.kChunk, 0)
+        let gpu = Kernels(context, tiles: .gpu)
+        let small = gpu.tiledPlan(m: 5, n: 7, k: 100, splittable: false)
+        XCTAssertEqual([small.spec.mb, small.spec.nc], [1, 1], "a 16 x 16 tile for a 5 x 7 C")
+        let big = gpu.tiledPlan(m: 64, n: 100_352, k: 800, splittable: false)  // conv2's forward pass at batch 128
+        XCTAssertEqual([big.spec.mb, big.spec.nc, big.spec.tc], [4, 4, 16])
+        let limit = Int(context.limits.maxComputeSharedMemorySize)
+        for p in [split, whole, small, big] {
+            let (tc, mb, nc, bk) = (Int(p.spec.tc), Int(p.spec.mb), Int(p.spec.nc), Int(p.spec.bk))
+            let tr = 256 / tc  // both configurations' workgroups: 256 invocations
+            XCTAssertLessThanOrEqual((tr * mb + tc * nc) * bk * 4, limit, "both tiles of a stage in shared memory")
+            XCTAssertTrue(p.spec.tiled)
+        }
+    }
 }

@@ -35,21 +35,23 @@ public struct TileConfig: Sendable, Equatable {
     /// (`Kernels.tiledPlan`), `tiledDepth` steps of k per stage.
     public var gemmTiled = false
     public var tiledDepth: UInt32 = 16
+    /// Tiled path: a split reduction is also split until it launches this many workgroups (a GPU of 132
+    /// multiprocessors holds about 8 workgroups of 256 invocations on each: 1,056 fill it once).
+    public var minWorkgroups = 0
 
     public init() {}
 
-    /// lavapipe's SHARE paths with wide register blocks (up to 1,024 sums per lane in conv2d_forward): the
-    /// configuration the op tests and `galaxy selftest` call the device's own on lavapipe, and compare bit for
-    /// bit with `lavapipeQuick`. No job gets it unless GALAXY_TILES=full: llvmpipe takes minutes to compile it
-    /// once per machine (LLVM's coroutine-frame pass is super-linear in the values a lane keeps), and
-    /// measured side by side with the quick tiles it trained no faster (docs/performance.md, v3 final).
+    /// lavapipe's SHARE paths with wide register blocks (up to 1,024 sums per lane in conv2d_forward): the base
+    /// of `lavapipeQuick`, no longer used itself. llvmpipe takes minutes to compile it once per machine (LLVM's
+    /// coroutine-frame pass is super-linear in the values a lane keeps), and measured side by side with the
+    /// quick tiles it trained no faster (docs/performance.md, v3 final).
     public static var lavapipe: TileConfig {
         var t = TileConfig()
         (t.convShare, t.gemmShare) = (true, true)
         return t
     }
 
-    /// What lavapipe's jobs get: the SHARE paths with about a quarter of `lavapipe`'s sums per lane (at most
+    /// What lavapipe with 8-lane subgroups gets (`forDevice`): the SHARE paths with about a quarter of `lavapipe`'s sums per lane (at most
     /// 256 in conv2d_forward / backward_input, 144 in conv2d_backward_weight, 128 in the GEMM core), which
     /// llvmpipe compiles in 2-7 s per pipeline instead of 10-65 s. Every sum is added in the same order as in
     /// `lavapipe`, so both give the same bits.
@@ -61,16 +63,24 @@ public struct TileConfig: Sendable, Equatable {
         return t
     }
 
+    /// The SHARE paths with the smallest blocks (8 channels or rows per workgroup): the op tests compare them
+    /// bit for bit with `lavapipeQuick` (the same sums in the same order whatever the SHARE blocks).
+    public static var lavapipeNarrow: TileConfig {
+        var t = lavapipeQuick
+        (t.convShareChannels, t.convShareUnrolledChannels, t.convShareMaxColumns) = (8, 8, 8)
+        (t.convWeightAccumulators, t.gemmRows, t.gemmLaneColumns) = (72, 8, 4)
+        return t
+    }
+
     /// The configuration for a job of `images` image passes (images x epochs trained, or images inferred).
     /// On lavapipe: the portable tiles for inference of up to one batch (128: predict of a few images, where
     /// creating the SHARE pipelines costs more than running them), else the quick SHARE tiles; training never
-    /// gets the portable tiles (its backward pass is 3x slower there). `GALAXY_TILES` (full, quick, portable,
-    /// gpu: the shared-memory tiles GPUs get) overrides that. GPUs get `forDevice`.
+    /// gets the portable tiles (its backward pass is 3x slower there). `GALAXY_TILES` (quick, portable, gpu: the
+    /// shared-memory tiles GPUs get) overrides that. GPUs get `forDevice`.
     public static func forWork(_ info: DeviceInfo, images: Int, training: Bool = false) -> TileConfig {
         guard info.type == "CPU" else { return forDevice(info) }
         let shareable = info.sharesOperands
         switch ProcessInfo.processInfo.environment["GALAXY_TILES"] {
-        case "full": return forDevice(info)
         case "quick": return shareable ? lavapipeQuick : TileConfig()
         case "portable": return TileConfig()
         case "gpu": return gpu
@@ -90,13 +100,14 @@ public struct TileConfig: Sendable, Equatable {
         var t = TileConfig()
         t.workgroupSize = 256
         t.gemmTiled = true
+        t.minWorkgroups = 1_024
         return t
     }
 
     /// The configuration for a device: lavapipe's 8-lane subgroups want small workgroups; GPUs want more threads.
     public static func forDevice(_ info: DeviceInfo) -> TileConfig {
         guard info.type == "CPU" else { return gpu }
-        return info.sharesOperands ? lavapipe : TileConfig()
+        return info.sharesOperands ? lavapipeQuick : TileConfig()
     }
 }
 
@@ -223,8 +234,8 @@ public final class Kernels {
     /// up to linearRowBlock x linearColBlock elements. A block side is halved while the tile is at least
     /// twice C's extent on that side (no workgroup of mostly idle rows). Then, for the bounds of a GPU:
     /// a `splittable` sum (weight gradients, whose partial sums go to scratch and chunk_sum) is split into
-    /// chunks of k until the dispatch has `minInvocations` invocations and none does more than
-    /// `maxSerialMACs` multiply-adds; another has its blocks halved until it has `minInvocations`.
+    /// chunks of k until the dispatch has `minInvocations` invocations in `minWorkgroups` workgroups and none
+    /// does more than `maxSerialMACs` multiply-adds; another has its blocks halved until it has `minInvocations`.
     /// The stage depth (steps of k in shared memory) is `tiledDepth`, halved until both tiles fit the
     /// device's shared memory.
     func tiledPlan(m: Int, n: Int, k: Int, splittable: Bool) -> TiledPlan {
@@ -242,6 +253,7 @@ public final class Kernels {
         if splittable {
             let serial = mb * nc * k
             let wanted = max((tiles.minInvocations + groups() * wg - 1) / (groups() * wg),
+                             (tiles.minWorkgroups + groups() - 1) / groups(),
                              serial <= tiles.maxSerialMACs ? 1 : (serial - 1) / tiles.maxSerialMACs + 1)
             if wanted > 1 && k > 1 {
                 // Chunks of whole stages where that still gives the chunks wanted.
