@@ -163,15 +163,22 @@ extension Kernels {
                              push: convParams(s), invocations: blocks, macs: s.macs + s.outputCount)
             return
         }
-        // Partial sums of each chunk into scratch (dw's, then db's at a 256-byte boundary), then added in order.
         let chunks = (rows + chunkRows - 1) / chunkRows
+        try splitWeightGradient(seq, dw: dw, db: db, shape: s, chunks: chunks) { pdw, pdb in
+            try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_weight"), 4, ConvParams.self, [k, ol, cb, xc, 0, 1, UInt32(chunkRows)]), [dy, x, pdw, pdb],
+                             push: convParams(s), invocations: blocks * chunks, macs: s.macs + s.outputCount)
+        }
+    }
+
+    /// A weight gradient summed in `chunks` parts: `dispatch` writes each chunk's partial dw and db into scratch
+    /// (dw's, then db's at a 256-byte boundary), and chunk_sum adds them in chunk order into dw and db.
+    private func splitWeightGradient(_ seq: CommandSequence, dw: BufferRange, db: BufferRange, shape s: Conv2dShape, chunks: Int,
+                                     dispatch: (BufferRange, BufferRange) throws -> Void) throws {
         let dwFloats = chunks * s.weightCount, dbAt = (dwFloats + 63) / 64 * 64
         let partial = try scratchRange(floats: dbAt + chunks * s.outChannels)
-        let (pdw, pdb) = (partial.floats(0, dwFloats), partial.floats(dbAt, chunks * s.outChannels))
-        try seq.dispatch(pipeline(Self.subgroupFree("conv2d_backward_weight"), 4, ConvParams.self, [k, ol, cb, xc, 0, 1, UInt32(chunkRows)]), [dy, x, pdw, pdb],
-                         push: convParams(s), invocations: blocks * chunks, macs: s.macs + s.outputCount)
-        try chunkSum(seq, x: pdw, y: dw, count: s.weightCount, chunks: chunks)
-        try chunkSum(seq, x: pdb, y: db, count: s.outChannels, chunks: chunks)
+        try dispatch(partial.floats(0, dwFloats), partial.floats(dbAt, chunks * s.outChannels))
+        try chunkSum(seq, x: partial.floats(0, dwFloats), y: dw, count: s.weightCount, chunks: chunks)
+        try chunkSum(seq, x: partial.floats(dbAt, chunks * s.outChannels), y: db, count: s.outChannels, chunks: chunks)
     }
 
     /// The implicit GEMM dw = dy x im2col(x) on the shared-memory tiles (db its row sums), the sum over the
@@ -186,13 +193,10 @@ extension Kernels {
                              push: convParams(s), invocations: plan.invocations, macs: macs)
             return
         }
-        let dwFloats = plan.chunks * s.weightCount, dbAt = (dwFloats + 63) / 64 * 64
-        let partial = try scratchRange(floats: dbAt + plan.chunks * s.outChannels)
-        let (pdw, pdb) = (partial.floats(0, dwFloats), partial.floats(dbAt, plan.chunks * s.outChannels))
-        try seq.dispatch(pipeline(name, 4, ConvParams.self, plan.spec.values(after: own)), [dy, x, pdw, pdb],
-                         push: convParams(s), invocations: plan.invocations, macs: macs)
-        try chunkSum(seq, x: pdw, y: dw, count: s.weightCount, chunks: plan.chunks)
-        try chunkSum(seq, x: pdb, y: db, count: s.outChannels, chunks: plan.chunks)
+        try splitWeightGradient(seq, dw: dw, db: db, shape: s, chunks: plan.chunks) { pdw, pdb in
+            try seq.dispatch(pipeline(name, 4, ConvParams.self, plan.spec.values(after: own)), [dy, x, pdw, pdb],
+                             push: convParams(s), invocations: plan.invocations, macs: macs)
+        }
     }
 
     private func convParams(_ s: Conv2dShape) -> ConvParams {
