@@ -56,15 +56,22 @@ func openDevice(_ selector: String?, world: MPIWorld? = nil) throws -> VulkanCon
     return context
 }
 
-/// Ctrl-C during training: the first press asks the trainer to stop after the current step.
+/// Ctrl-C (SIGINT), SIGTERM and SIGUSR1 during training: the first asks the trainer to stop after the
+/// current step with the resumable state written; a second exits at once (128 + the signal) without
+/// touching a file.
 enum Interrupt {
+    /// The first signal received, 0 before any.
     nonisolated(unsafe) static var requested: sig_atomic_t = 0
     static func install() {
-        signal(SIGINT) { _ in
-            if Interrupt.requested != 0 { _exit(130) }  // a second Ctrl-C does not wait
-            Interrupt.requested = 1
+        for sig in [SIGINT, SIGTERM, SIGUSR1] {
+            signal(sig) { received in
+                if Interrupt.requested != 0 { _exit(128 + received) }  // a second signal does not wait
+                Interrupt.requested = received
+            }
         }
     }
+    /// The exit code of a run stopped by the signal received: Ctrl-C's 130, a scheduler's 75.
+    static var exitCode: Int32 { requested == SIGINT ? ExitStatus.interrupted : ExitStatus.preempted }
 }
 
 /// The views averaged by `--tta N`: the first N of the 8 dihedral views (identity first).

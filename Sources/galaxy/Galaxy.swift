@@ -27,9 +27,14 @@ func reportingErrors(_ body: () throws -> Void) throws {
         // A rank of an mpirun job says which it is, and stops the others (they would wait for it forever).
         if let world = try? MPIWorld.join(), world.size > 1 {
             FileHandle.standardError.write(Data("error: rank \(world.rank) of \(world.size): \(error)\n".utf8))
-            world.abort(1)
+            world.abort(ExitStatus.of(error))
         }
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode.failure
+        var message = "error: \(error)"
+        if error is VulkanError, ExitStatus.deviceFailure(of: error) != nil {
+            message += "; nothing was written (every output file is written whole at the end, or not at all): run the command again "
+                + "once the device is back (or on another with --device)"
+        }
+        FileHandle.standardError.write(Data("\(message)\n".utf8))
+        throw ExitCode(ExitStatus.of(error))
     }
 }

@@ -9,7 +9,11 @@ struct TrainCommand: ParsableCommand {
         discussion: """
         Writes RUN/last.safetensors and RUN/best.safetensors (PyTorch state_dict names), RUN/last.state.safetensors \
         (momentum and training state for --resume), RUN/metrics.csv and RUN/loss.svg after every epoch. \
-        Ctrl-C stops after the current step with a resumable checkpoint (exit 130). \
+        One process trains in a run directory at a time (RUN/train.lock); a directory that holds a run is \
+        never overwritten unless --overwrite is given. Ctrl-C (exit 130), SIGTERM and SIGUSR1 (exit 75: a \
+        scheduler's preemption) stop after the current step with the resumable state written; a second signal \
+        exits at once. The resumable state is also written every --checkpoint-every inside an epoch. A lost or \
+        full device exits with 69 and says which saved state to resume from. \
         Under mpirun (`mpirun -np N galaxy train ...`) N ranks train together: rank r takes its host's \
         (local rank mod count)-th GPU unless --device is given, computes the gradient of the r-th contiguous \
         shard of every batch, the gradients are summed over the ranks, and rank 0 alone writes the run directory.
@@ -36,6 +40,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output layer: relu (the seed's), constrained (Dieleman's decision-tree normalization of softplus outputs, 37 columns) or constrained-relu (the same of max(z, 0), whose questions can die; galaxy before 2026-11).") var output: OutputMode = .relu
     @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
     @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
+    @Flag(help: "Start a new run in a --run directory that holds one, removing that run's files (it says which).") var overwrite = false
+    @Option(help: "Write the resumable state inside an epoch at this wall-clock interval (e.g. 15m, 30s, 1h; 0: after every step; off: only at epoch ends).")
+    var checkpointEvery = "15m"
     @Option(help: "Device memory for the data set's images, e.g. 2G (default: GALAXY_DEVICE_MEMORY, else half the largest device-local heap); larger data sets stream through it.") var deviceMemory: String?
 
     func run() throws {
@@ -60,6 +67,16 @@ struct TrainCommand: ParsableCommand {
             if meanOutputBias && outputBias != nil { throw ValidationError("--mean-output-bias and --output-bias exclude each other") }
             guard (0...1).contains(testFraction), testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
             let deviceMemory = try ByteSize.deviceMemory(deviceMemory)
+            let checkpointInterval: TimeInterval?
+            if ["off", "never", "none"].contains(checkpointEvery.lowercased()) { checkpointInterval = nil } else {
+                guard let seconds = Interval.parse(checkpointEvery) else {
+                    throw ValidationError("--checkpoint-every \(checkpointEvery): expected an interval such as 15m, 30s, 1h, 0 or off")
+                }
+                checkpointInterval = seconds
+            }
+            if overwrite && resume != nil { throw ValidationError("--overwrite starts a new run: it cannot go with --resume") }
+            // Signals from now on stop the run at a step boundary (before training starts: at once, nothing written).
+            Interrupt.install()
             // A resumed run finds its data in RUN/data.json unless told otherwise.
             let source: DataSource
             if let resume, !dataOptions.isGiven {
@@ -69,6 +86,16 @@ struct TrainCommand: ParsableCommand {
             }
             let world = try MPIWorld.join()
             let lead = (world?.rank ?? 0) == 0
+            // Rank 0 owns the run directory for its whole life: a second process on it stops here.
+            let runDir = URL(fileURLWithPath: resume ?? runPath)
+            let directory: RunDirectory
+            if lead {
+                let (claimed, removed) = try RunDirectory.claim(runDir, for: resume != nil ? .resume : overwrite ? .overwrite : .new)
+                directory = claimed
+                if !removed.isEmpty { print("--overwrite: removed \(removed.joined(separator: ", ")) from \(runDir.path)") }
+            } else {
+                directory = RunDirectory(unlocked: runDir)
+            }
             // Rank 0 prepares the cache if needed while the others wait, then they read it.
             if let world, !lead { try world.barrier() }
             let data = try dataOptions.load(source)
@@ -76,14 +103,19 @@ struct TrainCommand: ParsableCommand {
             let context = try openDevice(device, world: world)
             if !lead { VulkanContext.notice = nil }  // rank 0 says it for all
             let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
-            let runDir = URL(fileURLWithPath: resume ?? runPath)
-            let trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
-                                      resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory)
+            let trainer: Trainer
+            do {
+                trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
+                                      resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory, directory: directory)
+            } catch {
+                directory.abandon()
+                throw error
+            }
+            trainer.checkpointInterval = checkpointInterval
             guard lead else {
                 // The other ranks train in step with rank 0 and say nothing unless something fails.
                 trainer.log = { _ in }
-                Interrupt.install()
-                if try trainer.run(shouldStop: { Interrupt.requested != 0 }) == .interrupted { throw ExitCode(130) }
+                if try trainer.run(shouldStop: { Interrupt.requested != 0 }) == .interrupted { throw ExitCode(Interrupt.exitCode) }
                 return
             }
             try RunData.save(source, runDir: runDir)
@@ -97,7 +129,13 @@ struct TrainCommand: ParsableCommand {
             print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
                   + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.argument)"
                   + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
-            Interrupt.install()
+            print("resumable state: every epoch" + (checkpointInterval.map { ", and inside an epoch every \(Interval.describe($0))" } ?? "")
+                  + " (--checkpoint-every)")
+            if world == nil && Interrupt.requested != 0 {
+                print("stopped by a signal before training started: nothing was written")
+                if resume == nil { directory.abandon() }
+                throw ExitCode(Interrupt.exitCode)
+            }
             let outcome = try trainer.run { Interrupt.requested != 0 }
             if let best = trainer.state.bestTestRMSE {
                 let baseline = trainer.constantMeanBaseline()
@@ -110,7 +148,7 @@ struct TrainCommand: ParsableCommand {
                   + (trainer.state.bestTestRMSE.map { String(format: " %.5f", $0) } ?? "") + "), \(runDir.appendingPathComponent(Trainer.lastWeights).path)")
             if outcome == .interrupted {
                 print("resume with: galaxy train --resume \(runDir.path)")
-                throw ExitCode(130)
+                throw ExitCode(Interrupt.exitCode)
             }
         }
     }

@@ -107,20 +107,46 @@ public enum SafeTensors {
     }
 }
 
-/// Writes a whole file or nothing: temporary file in the destination's directory, then rename(2).
+/// Writes a whole file or nothing: a temporary file in the destination's directory, flushed to disk
+/// (fsync), then rename(2) and the directory flushed, so that neither kill -9 nor a power cut leaves a
+/// half-written file under the destination's name.
 public enum AtomicFile {
+    /// Temporary files carry this in their names (`.NAME.tmp-PID-RANDOM`): what a process killed
+    /// mid-write leaves behind, never under a real file's name.
+    public static let temporaryMarker = ".tmp-"
+
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
-        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let temp = dir.appendingPathComponent(".\(url.lastPathComponent)\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
-            try data.write(to: temp)
+            guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
+                throw SafeTensorsError(file: url.path, reason: "cannot create \(temp.lastPathComponent) in \(dir.path): \(String(cString: strerror(errno)))")
+            }
+            let handle = try FileHandle(forWritingTo: temp)
+            do {
+                try handle.write(contentsOf: data)
+                try handle.synchronize()
+                try handle.close()
+            } catch {
+                try? handle.close()
+                throw error
+            }
             if rename(temp.path, url.path) != 0 {
                 throw SafeTensorsError(file: url.path, reason: "cannot rename into place: \(String(cString: strerror(errno)))")
             }
+            syncDirectory(dir)
         } catch {
             try? FileManager.default.removeItem(at: temp)
             if error is SafeTensorsError { throw error }
             throw SafeTensorsError(file: url.path, reason: "cannot write: \(error.localizedDescription)")
         }
+    }
+
+    /// Flushes a directory's entries (a rename) to disk; best effort.
+    static func syncDirectory(_ dir: URL) {
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
     }
 }

@@ -97,12 +97,19 @@ public struct TrainingState: Codable, Sendable {
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(epoch: Int, step: Int, checkpoint: String)
     case invalid(String)
+    /// The device failed (lost, out of memory) during training: what failed, and what is saved.
+    case deviceFailed(DeviceFailure, what: String, saved: String)
     public var description: String {
         switch self {
         case .nonFinite(let e, let s, let c):
             return "training loss became NaN or infinite at epoch \(e), step \(s): stopped; the last good checkpoint is \(c) (try a lower --lr)"
         case .invalid(let m): return m
+        case .deviceFailed(_, let what, let saved): return "\(what). \(saved)"
         }
+    }
+    public var deviceFailure: DeviceFailure? {
+        if case .deviceFailed(let f, _, _) = self { return f }
+        return nil
     }
 }
 
@@ -118,7 +125,9 @@ public enum TrainOutcome: Equatable {
 public final class Trainer {
     public let context: VulkanContext
     public let data: GalaxyDataset
-    public let runDir: URL
+    /// The run directory: every file of the run is written through it.
+    public let directory: RunDirectory
+    public var runDir: URL { directory.url }
     public private(set) var state: TrainingState
     public let train: [Int]
     public let test: [Int]
@@ -138,27 +147,39 @@ public final class Trainer {
     /// Seconds spent exchanging gradients (read-back, MPI, upload) since the epoch began.
     public private(set) var exchangeSeconds: Double = 0
 
-    public static let lastWeights = "last.safetensors"
-    public static let lastState = "last.state.safetensors"
-    public static let bestWeights = "best.safetensors"
+    public static let lastWeights = RunDirectory.lastWeights
+    public static let lastState = RunDirectory.lastState
+    public static let bestWeights = RunDirectory.bestWeights
+    /// Seconds between the resumable states written inside an epoch (at a step boundary); nil: only at
+    /// epoch ends and stops. 0: after every step.
+    public var checkpointInterval: TimeInterval? = Trainer.defaultCheckpointInterval
+    public static let defaultCheckpointInterval: TimeInterval = 15 * 60
+    /// When the resumable state was last written (or the run started).
+    private var lastSave = Date()
+    /// The (epoch, step) of the resumable state on disk: what a failure leaves to resume from.
+    public private(set) var saved: (epoch: Int, step: Int)?
 
     /// A new run (`resume` false) or the continuation of the run in `runDir`.
     /// `resumeEpochs`: a new total number of epochs for a resumed run (known here: the kernels' tiles depend on
     /// the work left). `deviceMemory`: device memory for the data set's images (nil: `DeviceDataset.defaultBudget`);
     /// images beyond it stream.
+    /// `directory`: the run directory as claimed by this process (`RunDirectory.claim`); nil: `runDir`, unlocked.
     public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool,
-                resumeEpochs: Int? = nil, world: MPIWorld? = nil, deviceMemory: Int? = nil) throws {
+                resumeEpochs: Int? = nil, world: MPIWorld? = nil, deviceMemory: Int? = nil, directory: RunDirectory? = nil) throws {
         self.context = context
         self.world = world
         self.data = data
-        self.runDir = runDir
+        self.directory = directory ?? RunDirectory(unlocked: runDir)
         let k = data.columns.count
         guard data.count >= 2 else { throw TrainingError.invalid("the data set has \(data.count) labelled galaxies: at least 2 are needed to split") }
         var weights: ModelWeights
+        var momentum: [String: Tensor] = [:]
         if resume {
-            let (w, s) = try Self.loadResumable(runDir, data: data)
+            let (w, m, s) = try Self.loadResumable(self.directory, data: data)
             weights = w
+            momentum = m
             state = s
+            saved = (s.epoch, s.step)
             if let resumeEpochs {
                 guard resumeEpochs > state.epoch else {
                     throw TrainingError.invalid("--epochs \(resumeEpochs): the run in \(runDir.path) has already done \(state.epoch) epoch(s)")
@@ -199,10 +220,11 @@ public final class Trainer {
                                     training: true, outputMode: state.options.outputMode)
         try network.setWeights(weights)
         if resume {
-            let (tensors, _) = try SafeTensors.read(runDir.appendingPathComponent(Self.lastState))
             var m = [Float](repeating: 0, count: network.parameterCount)
-            for (name, _) in SanderDielemanNet.parameterShapes(outputs: k) {
-                guard let t = tensors["momentum.\(name)"] else { throw TrainingError.invalid("\(Self.lastState): tensor momentum.\(name) missing") }
+            for (name, shape) in SanderDielemanNet.parameterShapes(outputs: k) {
+                guard let t = momentum[name], t.shape == shape else {
+                    throw TrainingError.invalid("\(self.directory.file(Self.lastState).path): tensor momentum.\(name) missing or of another shape")
+                }
                 m.replaceSubrange(network.offsets[name]!..<(network.offsets[name]! + t.values.count), with: t.values)
             }
             try network.setMomentum(m)
@@ -239,8 +261,37 @@ public final class Trainer {
         return train.shuffled(using: &rng)
     }
 
-    /// Trains until the last epoch or until `shouldStop` is true after a step.
+    /// Trains until the last epoch or until `shouldStop` is true after a step (then the resumable state is
+    /// written and the outcome is `.interrupted`). Inside an epoch the resumable state is also written every
+    /// `checkpointInterval`. A failure of the device becomes `TrainingError.deviceFailed`, saying what is saved.
     public func run(shouldStop: () -> Bool = { false }) throws -> TrainOutcome {
+        do {
+            return try runEpochs(shouldStop: shouldStop)
+        } catch let error as VulkanError {
+            guard let failure = error.deviceFailure else { throw error }
+            throw TrainingError.deviceFailed(failure, what: "the device failed while training: \(error.description)", saved: savedStateDescription)
+        }
+    }
+
+    /// What a failed run leaves to continue from, and the command that does.
+    var savedStateDescription: String {
+        guard let saved else {
+            return "No state had been saved yet (none is written before the first epoch ends or the first --checkpoint-every interval); "
+                + "nothing in \(runDir.path) was changed by this run"
+        }
+        let at = saved.step == 0 ? "after epoch \(saved.epoch)" : "at epoch \(saved.epoch + 1), step \(saved.step)"
+        return "The state saved \(at) is intact (\(directory.file(Self.lastState).path)); "
+            + "resume with: galaxy train --resume \(runDir.path)"
+    }
+
+    /// Whether the periodic resumable state is due.
+    func checkpointDue() -> Bool {
+        guard let checkpointInterval else { return false }
+        return Date().timeIntervalSince(lastSave) >= checkpointInterval
+    }
+
+    func runEpochs(shouldStop: () -> Bool) throws -> TrainOutcome {
+        lastSave = Date()
         let k = data.columns.count
         let batch = options.batch
         let steps = (train.count + batch - 1) / batch
@@ -291,19 +342,23 @@ public final class Trainer {
             for step in firstStep..<steps {
                 let i = step - firstStep
                 let (rows, mine) = (batches[i], shards[i])
-                var stopAll = false
+                let more = step + 1 < steps
+                // Stop and save, or save and go on, at this step boundary: every rank at the same step.
+                var (stopNow, saveNow) = (false, false)
                 if let world {
                     if !mine.isEmpty {
                         try run(trainFeeder, step: i, trainSequence(mine.count, of: rows.count, parity: i % 2))
                         try drain()
                     }
-                    stopAll = try exchangeGradients(world, haveShard: !mine.isEmpty, stop: step + 1 < steps && shouldStop())
+                    (stopNow, saveNow) = try exchangeGradients(world, haveShard: !mine.isEmpty, stop: more && shouldStop(),
+                                                               checkpoint: more && rank == 0 && checkpointDue())
                     if busySince == nil { busySince = Date() }
                     try sgd().submit()
                     try drain()
                 } else {
                     // Step i runs while the host writes step i + 1's indices (and brings in the next chunk of a stream).
                     try run(trainFeeder, step: i, trainSequence(rows.count, of: rows.count, parity: i % 2))
+                    (stopNow, saveNow) = (more && shouldStop(), more && checkpointDue())
                 }
                 let done = min(train.count, (step + 1) * batch)
                 if (step + 1) % readbackEvery == 0 || step + 1 == steps {
@@ -314,18 +369,23 @@ public final class Trainer {
                 } else {
                     progress?.update(done: done)
                 }
-                if step + 1 < steps && (world == nil ? shouldStop() : stopAll) {
+                if stopNow || saveNow {
                     try drain()
                     let loss: Float = try trainLossSoFar()
                     guard loss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
-                    state.step = step + 1
-                    state.partialLossBits = loss.bitPattern
-                    state.partialSeconds += Date().timeIntervalSince(started)
-                    state.partialStepSeconds = stepSeconds
-                    if rank == 0 { try saveLast() }
-                    progress?.finish(extra: "interrupted")
-                    log("interrupted at epoch \(epoch), step \(step + 1) of \(steps): resumable checkpoint written to \(runDir.appendingPathComponent(Self.lastWeights).path)")
-                    return .interrupted
+                    // The state as a run resumed here needs it; the epoch goes on from the same numbers when only saving.
+                    var midEpoch = state
+                    midEpoch.step = step + 1
+                    midEpoch.partialLossBits = loss.bitPattern
+                    midEpoch.partialSeconds += Date().timeIntervalSince(started)
+                    midEpoch.partialStepSeconds = stepSeconds
+                    try saveLast(state: midEpoch)
+                    if stopNow {
+                        state = midEpoch
+                        progress?.finish(extra: "interrupted")
+                        log("interrupted at epoch \(epoch), step \(step + 1) of \(steps): resumable state written to \(directory.file(Self.lastState).path)")
+                        return .interrupted
+                    }
                 }
             }
             let trainSeconds = Date().timeIntervalSince(started) + state.partialSeconds
@@ -351,11 +411,9 @@ public final class Trainer {
             if improved { state.bestTestRMSE = testRMSE }
             let weights = try network.weights()
             if let world { try checkSameWeights(world, weights, epoch: epoch) }
-            if rank == 0 {
-                if improved { try weights.save(to: runDir.appendingPathComponent(Self.bestWeights), metadata: checkpointMetadata()) }
-                try saveLast(weights)
-                try writeReports()
-            }
+            if rank == 0 && improved { try directory.writeBest(weights, metadata: checkpointMetadata()) }
+            try saveLast(weights, state: state)
+            if rank == 0 { try directory.writeReports(metrics: state.metrics) }
             var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
                               epoch, options.epochs, trainRMSE, testRMSE, lrUsed, seconds, stepSeconds, row.imagesPerSecond)
             if let world { line += String(format: "  (%d ranks, gradient exchange %.1f s)", world.size, exchangeSeconds) }
@@ -363,7 +421,7 @@ public final class Trainer {
             if improved { line += "  *best" }
             log(line)
             if try stopRequested(shouldStop()) && state.epoch < options.epochs {
-                log("interrupted after epoch \(epoch): resumable checkpoint written to \(runDir.appendingPathComponent(Self.lastWeights).path)")
+                log("interrupted after epoch \(epoch): resumable state written to \(directory.file(Self.lastState).path)")
                 return .interrupted
             }
         }
@@ -381,15 +439,16 @@ public final class Trainer {
     /// Replaces this rank's gradients by their sum over the ranks (added in rank order, so every rank
     /// holds the same bits); a rank without rows in this batch adds zeros. Also agrees on stopping:
     /// true when any rank asked to stop.
-    func exchangeGradients(_ world: MPIWorld, haveShard: Bool, stop: Bool) throws -> Bool {
+    /// The same for writing the resumable state (rank 0's clock decides).
+    func exchangeGradients(_ world: MPIWorld, haveShard: Bool, stop: Bool, checkpoint: Bool) throws -> (stop: Bool, checkpoint: Bool) {
         let t0 = Date()
         let n = network.parameterCount
         var mine = haveShard ? try network.grads!.download(count: n) : [Float](repeating: 0, count: n)
-        mine.append(stop ? 1 : 0)
+        mine += [stop ? 1 : 0, checkpoint ? 1 : 0]
         let total = try world.sum(mine)
         try network.grads!.upload(Array(total[0..<n]))
         exchangeSeconds += Date().timeIntervalSince(t0)
-        return total[n] > 0
+        return (total[n] > 0, total[n + 1] > 0)
     }
 
     /// The training loss of the epoch so far (summed over the ranks in a distributed run).
@@ -477,39 +536,58 @@ public final class Trainer {
          "epoch": "\(state.epoch)"]
     }
 
-    /// Writes last.safetensors and its sidecar; the sidecar records the weights' digest so a pair
-    /// from two different moments is detected on resume.
-    func saveLast(_ weights: ModelWeights? = nil) throws {
-        let w = try weights ?? network.weights()
-        let bytes = try SafeTensors.serialize(w.names.map { ($0, w.tensors[$0]!) }, metadata: checkpointMetadata())
-        state.weightsDigest = Self.digest(bytes)
-        let momentum = try network.momentumValues()
-        let tensors = SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
-            ("momentum.\(name)", Tensor(shape: shape, values: Array(momentum[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
+    /// Writes the resumable state `state` with the device's weights (or `weights`) and momentum (rank 0; the
+    /// other ranks only note it). The weights' digest is recorded for the runs written before the state
+    /// carried the weights itself.
+    func saveLast(_ weights: ModelWeights? = nil, state: TrainingState) throws {
+        defer { lastSave = Date() }
+        guard rank == 0 else {
+            saved = (state.epoch, state.step)
+            return
         }
-        let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
-        try SafeTensors.write(tensors, metadata: ["galaxy.training_state": json], to: runDir.appendingPathComponent(Self.lastState))
-        try AtomicFile.write(Data(bytes), to: runDir.appendingPathComponent(Self.lastWeights))
+        let w = try weights ?? network.weights()
+        let tensors = w.names.map { ($0, w.tensors[$0]!) }
+        var state = state
+        state.weightsDigest = Self.digest(try SafeTensors.serialize(tensors, metadata: checkpointMetadata()))
+        let momentum = try network.momentumValues()
+        let moments = SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
+            (name, Tensor(shape: shape, values: Array(momentum[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
+        }
+        try directory.writeResumable(state: state, weights: tensors, weightsMetadata: checkpointMetadata(), momentum: moments)
+        saved = (state.epoch, state.step)
     }
 
     static func loadResumable(_ runDir: URL, data: GalaxyDataset) throws -> (ModelWeights, TrainingState) {
-        let weightsURL = runDir.appendingPathComponent(lastWeights), stateURL = runDir.appendingPathComponent(lastState)
-        for url in [weightsURL, stateURL] where !FileManager.default.fileExists(atPath: url.path) {
-            throw TrainingError.invalid("\(url.path) not found: \(runDir.path) holds no resumable run")
+        let (weights, _, state) = try loadResumable(RunDirectory(unlocked: runDir), data: data)
+        return (weights, state)
+    }
+
+    /// The weights, momentum (by parameter name) and training state to resume from. The state file carries
+    /// the weights; a run written before it did is read with its last.safetensors, which must match the digest.
+    static func loadResumable(_ directory: RunDirectory, data: GalaxyDataset) throws -> (ModelWeights, [String: Tensor], TrainingState) {
+        let (state, tensors) = try directory.readState()
+        let stateURL = directory.file(lastState)
+        guard state.columns == data.columns else {
+            throw TrainingError.invalid("\(directory.url.path) was trained on columns \(state.columns.prefix(3))... but the data has \(data.columns.prefix(3))...")
         }
-        let (_, meta) = try SafeTensors.read(stateURL)
-        guard let json = meta["galaxy.training_state"], let state = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8)) else {
-            throw TrainingError.invalid("\(stateURL.path): no readable training state")
+        var momentum: [String: Tensor] = [:], carried: [String: Tensor] = [:]
+        for (name, t) in tensors {
+            if name.hasPrefix("momentum.") { momentum[String(name.dropFirst("momentum.".count))] = t }
+            if name.hasPrefix("weights.") { carried[String(name.dropFirst("weights.".count))] = t }
+        }
+        if !carried.isEmpty {
+            return (try ModelWeights(from: carried, file: stateURL.path, expectedOutputs: data.columns.count), momentum, state)
+        }
+        let weightsURL = directory.file(lastWeights)
+        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
+            throw TrainingError.invalid("\(weightsURL.path) not found: \(directory.url.path) holds no resumable run")
         }
         let bytes = [UInt8](try Data(contentsOf: weightsURL))
         guard digest(bytes) == state.weightsDigest else {
             throw TrainingError.invalid("\(weightsURL.path) does not belong to \(stateURL.path) (digest mismatch): cannot resume exactly")
         }
-        guard state.columns == data.columns else {
-            throw TrainingError.invalid("\(runDir.path) was trained on columns \(state.columns.prefix(3))... but the data has \(data.columns.prefix(3))...")
-        }
-        let (tensors, _) = try SafeTensors.parse(bytes, name: weightsURL.path)
-        return (try ModelWeights(from: tensors, file: weightsURL.path, expectedOutputs: data.columns.count), state)
+        let (weights, _) = try SafeTensors.parse(bytes, name: weightsURL.path)
+        return (try ModelWeights(from: weights, file: weightsURL.path, expectedOutputs: data.columns.count), momentum, state)
     }
 
     /// FNV-1a 64 of bytes, hex.
@@ -524,17 +602,5 @@ public final class Trainer {
         bytes.reserveCapacity(train.count * 8)
         for i in train { withUnsafeBytes(of: ids[i].littleEndian) { bytes += $0 } }
         return digest(bytes) + "-\(ids.count)"
-    }
-
-    /// metrics.csv and the loss plot, rewritten atomically after every epoch.
-    func writeReports() throws {
-        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share\n"
-        for m in state.metrics {
-            csv += String(format: "%d,%.6f,%.6f,%.6g,%.2f,%.2f,", m.epoch, m.trainRMSE, m.testRMSE, m.learningRate, m.seconds, m.imagesPerSecond)
-            csv += m.stepSeconds.map { String(format: "%.2f,%.4f\n", $0, m.hostShare!) } ?? ",\n"
-        }
-        try AtomicFile.write(Data(csv.utf8), to: runDir.appendingPathComponent("metrics.csv"))
-        let svg = LossPlot.svg(train: state.metrics.map(\.trainRMSE), test: state.metrics.map(\.testRMSE))
-        try AtomicFile.write(Data(svg.utf8), to: runDir.appendingPathComponent("loss.svg"))
     }
 }

@@ -257,8 +257,9 @@ public final class CommandSequence {
     /// Waits until the last launch has finished (returns at once when none is pending).
     public func wait() throws {
         guard isPending else { return }
-        try check(vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
+        // Waited for once, whatever the answer: a lost device does not signal the fence again.
         isPending = false
+        try Fence.wait(context, &fence)
     }
 
     /// Per-dispatch GPU time in seconds of the last submission, in recording order.

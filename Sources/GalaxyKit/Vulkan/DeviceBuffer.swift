@@ -45,20 +45,24 @@ public final class DeviceBuffer: @unchecked Sendable {
         var mem: VkDeviceMemory?
         var chosen: UInt32?
         var failures: [String] = []
+        var failed: [VkResult] = []
+        let injected = FaultInjection.result(.allocate)
         for typeIndex in candidates {
             var mai = VkMemoryAllocateInfo()
             mai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
             mai.allocationSize = req.size
             mai.memoryTypeIndex = typeIndex
-            let r = vkAllocateMemory(context.device, &mai, nil, &mem)
+            let r = injected ?? vkAllocateMemory(context.device, &mai, nil, &mem)
             if r == VK_SUCCESS { chosen = typeIndex; break }
+            failed.append(r)
             failures.append("type \(typeIndex) (heap \(context.heapIndex(ofType: typeIndex)), \(context.heapSize(ofType: typeIndex) >> 20) MiB): VkResult \(r.rawValue)")
         }
         guard let chosen, let mem else {
             vkDestroyBuffer(context.device, handle, nil)
             if candidates.isEmpty { throw VulkanError("no memory type for buffer \(label) (\(role.rawValue))") }
             throw VulkanError("allocating \(ByteSize.describe(bytes)) (\(bytes) bytes) for buffer \(label) failed on every memory type it may use: "
-                              + failures.joined(separator: "; ") + ". The device is out of memory for it: " + Self.hint(label))
+                              + failures.joined(separator: "; ") + ". The device is out of memory for it: " + Self.hint(label),
+                              failure: failed.compactMap(DeviceFailure.init).first)
         }
         memory = mem
         memoryTypeIndex = chosen
@@ -206,7 +210,7 @@ enum Fence {
             si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
             si.commandBufferCount = 1
             si.pCommandBuffers = cp
-            try check(vkQueueSubmit(context.queue, 1, &si, fence), "vkQueueSubmit")
+            try check(FaultInjection.result(.submit) ?? vkQueueSubmit(context.queue, 1, &si, fence), "vkQueueSubmit")
         }
     }
 
@@ -218,6 +222,11 @@ enum Fence {
         try check(vkCreateFence(context.device, &fci, nil, &fence), "vkCreateFence")
         defer { vkDestroyFence(context.device, fence, nil) }
         try submit(context, cmd, signalling: fence)
-        try check(vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
+        try Fence.wait(context, &fence)
+    }
+
+    /// Waits for `fence` (a lost device returns VK_ERROR_DEVICE_LOST here).
+    static func wait(_ context: VulkanContext, _ fence: inout VkFence?) throws {
+        try check(FaultInjection.result(.wait) ?? vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
     }
 }

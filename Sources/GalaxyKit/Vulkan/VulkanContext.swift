@@ -3,8 +3,16 @@ import Foundation
 
 public struct VulkanError: Error, CustomStringConvertible {
     public let description: String
-    init(_ what: String, _ result: VkResult) { description = "\(what) failed: VkResult \(result.rawValue)" }
-    init(_ message: String) { description = message }
+    /// Set when the device itself failed (lost, out of memory): nothing more can be read from it.
+    public let deviceFailure: DeviceFailure?
+    init(_ what: String, _ result: VkResult) {
+        deviceFailure = DeviceFailure(result)
+        description = "\(what) failed: " + (deviceFailure.map { "\($0)" } ?? "VkResult \(result.rawValue)")
+    }
+    init(_ message: String, failure: DeviceFailure? = nil) {
+        description = message
+        deviceFailure = failure
+    }
 }
 
 @inline(__always)
@@ -92,6 +100,7 @@ public final class VulkanContext: @unchecked Sendable {
     /// `slot`: without a selector, take the (slot mod count)-th device of the best type (a rank of an mpirun job).
     public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested, memory: MemoryPolicy.Layout? = nil,
                             slot: Int? = nil) throws {
+        try FaultInjection.validate()
         let instance = try Self.createInstance(validation: validation)
         var messenger: VkDebugUtilsMessengerEXT?
         do {

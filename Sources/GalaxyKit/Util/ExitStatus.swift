@@ -1,0 +1,48 @@
+import Foundation
+
+/// galaxy's exit codes, one table for the commands, the README and a cluster's job script.
+public enum ExitStatus {
+    /// The command did all it was asked (train: every epoch).
+    public static let finished: Int32 = 0
+    /// An error (bad input, a run that cannot start): nothing was changed, or what was written is whole.
+    public static let failed: Int32 = 1
+    /// `train --stop-when-dead`: every output died; the best checkpoint is kept.
+    public static let modelDead: Int32 = 3
+    /// The device was lost or ran out of memory; the state saved before it is intact.
+    public static let deviceFailed: Int32 = 69
+    /// `train` stopped on SIGTERM or SIGUSR1 (a scheduler's preemption) at a step boundary, the resumable state written.
+    public static let preempted: Int32 = 75
+    /// `train` stopped on Ctrl-C (SIGINT) at a step boundary, the resumable state written.
+    public static let interrupted: Int32 = 130
+
+    /// The exit code of a command that failed with `error`.
+    public static func of(_ error: Error) -> Int32 {
+        deviceFailure(of: error) != nil ? deviceFailed : failed
+    }
+
+    /// The device failure behind `error`, if it is one.
+    public static func deviceFailure(of error: Error) -> DeviceFailure? {
+        (error as? VulkanError)?.deviceFailure ?? (error as? TrainingError)?.deviceFailure
+    }
+}
+
+/// A wall-clock interval as a user writes it: `90` or `90s`, `15m`, `2h`; `0` for every step.
+public enum Interval {
+    public static func parse(_ text: String) -> TimeInterval? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where t.hasSuffix(suffix) {
+            guard let v = Double(t.dropLast(suffix.count)), v >= 0, v.isFinite else { return nil }
+            return v * scale
+        }
+        guard let v = Double(t), v >= 0, v.isFinite else { return nil }
+        return v
+    }
+
+    public static func describe(_ seconds: TimeInterval) -> String {
+        if seconds == 0 { return "every step" }
+        if seconds >= 3600 && seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
+        if seconds >= 60 && seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
+        return String(format: "%gs", seconds)
+    }
+}

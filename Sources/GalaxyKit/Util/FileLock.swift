@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An exclusive advisory lock (flock) on a file, held until `release()` or the process's end: the
+/// kernel drops it when the process dies, so kill -9 never leaves a stale lock. The file holds a line
+/// naming the holder (PID, host, since when) for the message of a process that finds it taken.
+public final class FileLock {
+    public let url: URL
+    private var fd: Int32
+
+    /// Who holds a lock, as its file says.
+    public struct Holder: Sendable, CustomStringConvertible {
+        public var pid: Int32?
+        public var host: String?
+        public var line: String
+        public var description: String {
+            if let pid, let host { return "process \(pid) on host \(host)" }
+            return line.isEmpty ? "another process" : line
+        }
+    }
+
+    public enum Failure: Error {
+        /// Another process holds the lock.
+        case held(by: Holder)
+        /// The lock file cannot be created or opened (a read-only folder, say).
+        case cannotOpen(String)
+    }
+
+    private init(url: URL, fd: Int32) {
+        self.url = url
+        self.fd = fd
+    }
+
+    deinit { release() }
+
+    /// Takes the lock at once or fails naming its holder.
+    public static func acquire(_ url: URL, purpose: String) throws -> FileLock {
+        try lock(url, purpose: purpose, wait: nil)
+    }
+
+    /// Takes the lock, waiting for its holder to release it; `waiting` is told whom it waits for, once.
+    public static func acquireWaiting(_ url: URL, purpose: String, waiting: @escaping (Holder) -> Void) throws -> FileLock {
+        try lock(url, purpose: purpose, wait: waiting)
+    }
+
+    private static func lock(_ url: URL, purpose: String, wait: ((Holder) -> Void)?) throws -> FileLock {
+        let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure.cannotOpen("\(url.path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let busy = errno == EWOULDBLOCK
+            guard busy else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw Failure.cannotOpen("\(url.path): cannot lock: \(reason)")
+            }
+            let holder = readHolder(url)
+            guard let wait else {
+                close(fd)
+                throw Failure.held(by: holder)
+            }
+            wait(holder)
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    let reason = String(cString: strerror(errno))
+                    close(fd)
+                    throw Failure.cannotOpen("\(url.path): cannot lock: \(reason)")
+                }
+            }
+        }
+        let lock = FileLock(url: url, fd: fd)
+        lock.writeHolder(purpose: purpose)
+        return lock
+    }
+
+    /// The holder line, read with a few retries: a holder writes it right after taking the lock.
+    static func readHolder(_ url: URL) -> Holder {
+        var line = ""
+        for attempt in 0..<5 {
+            line = (try? String(contentsOf: url, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if !line.isEmpty { break }
+            if attempt < 4 { usleep(20_000) }
+        }
+        var holder = Holder(pid: nil, host: nil, line: line)
+        for field in line.split(separator: " ") {
+            let kv = field.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { continue }
+            if kv[0] == "pid" { holder.pid = Int32(kv[1]) }
+            if kv[0] == "host" { holder.host = kv[1] }
+        }
+        return holder
+    }
+
+    private func writeHolder(purpose: String) {
+        let since = ISO8601DateFormatter().string(from: Date())
+        let line = "pid=\(getpid()) host=\(ProcessInfo.processInfo.hostName) since=\(since) purpose=\(purpose)\n"
+        _ = ftruncate(fd, 0)
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Releases the lock (the file stays; an empty file means nobody holds it).
+    public func release() {
+        guard fd >= 0 else { return }
+        _ = ftruncate(fd, 0)
+        close(fd)
+        fd = -1
+    }
+}
