@@ -88,28 +88,28 @@ struct TrainCommand: ParsableCommand {
             let lead = (world?.rank ?? 0) == 0
             // Rank 0 owns the run directory for its whole life: a second process on it stops here.
             let runDir = URL(fileURLWithPath: resume ?? runPath)
-            let directory: RunDirectory
-            if lead {
-                let (claimed, removed) = try RunDirectory.claim(runDir, for: resume != nil ? .resume : overwrite ? .overwrite : .new)
-                directory = claimed
-                if !removed.isEmpty { print("--overwrite: removed \(removed.joined(separator: ", ")) from \(runDir.path)") }
-            } else {
-                directory = RunDirectory(unlocked: runDir)
-            }
-            // Rank 0 prepares the cache if needed while the others wait, then they read it.
-            if let world, !lead { try world.barrier() }
-            let data = try dataOptions.load(source)
-            if let world, lead { try world.barrier() }
-            let context = try openDevice(device, world: world)
-            if !lead { VulkanContext.notice = nil }  // rank 0 says it for all
-            let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
-            let trainer: Trainer
+            let directory = lead ? try RunDirectory.claim(runDir, for: resume != nil ? .resume : overwrite ? .overwrite : .new)
+                                 : RunDirectory(unlocked: runDir)
+            let data: GalaxyDataset, trainer: Trainer
             do {
+                // Rank 0 prepares the cache if needed while the others wait, then they read it.
+                if let world, !lead { try world.barrier() }
+                data = try dataOptions.load(source)
+                if let world, lead { try world.barrier() }
+                let context = try openDevice(device, world: world)
+                if !lead { VulkanContext.notice = nil }  // rank 0 says it for all
+                let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
                 trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
                                       resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory, directory: directory)
             } catch {
+                // A run that cannot start leaves the directory as it found it (and none when there was none).
                 directory.abandon()
                 throw error
+            }
+            // --overwrite: the old run goes only now that the new one has started.
+            if overwrite && lead {
+                let removed = try directory.discardRun()
+                if !removed.isEmpty { print("--overwrite: removed \(removed.joined(separator: ", ")) from \(runDir.path)") }
             }
             trainer.checkpointInterval = checkpointInterval
             guard lead else {

@@ -44,8 +44,8 @@ public final class RunDirectory {
     }
 
     /// Takes `url` for training: made if missing, locked for the life of the process, and checked against
-    /// `claim`. Returns the directory and, for `.overwrite`, the files it removed.
-    public static func claim(_ url: URL, for claim: Claim) throws -> (RunDirectory, removed: [String]) {
+    /// `claim` (`.overwrite` removes nothing yet: `discardRun` does, once the new run has started).
+    public static func claim(_ url: URL, for claim: Claim) throws -> RunDirectory {
         var isDir: ObjCBool = false
         let existed = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
         if existed && !isDir.boolValue { throw RunDirectoryError.notADirectory(url.path) }
@@ -66,7 +66,6 @@ public final class RunDirectory {
         }
         let dir = RunDirectory(url: url, lock: lock, created: !existed)
         dir.removeTemporaryFiles()
-        var removed: [String] = []
         switch claim {
         case .new:
             if let held = dir.summary() {
@@ -79,14 +78,21 @@ public final class RunDirectory {
                 throw RunDirectoryError.noRun(url.path)
             }
         case .overwrite:
-            for name in ownFiles + dir.extraOwnFiles() where FileManager.default.fileExists(atPath: dir.file(name).path) {
-                do { try FileManager.default.removeItem(at: dir.file(name)) } catch {
-                    throw RunDirectoryError.cannotCreate(url.path, "cannot remove \(name): \(error.localizedDescription)")
-                }
-                removed.append(name)
-            }
+            break
         }
-        return (dir, removed)
+        return dir
+    }
+
+    /// Removes the files of the run the directory holds (`--overwrite`) and returns their names.
+    public func discardRun() throws -> [String] {
+        var removed: [String] = []
+        for name in Self.ownFiles + extraOwnFiles() where FileManager.default.fileExists(atPath: file(name).path) {
+            do { try FileManager.default.removeItem(at: file(name)) } catch {
+                throw RunDirectoryError.cannotCreate(url.path, "cannot remove \(name): \(error.localizedDescription)")
+            }
+            removed.append(name)
+        }
+        return removed
     }
 
     /// Files of galaxy's beyond the fixed names (event logs and the like written by later versions).

@@ -55,7 +55,8 @@ public final class DeviceBuffer: @unchecked Sendable {
             let r = injected ?? vkAllocateMemory(context.device, &mai, nil, &mem)
             if r == VK_SUCCESS { chosen = typeIndex; break }
             failed.append(r)
-            failures.append("type \(typeIndex) (heap \(context.heapIndex(ofType: typeIndex)), \(context.heapSize(ofType: typeIndex) >> 20) MiB): VkResult \(r.rawValue)")
+            failures.append("type \(typeIndex) (heap \(context.heapIndex(ofType: typeIndex)), \(context.heapSize(ofType: typeIndex) >> 20) MiB): "
+                            + (DeviceFailure(r).map { "\($0)" } ?? "VkResult \(r.rawValue)"))
         }
         guard let chosen, let mem else {
             vkDestroyBuffer(context.device, handle, nil)
