@@ -98,23 +98,57 @@ public enum GalaxyCache {
         let labels = try GalaxyLabels.parse(csvBytes, name: source.csv.path)
         let fingerprint = SourceFingerprint(csvSize: UInt64(csvBytes.count), csvHash: checksum(csvBytes),
                                             imagesHash: try imageFingerprint(source, ids: labels.ids))
-        var reason: String? = nil
-        if FileManager.default.fileExists(atPath: source.cache.path) {
-            switch try read(source.cache, expecting: fingerprint, columns: labels.columns) {
-            case .current(let dataset, let skipped):
-                if strict && !skipped.isEmpty {
-                    throw DataError("\(source.cache.path): the cache was prepared without --strict and left out \(skipped.count) image(s): "
-                                    + describe(skipped) + "; fix or remove them (the cache is then rebuilt)")
-                }
-                return (dataset, PrepareReport(cache: source.cache, rebuilt: false, rebuildReason: nil, skipped: skipped))
-            case .unusable(let why):
-                reason = why
-                progress?.note("\(source.cache.path): \(why); rebuilding it")
+        let (cache, note) = source.resolvedCache()
+        if let note { progress?.note(note) }
+        // A current cache is read without a lock (it is replaced by rename, never written in place).
+        if case .current(let result)? = try current(cache, fingerprint: fingerprint, labels: labels, strict: strict) { return result }
+        // One process prepares a cache at a time; another waits for it, then uses what it wrote.
+        let folder = cache.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw DataError("\(folder.path): cannot create the folder of the prepared cache: \(error.localizedDescription)")
+        }
+        let lock: FileLock
+        do {
+            lock = try FileLock.acquireWaiting(cache.appendingPathExtension("lock"), purpose: "galaxy-prepare") { holder in
+                progress?.note("\(cache.path): waiting for \(holder), which prepares it")
             }
+        } catch FileLock.Failure.cannotOpen(let why) {
+            throw DataError("\(why) (give the prepared cache another place with --cache PATH)")
+        }
+        defer { lock.release() }
+        var reason: String? = nil
+        switch try current(cache, fingerprint: fingerprint, labels: labels, strict: strict) {
+        case .current(let result)?: return result
+        case .unusable(let why)?:
+            reason = why
+            progress?.note("\(cache.path): \(why); rebuilding it")
+        case nil: break
         }
         let (dataset, skipped) = try build(source, labels: labels, strict: strict, progress: progress, threads: threads)
-        try write(dataset, skipped: skipped, fingerprint: fingerprint, to: source.cache)
-        return (dataset, PrepareReport(cache: source.cache, rebuilt: true, rebuildReason: reason, skipped: skipped))
+        try write(dataset, skipped: skipped, fingerprint: fingerprint, to: cache)
+        return (dataset, PrepareReport(cache: cache, rebuilt: true, rebuildReason: reason, skipped: skipped))
+    }
+
+    enum Lookup {
+        case current((dataset: GalaxyDataset, report: PrepareReport))
+        case unusable(String)
+    }
+
+    /// The cache at `url` when it is current, why not when it is not, nil when there is none.
+    static func current(_ url: URL, fingerprint: SourceFingerprint, labels: GalaxyLabels, strict: Bool) throws -> Lookup? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        switch try read(url, expecting: fingerprint, columns: labels.columns) {
+        case .current(let dataset, let skipped):
+            if strict && !skipped.isEmpty {
+                throw DataError("\(url.path): the cache was prepared without --strict and left out \(skipped.count) image(s): "
+                                + describe(skipped) + "; fix or remove them (the cache is then rebuilt)")
+            }
+            return .current((dataset, PrepareReport(cache: url, rebuilt: false, rebuildReason: nil, skipped: skipped)))
+        case .unusable(let why):
+            return .unusable(why)
+        }
     }
 
     static func describe(_ skipped: [SkippedImage], limit: Int = 10) -> String {

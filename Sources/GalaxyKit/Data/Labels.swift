@@ -114,6 +114,9 @@ public struct DataSource: Sendable {
     public var csv: URL
     public var images: URL
     public var cache: URL
+    /// The cache's path was given (`--cache`); otherwise it is DATA/galaxy-cache.bin, or a per-user cache
+    /// folder when the data folder cannot be written (`resolvedCache`).
+    public var cacheIsExplicit: Bool
 
     public static let defaultCSVName = "training_solutions_rev1.csv"
     public static let defaultImagesName = "images_training_rev1"
@@ -125,6 +128,22 @@ public struct DataSource: Sendable {
         self.csv = csv ?? dataDir.appendingPathComponent(Self.defaultCSVName)
         self.images = images ?? dataDir.appendingPathComponent(Self.defaultImagesName)
         self.cache = cache ?? dataDir.appendingPathComponent(Self.defaultCacheName)
+        self.cacheIsExplicit = cache != nil
+    }
+
+    /// Where the prepared cache is read and written: `cache`, unless it is the default and the data folder
+    /// cannot be written (read-only), then `$XDG_CACHE_HOME/galaxy/<hash of the CSV's path>/galaxy-cache.bin`
+    /// (`~/.cache` without XDG_CACHE_HOME). The note says so when it is the latter.
+    public func resolvedCache() -> (url: URL, note: String?) {
+        let folder = cache.deletingLastPathComponent()
+        if cacheIsExplicit || access(folder.path, W_OK) == 0 || !FileManager.default.fileExists(atPath: folder.path) { return (cache, nil) }
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in csv.standardizedFileURL.path.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let url = base.appendingPathComponent("galaxy").appendingPathComponent(String(h, radix: 16)).appendingPathComponent(Self.defaultCacheName)
+        return (url, "\(folder.path) cannot be written: the prepared cache is \(url.path) (--cache PATH puts it elsewhere)")
     }
 
     /// `images/<GalaxyID>.jpg`.

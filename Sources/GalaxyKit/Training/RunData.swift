@@ -10,13 +10,15 @@ public enum RunData {
         var dataDir: String
         var csv: String
         var images: String
-        var cache: String
+        /// Only when it was given (`--cache`): otherwise found again as the first run found it.
+        var cache: String?
     }
 
     /// Writes the record atomically, with absolute paths.
     public static func save(_ source: DataSource, runDir: URL) throws {
         let record = Record(dataDir: source.dataDir.absoluteURL.path, csv: source.csv.absoluteURL.path,
-                            images: source.images.absoluteURL.path, cache: source.cache.absoluteURL.path)
+                            images: source.images.absoluteURL.path,
+                            cache: source.cacheIsExplicit ? source.cache.absoluteURL.path : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(record), to: runDir.appendingPathComponent(fileName))
@@ -31,7 +33,7 @@ public enum RunData {
         do {
             let r = try JSONDecoder().decode(Record.self, from: bytes)
             return DataSource(dataDir: URL(fileURLWithPath: r.dataDir), csv: URL(fileURLWithPath: r.csv),
-                              images: URL(fileURLWithPath: r.images), cache: URL(fileURLWithPath: r.cache))
+                              images: URL(fileURLWithPath: r.images), cache: r.cache.map { URL(fileURLWithPath: $0) })
         } catch {
             throw GalaxyError.message("\(url.path): not a galaxy data record (\(error)): give the data with --data DIR")
         }

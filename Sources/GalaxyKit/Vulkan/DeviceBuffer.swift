@@ -228,6 +228,8 @@ enum Fence {
 
     /// Waits for `fence` (a lost device returns VK_ERROR_DEVICE_LOST here).
     static func wait(_ context: VulkanContext, _ fence: inout VkFence?) throws {
-        try check(FaultInjection.result(.wait) ?? vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
+        let waited = vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max)
+        // An injected failure comes after the real wait: the work is over, as a lost device's is.
+        try check(FaultInjection.result(.wait) ?? waited, "vkWaitForFences")
     }
 }
