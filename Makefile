@@ -1,11 +1,11 @@
 # galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
-PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 binutils
+PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
 RUN_DIR ?= runs/demo
 
-.PHONY: all build deps test demo bench bench-peer gpu-kit clean
+.PHONY: all build deps test formats-venv demo bench bench-peer gpu-kit protos clean
 
 all: build
 
@@ -75,6 +75,14 @@ gpu-kit: deps
 	@if ldd .build/kit/release/galaxy | grep -E 'libswift|libFoundation|libdispatch|libmpi'; then \
 	  echo "gpu-kit: galaxy still loads the libraries above" >&2; exit 1; fi
 	./kit/assemble.sh .build/kit/release $(KIT_DIR)
+
+## Regenerates Sources/GalaxyKit/Formats/Generated/*.pb.swift from Protos/*.proto after a change there. Not part of
+## build, test or CI (the generated code is committed). Needs protoc (Debian: protobuf-compiler); the generator
+## is built from the swift-protobuf checkout that SwiftPM resolved (a few minutes, once).
+PROTOC_GEN_SWIFT := .build/checkouts/swift-protobuf/.build/release/protoc-gen-swift
+protos:
+	@[ -x $(PROTOC_GEN_SWIFT) ] || (cd .build/checkouts/swift-protobuf && swift build -c release --product protoc-gen-swift)
+	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN_SWIFT) --swift_out=Sources/GalaxyKit/Formats/Generated --proto_path=Protos Protos/*.proto
 
 clean:
 	rm -rf .build $(KIT_DIR)

@@ -71,6 +71,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var stepSeconds: Double?
     /// The part of the epoch in which the device had nothing to run: 1 - stepSeconds / seconds.
     public var hostShare: Double? { stepSeconds.map { seconds > 0 ? max(0, 1 - $0 / seconds) : 0 } }
+    /// Test RMSE of each Galaxy Zoo question's answer columns (Q1 first); nil for other columns and in older runs.
+    public var testRMSEByQuestion: [Double]?
 }
 
 /// Everything besides the weights that a resumed run needs to continue exactly where it stopped.
@@ -137,6 +139,8 @@ public final class Trainer {
     var rank: Int { world?.rank ?? 0 }
     /// Seconds spent exchanging gradients (read-back, MPI, upload) since the epoch began.
     public private(set) var exchangeSeconds: Double = 0
+    /// The run's TensorBoard event file (rank 0).
+    var tensorBoard: TensorBoardLog?
 
     public static let lastWeights = "last.safetensors"
     public static let lastState = "last.state.safetensors"
@@ -213,6 +217,7 @@ public final class Trainer {
         evalFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "eval")
         // Only now, with everything on the device: a run that cannot start leaves no directory behind.
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        if rank == 0 { tensorBoard = try openTensorBoard(resume: resume) }
     }
 
     public var options: TrainOptions { state.options }
@@ -310,7 +315,9 @@ public final class Trainer {
                     try drain()
                     lastLoss = try trainLossSoFar()
                     guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
-                    progress?.update(done: done, extra: String(format: "train RMSE %.4f", (Double(lastLoss) / Double(done * k)).squareRoot()))
+                    let running = (Double(lastLoss) / Double(done * k)).squareRoot()
+                    progress?.update(done: done, extra: String(format: "train RMSE %.4f", running))
+                    try tensorBoard?.append(step: imagesSeen(epoch: epoch - 1, plus: done), scalars: [(MetricsTable.runningTrainTag, Float(running))])
                 } else {
                     progress?.update(done: done)
                 }
@@ -331,7 +338,7 @@ public final class Trainer {
             let trainSeconds = Date().timeIntervalSince(started) + state.partialSeconds
             progress?.finish()
             let trainRMSE = (Double(lastLoss) / Double(train.count * k)).squareRoot()
-            let testLoss = try evaluateAcrossRanks(rows: test)
+            let (testLoss, testColumnLoss) = try evaluateAcrossRanks(rows: test)
             let testRMSE = (testLoss / Double(test.count * k)).squareRoot()
             let seconds = Date().timeIntervalSince(started) + state.partialSeconds
             let lrUsed = state.learningRate
@@ -340,7 +347,8 @@ public final class Trainer {
             }
             let row = EpochMetrics(epoch: epoch, trainRMSE: trainRMSE, testRMSE: testRMSE, learningRate: lrUsed, seconds: seconds,
                                    imagesPerSecond: Double(train.count - firstStep * batch) / max(trainSeconds - state.partialSeconds, 1e-9),
-                                   stepSeconds: stepSeconds)
+                                   stepSeconds: stepSeconds,
+                                   testRMSEByQuestion: MetricsTable.questionRMSE(columnSSE: testColumnLoss, rows: test.count, columns: data.columns))
             state.metrics.append(row)
             state.epoch = epoch
             state.step = 0
@@ -399,12 +407,13 @@ public final class Trainer {
         return try world.sum([local])[0]
     }
 
-    /// Test loss: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
-    func evaluateAcrossRanks(rows: [Int]) throws -> Double {
+    /// Test loss, in total and per column: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
+    func evaluateAcrossRanks(rows: [Int]) throws -> (total: Double, columns: [Double]) {
         guard let world else { return try evaluate(rows: rows) }
         let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
-        let local = mine.isEmpty ? 0 : try evaluate(rows: Array(rows[mine]))
-        return try world.sum([local])[0]
+        let local: (total: Double, columns: [Double]) = mine.isEmpty ? (0, [Double](repeating: 0, count: data.columns.count)) : try evaluate(rows: Array(rows[mine]))
+        let sums = try world.sum([local.total] + local.columns)
+        return (sums[0], Array(sums[1...]))
     }
 
     /// Between epochs: true on every rank when any rank was asked to stop.
@@ -444,8 +453,11 @@ public final class Trainer {
         busySince = nil
     }
 
-    /// Sum of squared errors over `rows`, no augmentation.
-    func evaluate(rows: [Int]) throws -> Double {
+    /// Sum of squared errors over `rows`, no augmentation: in total (on the device) and per output column
+    /// (from each step's outputs, read back once the step has finished).
+    func evaluate(rows: [Int]) throws -> (total: Double, columns: [Double]) {
+        let k = data.columns.count
+        var columns = [Double](repeating: 0, count: k)
         let batch = options.batch
         var sequences: [[Int]: CommandSequence] = [:]
         try network.loss.upload([Float(0)], at: 1)
@@ -461,11 +473,13 @@ public final class Trainer {
                 sequences[[b, i % 2]] = seq
             }
             try run(evalFeeder, step: i, seq)
+            try drain()
+            Metrics.addColumnSquaredErrors(&columns, outputs: try network.output.download(count: b * k), targets: data.targets, rows: batches[i])
         }
         try drain()
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
         guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
-        return loss
+        return (loss, columns)
     }
 
     var lastCheckpointDescription: String {
@@ -526,14 +540,11 @@ public final class Trainer {
         return digest(bytes) + "-\(ids.count)"
     }
 
-    /// metrics.csv and the loss plot, rewritten atomically after every epoch.
+    /// metrics.csv and the loss plot, rewritten atomically after every epoch; the epoch's scalars appended to the event file.
     func writeReports() throws {
-        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share\n"
-        for m in state.metrics {
-            csv += String(format: "%d,%.6f,%.6f,%.6g,%.2f,%.2f,", m.epoch, m.trainRMSE, m.testRMSE, m.learningRate, m.seconds, m.imagesPerSecond)
-            csv += m.stepSeconds.map { String(format: "%.2f,%.4f\n", $0, m.hostShare!) } ?? ",\n"
-        }
+        let csv = MetricsTable.csv(state.metrics, questions: MetricsTable.questions(columns: data.columns))
         try AtomicFile.write(Data(csv.utf8), to: runDir.appendingPathComponent("metrics.csv"))
+        if let last = state.metrics.last { try tensorBoard?.append(step: imagesSeen(epoch: last.epoch), scalars: epochScalars(last)) }
         let svg = LossPlot.svg(train: state.metrics.map(\.trainRMSE), test: state.metrics.map(\.testRMSE))
         try AtomicFile.write(Data(svg.utf8), to: runDir.appendingPathComponent("loss.svg"))
     }
