@@ -33,8 +33,15 @@ SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-tes
 LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
 DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests
-test: deps
-	$(TEST_ENV) $(SWIFT_TEST)
+## FormatReaderTests check galaxy's TensorBoard event files and ONNX models with TensorBoard's reader, onnx.checker and
+## ONNX Runtime from PyPI (the versions pinned here), in .venv-formats; under make test a missing one fails them.
+FORMATS_VENV := .venv-formats
+FORMATS_PACKAGES := tensorboard==2.21.0 onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6
+formats-venv: $(FORMATS_VENV)/.installed
+$(FORMATS_VENV)/.installed: Makefile
+	python3 -m venv $(FORMATS_VENV) && $(FORMATS_VENV)/bin/pip install -q $(FORMATS_PACKAGES) && touch $@
+test: deps formats-venv
+	GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV) $(SWIFT_TEST)
 	for width in 128 512; do \
 	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
 	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(LANE_TESTS)' || exit 1; \
