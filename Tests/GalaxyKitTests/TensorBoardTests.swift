@@ -113,17 +113,18 @@ final class TensorBoardTests: XCTestCase {
     func testMetricsTableGivesTheCSVsNumbersToTensorBoard() {
         let m = EpochMetrics(epoch: 3, trainRMSE: 0.123456789, testRMSE: 0.2, learningRate: 0.01, seconds: 12.345, imagesPerSecond: 99.999,
                              stepSeconds: 10, testRMSEByQuestion: (1...11).map { Double($0) / 100 })
-        let csv = MetricsTable.csv([m], questions: 11).split(separator: "\n")
+        let csv = MetricsTable.csv([m]).split(separator: "\n")
         XCTAssertTrue(csv[0].hasPrefix("epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share,test_rmse_q1,"))
         XCTAssertEqual(String(csv[1]), "3,0.123457,0.200000,0.01,12.35,100.00,10.00,0.1900,0.010000,0.020000,0.030000,0.040000,0.050000,0.060000,0.070000,0.080000,0.090000,0.100000,0.110000")
-        let scalars = MetricsTable.scalars(m, questions: 11)
+        let scalars = MetricsTable.scalars(m)
         XCTAssertEqual(scalars.count, 19)
         XCTAssertEqual(scalars.first { $0.tag == "rmse/train" }?.value, Float("0.123457"))
         XCTAssertEqual(scalars.first { $0.tag == "rmse_test_by_question/Q11" }?.value, Float("0.110000"))
         var old = m
         old.stepSeconds = nil
         old.testRMSEByQuestion = nil
-        XCTAssertEqual(MetricsTable.csv([old], questions: 0), "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share\n3,0.123457,0.200000,0.01,12.35,100.00,,\n")
-        XCTAssertEqual(MetricsTable.scalars(old, questions: 0).map(\.tag), ["epoch", "rmse/train", "rmse/test", "optimizer/lr", "time/epoch_seconds", "time/images_per_second"])
+        XCTAssertEqual(MetricsTable.csv([old]), "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share\n3,0.123457,0.200000,0.01,12.35,100.00,,\n")
+        XCTAssertEqual(MetricsTable.csv([old, m]).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).count }, [19, 19, 19])
+        XCTAssertEqual(MetricsTable.scalars(old).map(\.tag), ["epoch", "rmse/train", "rmse/test", "optimizer/lr", "time/epoch_seconds", "time/images_per_second"])
     }
 }

@@ -12,8 +12,7 @@ public enum MetricsTable {
     /// A tag every epoch's summary holds (TensorBoardLog.resume finds the epochs a file has by it).
     public static let epochKeyTag = "rmse/test"
 
-    /// (CSV column, tag) of every scalar, in the CSV's order. The per-question columns follow the others
-    /// when the data has Kaggle's 37 answer columns.
+    /// (CSV column, tag) of every scalar, in the CSV's order; `questions` per-question columns follow the others.
     public static func columns(questions: Int) -> [(column: String, tag: String)] {
         [("epoch", "epoch"), ("train_rmse", "rmse/train"), ("test_rmse", "rmse/test"), ("lr", "optimizer/lr"),
          ("seconds", "time/epoch_seconds"), ("images_per_second", "time/images_per_second"),
@@ -31,28 +30,27 @@ public enum MetricsTable {
         return cells
     }
 
-    /// metrics.csv: a header and one line per epoch.
-    public static func csv(_ metrics: [EpochMetrics], questions: Int) -> String {
+    /// metrics.csv: a header and one line per epoch, with per-question columns when the rows have them
+    /// (data with Kaggle's 37 answer columns).
+    public static func csv(_ metrics: [EpochMetrics]) -> String {
+        let questions = metrics.map { $0.testRMSEByQuestion?.count ?? 0 }.max() ?? 0
         var csv = columns(questions: questions).map(\.column).joined(separator: ",") + "\n"
         for m in metrics { csv += cells(m, questions: questions).joined(separator: ",") + "\n" }
         return csv
     }
 
     /// One epoch's scalars for TensorBoard: every non-empty cell under its tag.
-    public static func scalars(_ m: EpochMetrics, questions: Int) -> [(tag: String, value: Float)] {
-        zip(columns(questions: questions), cells(m, questions: questions)).compactMap { column, cell in
+    public static func scalars(_ m: EpochMetrics) -> [(tag: String, value: Float)] {
+        let questions = m.testRMSEByQuestion?.count ?? 0
+        return zip(columns(questions: questions), cells(m, questions: questions)).compactMap { column, cell in
             Float(cell).map { (column.tag, $0) }
         }
     }
 
-    /// Number of per-question RMSEs for data with these columns: Kaggle's 11 questions, else none.
-    public static func questions(columns: [String]) -> Int {
-        columns == GalaxyZooTree.columnNames ? GalaxyZooTree.questionRanges.count : 0
-    }
-
-    /// Per-question RMSE over `rows` test rows from per-column sums of squared errors (nil without questions).
+    /// Per-question RMSE over `rows` test rows from per-column sums of squared errors; nil unless the
+    /// columns are Kaggle's 37 answers.
     public static func questionRMSE(columnSSE: [Double], rows: Int, columns: [String]) -> [Double]? {
-        guard questions(columns: columns) > 0, rows > 0 else { return nil }
+        guard columns == GalaxyZooTree.columnNames, rows > 0 else { return nil }
         return GalaxyZooTree.questionRanges.map { range in
             (range.reduce(0.0) { $0 + columnSSE[$1] } / Double(rows * range.count)).squareRoot()
         }

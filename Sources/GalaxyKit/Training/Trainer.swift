@@ -542,9 +542,8 @@ public final class Trainer {
 
     /// metrics.csv and the loss plot, rewritten atomically after every epoch; the epoch's scalars appended to the event file.
     func writeReports() throws {
-        let csv = MetricsTable.csv(state.metrics, questions: MetricsTable.questions(columns: data.columns))
-        try AtomicFile.write(Data(csv.utf8), to: runDir.appendingPathComponent("metrics.csv"))
-        if let last = state.metrics.last { try tensorBoard?.append(step: imagesSeen(epoch: last.epoch), scalars: epochScalars(last)) }
+        try AtomicFile.write(Data(MetricsTable.csv(state.metrics).utf8), to: runDir.appendingPathComponent("metrics.csv"))
+        if let last = state.metrics.last { try tensorBoard?.append(step: imagesSeen(epoch: last.epoch), scalars: MetricsTable.scalars(last)) }
         let svg = LossPlot.svg(train: state.metrics.map(\.trainRMSE), test: state.metrics.map(\.testRMSE))
         try AtomicFile.write(Data(svg.utf8), to: runDir.appendingPathComponent("loss.svg"))
     }
