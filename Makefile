@@ -1,11 +1,11 @@
 # galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
-PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 binutils
+PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
 RUN_DIR ?= runs/demo
 
-.PHONY: all build deps test demo bench bench-peer gpu-kit clean
+.PHONY: all build deps test formats-venv demo bench bench-peer gpu-kit protos clean
 
 all: build
 
@@ -33,8 +33,15 @@ SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-tes
 LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
 DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests
-test: deps
-	$(TEST_ENV) $(SWIFT_TEST)
+## FormatReaderTests check galaxy's TensorBoard event files and ONNX models with TensorBoard's reader, onnx.checker and
+## ONNX Runtime from PyPI (the versions pinned here), in .venv-formats; under make test a missing one fails them.
+FORMATS_VENV := .venv-formats
+FORMATS_PACKAGES := tensorboard==2.21.0 onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6
+formats-venv: $(FORMATS_VENV)/.installed
+$(FORMATS_VENV)/.installed: Makefile
+	python3 -m venv $(FORMATS_VENV) && $(FORMATS_VENV)/bin/pip install -q $(FORMATS_PACKAGES) && touch $@
+test: deps formats-venv
+	GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV) $(SWIFT_TEST)
 	for width in 128 512; do \
 	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
 	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(LANE_TESTS)' || exit 1; \
@@ -75,6 +82,14 @@ gpu-kit: deps
 	@if ldd .build/kit/release/galaxy | grep -E 'libswift|libFoundation|libdispatch|libmpi'; then \
 	  echo "gpu-kit: galaxy still loads the libraries above" >&2; exit 1; fi
 	./kit/assemble.sh .build/kit/release $(KIT_DIR)
+
+## Regenerates Sources/GalaxyKit/Formats/Generated/*.pb.swift from Protos/*.proto after a change there. Not part of
+## build, test or CI (the generated code is committed). Needs protoc (Debian: protobuf-compiler); the generator
+## is built from the swift-protobuf checkout that SwiftPM resolved (a few minutes, once).
+PROTOC_GEN_SWIFT := .build/checkouts/swift-protobuf/.build/release/protoc-gen-swift
+protos:
+	@[ -x $(PROTOC_GEN_SWIFT) ] || (cd .build/checkouts/swift-protobuf && swift build -c release --product protoc-gen-swift)
+	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN_SWIFT) --swift_out=Sources/GalaxyKit/Formats/Generated --proto_path=Protos Protos/*.proto
 
 clean:
 	rm -rf .build $(KIT_DIR)

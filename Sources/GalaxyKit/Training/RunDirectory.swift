@@ -211,12 +211,5 @@ public enum RunDirectoryError: Error, CustomStringConvertible {
 
 extension EpochMetrics {
     /// metrics.csv: a header and one row per epoch.
-    public static func csv(_ rows: [EpochMetrics]) -> String {
-        var csv = "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share\n"
-        for m in rows {
-            csv += String(format: "%d,%.6f,%.6f,%.6g,%.2f,%.2f,", m.epoch, m.trainRMSE, m.testRMSE, m.learningRate, m.seconds, m.imagesPerSecond)
-            csv += m.stepSeconds.map { String(format: "%.2f,%.4f\n", $0, m.hostShare!) } ?? ",\n"
-        }
-        return csv
-    }
+    public static func csv(_ rows: [EpochMetrics]) -> String { MetricsTable.csv(rows) }
 }

@@ -71,6 +71,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var stepSeconds: Double?
     /// The part of the epoch in which the device had nothing to run: 1 - stepSeconds / seconds.
     public var hostShare: Double? { stepSeconds.map { seconds > 0 ? max(0, 1 - $0 / seconds) : 0 } }
+    /// Test RMSE of each Galaxy Zoo question's answer columns (Q1 first); nil for other columns and in older runs.
+    public var testRMSEByQuestion: [Double]?
 }
 
 /// Everything besides the weights that a resumed run needs to continue exactly where it stopped.
@@ -146,6 +148,8 @@ public final class Trainer {
     var rank: Int { world?.rank ?? 0 }
     /// Seconds spent exchanging gradients (read-back, MPI, upload) since the epoch began.
     public private(set) var exchangeSeconds: Double = 0
+    /// The run's TensorBoard event file (rank 0).
+    var tensorBoard: TensorBoardLog?
 
     public static let lastWeights = RunDirectory.lastWeights
     public static let lastState = RunDirectory.lastState
@@ -235,6 +239,7 @@ public final class Trainer {
         evalFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "eval")
         // Only now, with everything on the device: a run that cannot start leaves no directory behind.
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        if rank == 0 { tensorBoard = try openTensorBoard(resume: resume) }
     }
 
     public var options: TrainOptions { state.options }
@@ -365,7 +370,9 @@ public final class Trainer {
                     try drain()
                     lastLoss = try trainLossSoFar()
                     guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
-                    progress?.update(done: done, extra: String(format: "train RMSE %.4f", (Double(lastLoss) / Double(done * k)).squareRoot()))
+                    let running = (Double(lastLoss) / Double(done * k)).squareRoot()
+                    progress?.update(done: done, extra: String(format: "train RMSE %.4f", running))
+                    try tensorBoard?.append(step: imagesSeen(epoch: epoch - 1, plus: done), scalars: [(MetricsTable.runningTrainTag, Float(running))])
                 } else {
                     progress?.update(done: done)
                 }
@@ -391,7 +398,7 @@ public final class Trainer {
             let trainSeconds = Date().timeIntervalSince(started) + state.partialSeconds
             progress?.finish()
             let trainRMSE = (Double(lastLoss) / Double(train.count * k)).squareRoot()
-            let testLoss = try evaluateAcrossRanks(rows: test)
+            let (testLoss, testColumnLoss) = try evaluateAcrossRanks(rows: test)
             let testRMSE = (testLoss / Double(test.count * k)).squareRoot()
             let seconds = Date().timeIntervalSince(started) + state.partialSeconds
             let lrUsed = state.learningRate
@@ -400,7 +407,8 @@ public final class Trainer {
             }
             let row = EpochMetrics(epoch: epoch, trainRMSE: trainRMSE, testRMSE: testRMSE, learningRate: lrUsed, seconds: seconds,
                                    imagesPerSecond: Double(train.count - firstStep * batch) / max(trainSeconds - state.partialSeconds, 1e-9),
-                                   stepSeconds: stepSeconds)
+                                   stepSeconds: stepSeconds,
+                                   testRMSEByQuestion: MetricsTable.questionRMSE(columnSSE: testColumnLoss, rows: test.count, columns: data.columns))
             state.metrics.append(row)
             state.epoch = epoch
             state.step = 0
@@ -413,7 +421,10 @@ public final class Trainer {
             if let world { try checkSameWeights(world, weights, epoch: epoch) }
             if rank == 0 && improved { try directory.writeBest(weights, metadata: checkpointMetadata()) }
             try saveLast(weights, state: state)
-            if rank == 0 { try directory.writeReports(metrics: state.metrics) }
+            if rank == 0 {
+                try directory.writeReports(metrics: state.metrics)
+                try tensorBoard?.append(step: imagesSeen(epoch: epoch), scalars: MetricsTable.scalars(row))
+            }
             var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
                               epoch, options.epochs, trainRMSE, testRMSE, lrUsed, seconds, stepSeconds, row.imagesPerSecond)
             if let world { line += String(format: "  (%d ranks, gradient exchange %.1f s)", world.size, exchangeSeconds) }
@@ -458,12 +469,13 @@ public final class Trainer {
         return try world.sum([local])[0]
     }
 
-    /// Test loss: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
-    func evaluateAcrossRanks(rows: [Int]) throws -> Double {
+    /// Test loss, in total and per column: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
+    func evaluateAcrossRanks(rows: [Int]) throws -> (total: Double, columns: [Double]) {
         guard let world else { return try evaluate(rows: rows) }
         let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
-        let local = mine.isEmpty ? 0 : try evaluate(rows: Array(rows[mine]))
-        return try world.sum([local])[0]
+        let local: (total: Double, columns: [Double]) = mine.isEmpty ? (0, [Double](repeating: 0, count: data.columns.count)) : try evaluate(rows: Array(rows[mine]))
+        let sums = try world.sum([local.total] + local.columns)
+        return (sums[0], Array(sums[1...]))
     }
 
     /// Between epochs: true on every rank when any rank was asked to stop.
@@ -503,8 +515,11 @@ public final class Trainer {
         busySince = nil
     }
 
-    /// Sum of squared errors over `rows`, no augmentation.
-    func evaluate(rows: [Int]) throws -> Double {
+    /// Sum of squared errors over `rows`, no augmentation: in total (on the device) and per output column
+    /// (from each step's outputs, read back once the step has finished).
+    func evaluate(rows: [Int]) throws -> (total: Double, columns: [Double]) {
+        let k = data.columns.count
+        var columns = [Double](repeating: 0, count: k)
         let batch = options.batch
         var sequences: [[Int]: CommandSequence] = [:]
         try network.loss.upload([Float(0)], at: 1)
@@ -520,11 +535,13 @@ public final class Trainer {
                 sequences[[b, i % 2]] = seq
             }
             try run(evalFeeder, step: i, seq)
+            try drain()
+            Metrics.addColumnSquaredErrors(&columns, outputs: try network.output.download(count: b * k), targets: data.targets, rows: batches[i])
         }
         try drain()
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
         guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
-        return loss
+        return (loss, columns)
     }
 
     var lastCheckpointDescription: String {

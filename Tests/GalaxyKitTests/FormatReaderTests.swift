@@ -1,0 +1,172 @@
+import Foundation
+import XCTest
+@testable import GalaxyKit
+
+/// galaxy's TensorBoard event files and ONNX models, read by the programs users open them with:
+/// TensorBoard's event reader, onnx.checker and ONNX Runtime (CPU), installed from PyPI into
+/// .venv-formats by `make test` (Tests/formats/check_formats.py does the reading).
+final class FormatReaderTests: GPUTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        dir = try makeTempDir(self)
+    }
+
+    /// The readers' Python: GALAXY_FORMATS_PYTHON, which `make test` sets (a missing one fails the test);
+    /// without it, .venv-formats in the package if present, else the test is skipped (plain `swift test`).
+    func readersPython() throws -> URL {
+        if let given = ProcessInfo.processInfo.environment["GALAXY_FORMATS_PYTHON"] {
+            guard FileManager.default.isExecutableFile(atPath: given) else {
+                XCTFail("GALAXY_FORMATS_PYTHON=\(given) is not an executable: run `make formats-venv`")
+                throw XCTSkip("no readers")
+            }
+            return URL(fileURLWithPath: given)
+        }
+        let local = SharedData.packageRoot.appendingPathComponent(".venv-formats/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: local.path) else {
+            throw XCTSkip("TensorBoard and ONNX Runtime are not installed: `make formats-venv` (make test does it)")
+        }
+        return local
+    }
+
+    /// Runs the readers' check; fails the test with its output unless it exits 0.
+    func check(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try run(try readersPython(), [SharedData.packageRoot.appendingPathComponent("Tests/formats/check_formats.py").path] + args)
+        print(r.output)
+        XCTAssertEqual(r.status, 0, "check_formats.py \(args.joined(separator: " ")):\n\(r.output)", file: file, line: line)
+    }
+
+    struct Output {
+        var status: Int32, stdout: String, stderr: String
+        var output: String { stdout + stderr }
+    }
+
+    func run(_ executable: URL, _ args: [String]) throws -> Output {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // stderr drained beside stdout: a full pipe must not stall the child.
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A run stopped mid-epoch (Ctrl-C), then killed after writing more of the event file than its
+    /// checkpoint holds, then resumed to the end: TensorBoard reads every step once, and exactly
+    /// metrics.csv's numbers at each epoch's end.
+    func testTensorBoardReadsTheMetricsOfAStoppedKilledAndResumedRun() throws {
+        let dataDir = dir.appendingPathComponent("data"), runDir = dir.appendingPathComponent("run")
+        _ = try GalaxySynth.write(to: dataDir, options: .init(count: 24, seed: 11))
+        let data = try GalaxyCache.loadOrPrepare(DataSource(dataDir: dataDir), strict: true, progress: nil)
+        var o = TrainOptions()
+        o.epochs = 3
+        o.batch = 4  // 19 training images: 5 steps, the last of 3
+        o.augment = false
+        o.meanOutputBias = true
+        let first = try Trainer(context: context, data: data, runDir: runDir, options: o, initWeights: nil, resume: false)
+        first.log = { _ in }
+        first.readbackEvery = 2
+        XCTAssertEqual(first.train.count, 19)
+        var calls = 0
+        // Asked after every step but an epoch's last, and after every epoch: the 7th is step 2 of epoch 2.
+        XCTAssertEqual(try first.run { calls += 1; return calls == 7 }, .interrupted)
+        XCTAssertEqual(first.state.epoch, 1)
+        XCTAssertEqual(first.state.step, 2)
+        let eventFile = try XCTUnwrap(TensorBoardLog.files(in: runDir).first)
+        // The killed run's leftovers: the rest of epoch 2 and its summary, and half a record.
+        var leftovers = [UInt8]()
+        for step: Int64 in [35, 38] { leftovers += TFRecord.frame(try TensorBoardLog.event(step: step, scalars: [(MetricsTable.runningTrainTag, 99)], wallTime: Date()).serializedBytes()) }
+        leftovers += TFRecord.frame(try TensorBoardLog.event(step: 38, scalars: [(MetricsTable.epochKeyTag, 99), ("epoch", 2)], wallTime: Date()).serializedBytes())
+        leftovers += TFRecord.frame(Array(repeating: 1, count: 40)).prefix(30)
+        let h = try FileHandle(forWritingTo: eventFile)
+        h.seekToEndOfFile()
+        h.write(Data(leftovers))
+        try h.close()
+
+        let resumed = try Trainer(context: context, data: data, runDir: runDir, options: o, initWeights: nil, resume: true)
+        resumed.log = { _ in }
+        resumed.readbackEvery = 2
+        XCTAssertEqual(try resumed.run(), .finished)
+
+        let read = try TensorBoardLog.read(eventFile)
+        XCTAssertTrue(read.intact)
+        XCTAssertFalse(read.scalars.contains { $0.value == 99 }, "the killed run's leftovers are still there")
+        // Read back every 2 steps and at an epoch's end: images 8, 16, 19 of each epoch.
+        XCTAssertEqual(read.scalars.filter { $0.tag == MetricsTable.runningTrainTag }.map(\.step), [8, 16, 19, 27, 35, 38, 46, 54, 57])
+        XCTAssertEqual(read.scalars.filter { $0.tag == "epoch" }.map(\.step), [19, 38, 57])
+        XCTAssertEqual(read.scalars.filter { $0.tag == "epoch" }.map(\.value), [1, 2, 3])
+        // The per-question RMSEs (read back on the host) add up to the test RMSE (summed on the device).
+        for m in resumed.state.metrics {
+            let q = try XCTUnwrap(m.testRMSEByQuestion)
+            let total = zip(q, GalaxyZooTree.questionRanges).reduce(0.0) { $0 + $1.0 * $1.0 * Double($1.1.count) }
+            XCTAssertEqual((total / 37).squareRoot(), m.testRMSE, accuracy: 1e-5 * m.testRMSE)
+        }
+        try check(["tensorboard", runDir.path, "19"])
+    }
+
+    /// `galaxy export` of PyTorch's weights in every output form; ONNX Runtime on real and synthetic
+    /// galaxies gives `galaxy predict --json`'s outputs, batch 1 and batch 8.
+    func testOnnxRuntimeGivesGalaxyPredictsOutputs() throws {
+        let golden = CLITests.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors")
+        var (weights, _) = try ModelWeights.load(golden)
+        let real = try FileManager.default.contentsOfDirectory(atPath: SharedData.trainingImages.path).filter { $0.hasSuffix(".jpg") }.sorted().prefix(5)
+            .map { SharedData.trainingImages.appendingPathComponent($0) }
+        let synthDir = dir.appendingPathComponent("synth")
+        _ = try GalaxySynth.write(to: synthDir, options: .init(count: 3, seed: 5))
+        let synthImages = synthDir.appendingPathComponent("images_training_rev1")
+        let synthetic = try FileManager.default.contentsOfDirectory(atPath: synthImages.path).sorted().map { synthImages.appendingPathComponent($0) }
+        let images = real + synthetic
+        XCTAssertEqual(images.count, 8)
+        // The network's input as galaxy makes it: decoded, cropped and resized bytes, then scaled per channel.
+        var inputs = [Float]()
+        for url in images {
+            let bytes = try preprocessGalaxyImage(contentsOf: url)
+            let plane = bytes.count / 3
+            inputs += bytes.enumerated().map { i, v in Augment.table[(i / plane) * 256 + Int(v)] }
+        }
+        let inputsFile = dir.appendingPathComponent("inputs.f32")
+        try inputs.withUnsafeBytes { try Data($0).write(to: inputsFile) }
+
+        var cases: [[String: Any]] = []
+        for mode in OutputMode.allCases {
+            let checkpoint = dir.appendingPathComponent("\(mode.argument).safetensors")
+            if mode == .constrained {
+                // Q3's answers far in the softplus tail (softplus underflows there): the exp(z - max z) branch.
+                var w = weights["fc3.weight"], b = weights["fc3.bias"]
+                for c in GalaxyZooTree.questionRanges[2] { for j in 0..<64 { w[c * 64 + j] = 0 } }
+                b[5] = -100
+                b[6] = -101
+                weights["fc3.weight"] = w
+                weights["fc3.bias"] = b
+            }
+            try weights.save(to: checkpoint, metadata: mode == .relu ? [:] : ["output": mode.rawValue])
+            let model = dir.appendingPathComponent("\(mode.argument).onnx")
+            var r = try run(CLITests.executable, ["export", checkpoint.path, "--onnx", model.path])
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertTrue(r.output.contains("center crop 207x207"), r.output)
+            XCTAssertTrue(r.output.contains("output_form: \(mode.rawValue)"), r.output)
+            r = try run(CLITests.executable, ["predict", "--json", "--checkpoint", checkpoint.path] + images.map(\.path))
+            XCTAssertEqual(r.status, 0, r.output)
+            let records = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+            XCTAssertEqual(records.count, images.count)
+            if mode == .constrained {
+                let q3 = records.map { ($0["outputs"] as! [String: Double])["Class3.1"]! / ($0["outputs"] as! [String: Double])["Class2.2"]! }
+                for ratio in q3 { XCTAssertEqual(ratio, 1 / (1 + exp(-1)), accuracy: 1e-4, "the tail branch of Q3") }
+            }
+            cases.append(["name": mode.argument, "model": model.path, "inputs": inputsFile.path, "count": images.count,
+                          "output_form": mode.rawValue, "expected": records])
+        }
+        let casesFile = dir.appendingPathComponent("cases.json")
+        try JSONSerialization.data(withJSONObject: cases).write(to: casesFile)
+        try check(["onnx", casesFile.path])
+    }
+}
