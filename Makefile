@@ -54,7 +54,7 @@ test: deps formats-venv
 ## augmentation) needs hours; the demo takes larger, more frequent steps without augmentation to learn in minutes.
 demo: build
 	$(GALAXY) synth --count 800 --seed 7 --out $(DEMO_DIR)
-	$(GALAXY) train --data $(DEMO_DIR) --run $(RUN_DIR) --epochs 4 --batch 16 --lr 1.0 --no-augment --mean-output-bias
+	$(GALAXY) train --data $(DEMO_DIR) --run $(RUN_DIR) --overwrite --epochs 4 --batch 16 --lr 1.0 --no-augment --mean-output-bias
 	@echo; cat $(RUN_DIR)/metrics.csv; echo
 	$(GALAXY) predict --checkpoint $(RUN_DIR)/best.safetensors --labels $(DEMO_DIR)/training_solutions_rev1.csv \
 	  $$(ls $(DEMO_DIR)/images_training_rev1/*.jpg | head -1)

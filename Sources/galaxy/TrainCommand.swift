@@ -40,6 +40,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output layer: relu (the seed's), constrained (Dieleman's decision-tree normalization of softplus outputs, 37 columns) or constrained-relu (the same of max(z, 0), whose questions can die; galaxy before 2026-11).") var output: OutputMode = .relu
     @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
     @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
+    @Flag(help: "Stop at the end of an epoch in which every output died (answered 0 for every test image), keeping the best checkpoint (exit 3). Without it, galaxy only warns.")
+    var stopWhenDead = false
     @Flag(help: "Start a new run in a --run directory that holds one, removing that run's files (it says which).") var overwrite = false
     @Option(help: "Write the resumable state inside an epoch at this wall-clock interval (e.g. 15m, 30s, 1h; 0: after every step; off: only at epoch ends).")
     var checkpointEvery = "15m"
@@ -112,11 +114,15 @@ struct TrainCommand: ParsableCommand {
                 if !removed.isEmpty { print("--overwrite: removed \(removed.joined(separator: ", ")) from \(runDir.path)") }
             }
             trainer.checkpointInterval = checkpointInterval
+            trainer.stopWhenDead = stopWhenDead
             guard lead else {
                 // The other ranks train in step with rank 0 and say nothing unless something fails.
                 trainer.log = { _ in }
-                if try trainer.run(shouldStop: { Interrupt.requested != 0 }) == .interrupted { throw ExitCode(Interrupt.exitCode) }
-                return
+                switch try trainer.run(shouldStop: { Interrupt.requested != 0 }) {
+                case .finished: return
+                case .interrupted: throw ExitCode(Interrupt.exitCode)
+                case .dead: throw ExitCode(ExitStatus.modelDead)
+                }
             }
             try RunData.save(source, runDir: runDir)
             trainer.progress = ProgressReporter(label: "train", total: 0)
@@ -146,9 +152,13 @@ struct TrainCommand: ParsableCommand {
             print("loss plot: \(runDir.appendingPathComponent("loss.svg").path)")
             print("checkpoints: \(runDir.appendingPathComponent(Trainer.bestWeights).path) (best test RMSE"
                   + (trainer.state.bestTestRMSE.map { String(format: " %.5f", $0) } ?? "") + "), \(runDir.appendingPathComponent(Trainer.lastWeights).path)")
-            if outcome == .interrupted {
+            switch outcome {
+            case .finished: break
+            case .interrupted:
                 print("resume with: galaxy train --resume \(runDir.path)")
                 throw ExitCode(Interrupt.exitCode)
+            case .dead:
+                throw ExitCode(ExitStatus.modelDead)
             }
         }
     }

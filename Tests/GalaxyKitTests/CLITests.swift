@@ -145,7 +145,8 @@ final class CLITests: XCTestCase {
         let png = dir.appendingPathComponent("123456.jpg")
         try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0]).write(to: png)
         try assertFails(["predict", "--checkpoint", good.path, png.path], mentioning: [png.path, "PNG"])
-        try assertFails(["train", "--resume", dir.appendingPathComponent("empty-run").path, "--data", dir.path], mentioning: ["training_solutions_rev1.csv"])
+        // The run directory is claimed before the data is read: an empty one is the error, whatever the data.
+        try assertFails(["train", "--resume", dir.appendingPathComponent("empty-run").path, "--data", dir.path], mentioning: ["empty-run", "holds no resumable run"])
         try assertFails(["train", "--resume", dir.appendingPathComponent("empty-run").path], mentioning: ["empty-run/data.json", "missing", "--data"])
         try assertFails(["devices"], mentioning: ["no Vulkan device", "mesa-vulkan-drivers"], env: ["VK_ICD_FILENAMES": "/nonexistent.json", "VK_DRIVER_FILES": "/nonexistent.json"])
         try assertFails(["train", "--data", dir.path, "--device", "no-such-gpu"], mentioning: ["training_solutions_rev1.csv"])

@@ -35,9 +35,11 @@ final class DataCacheTests: XCTestCase {
         XCTAssertEqual(second.ids, first.ids)
         XCTAssertEqual(second.targets, first.targets)
         XCTAssertEqual(second.images, first.images)
-        // Written atomically: only the cache itself is left next to the inputs, no temporary file.
+        // Written atomically: only the cache itself is left next to the inputs, no temporary file (and the
+        // lock file that lets one process prepare while another waits; it holds no data).
         let names = try FileManager.default.contentsOfDirectory(atPath: source.dataDir.path).sorted()
-        XCTAssertEqual(names, [DataSource.defaultCSVName, DataSource.defaultCacheName, DataSource.defaultImagesName].sorted())
+        XCTAssertEqual(names, [DataSource.defaultCSVName, DataSource.defaultCacheName, DataSource.defaultCacheName + ".lock",
+                               DataSource.defaultImagesName].sorted())
     }
 
     func testSeparateCSVImagesAndCachePaths() throws {

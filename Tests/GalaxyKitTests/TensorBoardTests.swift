@@ -112,19 +112,21 @@ final class TensorBoardTests: XCTestCase {
     /// metrics.csv and the event file print and record the same numbers.
     func testMetricsTableGivesTheCSVsNumbersToTensorBoard() {
         let m = EpochMetrics(epoch: 3, trainRMSE: 0.123456789, testRMSE: 0.2, learningRate: 0.01, seconds: 12.345, imagesPerSecond: 99.999,
-                             stepSeconds: 10, testRMSEByQuestion: (1...11).map { Double($0) / 100 })
+                             stepSeconds: 10, deadOutputs: 2, testRMSEByQuestion: (1...11).map { Double($0) / 100 })
         let csv = MetricsTable.csv([m]).split(separator: "\n")
-        XCTAssertTrue(csv[0].hasPrefix("epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share,test_rmse_q1,"))
-        XCTAssertEqual(String(csv[1]), "3,0.123457,0.200000,0.01,12.35,100.00,10.00,0.1900,0.010000,0.020000,0.030000,0.040000,0.050000,0.060000,0.070000,0.080000,0.090000,0.100000,0.110000")
+        XCTAssertTrue(csv[0].hasPrefix("epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share,dead_outputs,test_rmse_q1,"))
+        XCTAssertEqual(String(csv[1]), "3,0.123457,0.200000,0.01,12.35,100.00,10.00,0.1900,2,0.010000,0.020000,0.030000,0.040000,0.050000,0.060000,0.070000,0.080000,0.090000,0.100000,0.110000")
         let scalars = MetricsTable.scalars(m)
-        XCTAssertEqual(scalars.count, 19)
+        XCTAssertEqual(scalars.count, 20)
+        XCTAssertEqual(scalars.first { $0.tag == "health/dead_outputs" }?.value, 2)
         XCTAssertEqual(scalars.first { $0.tag == "rmse/train" }?.value, Float("0.123457"))
         XCTAssertEqual(scalars.first { $0.tag == "rmse_test_by_question/Q11" }?.value, Float("0.110000"))
         var old = m
         old.stepSeconds = nil
         old.testRMSEByQuestion = nil
-        XCTAssertEqual(MetricsTable.csv([old]), "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share\n3,0.123457,0.200000,0.01,12.35,100.00,,\n")
-        XCTAssertEqual(MetricsTable.csv([old, m]).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).count }, [19, 19, 19])
+        old.deadOutputs = nil
+        XCTAssertEqual(MetricsTable.csv([old]), "epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share,dead_outputs\n3,0.123457,0.200000,0.01,12.35,100.00,,,\n")
+        XCTAssertEqual(MetricsTable.csv([old, m]).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).count }, [20, 20, 20])
         XCTAssertEqual(MetricsTable.scalars(old).map(\.tag), ["epoch", "rmse/train", "rmse/test", "optimizer/lr", "time/epoch_seconds", "time/images_per_second"])
     }
 }

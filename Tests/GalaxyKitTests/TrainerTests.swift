@@ -51,7 +51,10 @@ final class TrainerTests: GPUTestCase {
         let csv = try String(contentsOf: dir.appendingPathComponent("run/metrics.csv"), encoding: .utf8)
         XCTAssertEqual(csv.split(separator: "\n").count, 5, "header + one row per epoch")
         // Synthetic data has Kaggle's 37 columns: the per-question test RMSEs follow.
-        XCTAssertTrue(csv.hasPrefix("epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share,test_rmse_q1,"), csv)
+        XCTAssertTrue(csv.hasPrefix("epoch,train_rmse,test_rmse,lr,seconds,images_per_second,step_seconds,host_share,dead_outputs,test_rmse_q1,"), csv)
+        // A healthy run: no output dead, nothing to warn about.
+        XCTAssertEqual(trainer.warnings, [])
+        XCTAssertEqual(m.map(\.deadOutputs), [0, 0, 0, 0])
         for (row, line) in zip(m, csv.split(separator: "\n").dropFirst()) {
             // The steps are timed inside the epoch's own clock, so they can neither be missing nor exceed it.
             let steps = try XCTUnwrap(row.stepSeconds)

@@ -25,7 +25,7 @@ def fail(message):
 def tag_of(column):
     fixed = {"epoch": "epoch", "train_rmse": "rmse/train", "test_rmse": "rmse/test", "lr": "optimizer/lr",
              "seconds": "time/epoch_seconds", "images_per_second": "time/images_per_second",
-             "step_seconds": "time/step_seconds", "host_share": "time/host_share"}
+             "step_seconds": "time/step_seconds", "host_share": "time/host_share", "dead_outputs": "health/dead_outputs"}
     if column in fixed:
         return fixed[column]
     if column.startswith("test_rmse_q"):

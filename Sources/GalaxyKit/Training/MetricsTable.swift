@@ -5,7 +5,7 @@ import Foundation
 /// the printed value as a float32 (the CSV's precision: 6 decimals for RMSE).
 ///
 /// Tags group in TensorBoard's scalar view by their first path element: `rmse/` (train, test, and the
-/// in-epoch `rmse/train_running`), `rmse_test_by_question/` (Q1...Q11), `optimizer/`, `time/`.
+/// in-epoch `rmse/train_running`), `rmse_test_by_question/` (Q1...Q11), `optimizer/`, `time/`, `health/` (outputs dead on the test set).
 public enum MetricsTable {
     /// The in-epoch training RMSE, at the progress line's pace: the epoch's running value so far.
     public static let runningTrainTag = "rmse/train_running"
@@ -16,7 +16,7 @@ public enum MetricsTable {
     public static func columns(questions: Int) -> [(column: String, tag: String)] {
         [("epoch", "epoch"), ("train_rmse", "rmse/train"), ("test_rmse", "rmse/test"), ("lr", "optimizer/lr"),
          ("seconds", "time/epoch_seconds"), ("images_per_second", "time/images_per_second"),
-         ("step_seconds", "time/step_seconds"), ("host_share", "time/host_share")]
+         ("step_seconds", "time/step_seconds"), ("host_share", "time/host_share"), ("dead_outputs", "health/dead_outputs")]
             + (0..<questions).map { ("test_rmse_q\($0 + 1)", "rmse_test_by_question/Q\($0 + 1)") }
     }
 
@@ -25,6 +25,7 @@ public enum MetricsTable {
         var cells = [String(format: "%d", m.epoch), String(format: "%.6f", m.trainRMSE), String(format: "%.6f", m.testRMSE),
                      String(format: "%.6g", m.learningRate), String(format: "%.2f", m.seconds), String(format: "%.2f", m.imagesPerSecond)]
         cells += m.stepSeconds.map { [String(format: "%.2f", $0), String(format: "%.4f", m.hostShare!)] } ?? ["", ""]
+        cells.append(m.deadOutputs.map { "\($0)" } ?? "")
         let byQuestion = m.testRMSEByQuestion ?? []
         cells += (0..<questions).map { $0 < byQuestion.count ? String(format: "%.6f", byQuestion[$0]) : "" }
         return cells

@@ -71,6 +71,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var stepSeconds: Double?
     /// The part of the epoch in which the device had nothing to run: 1 - stepSeconds / seconds.
     public var hostShare: Double? { stepSeconds.map { seconds > 0 ? max(0, 1 - $0 / seconds) : 0 } }
+    /// Outputs that answered 0 for every test image (dead behind the final ReLU); nil in runs written before.
+    public var deadOutputs: Int?
     /// Test RMSE of each Galaxy Zoo question's answer columns (Q1 first); nil for other columns and in older runs.
     public var testRMSEByQuestion: [Double]?
 }
@@ -119,6 +121,16 @@ public enum TrainingError: Error, CustomStringConvertible {
 public enum TrainOutcome: Equatable {
     case finished
     case interrupted
+    /// `stopWhenDead`: every output died in the last epoch (the checkpoints of that epoch are written).
+    case dead
+}
+
+/// The test set's sums: the squared error (total and per column) and each column's outputs.
+struct TestEvaluation {
+    var total: Double
+    var columnSquaredErrors: [Double]
+    /// Outputs are never negative, so a column whose sum is 0 answered 0 for every test image.
+    var columnOutputSums: [Double]
 }
 
 /// Trains SanderDielemanNet on the device: one recorded command buffer per step shape, replayed per
@@ -162,6 +174,15 @@ public final class Trainer {
     private var lastSave = Date()
     /// The (epoch, step) of the resumable state on disk: what a failure leaves to resume from.
     public private(set) var saved: (epoch: Int, step: Int)?
+    /// Stop (outcome `.dead`) at the end of an epoch in which every output died.
+    public var stopWhenDead = false
+    /// Where warnings go (dead outputs, a loss that stopped changing, worse than the baseline): the progress
+    /// line's notes when there is one, else `log`. Every warning is also kept in `warnings`.
+    public private(set) var warnings: [String] = []
+    func warn(_ message: String) {
+        warnings.append(message)
+        if let progress { progress.note(message) } else { log(message) }
+    }
 
     /// A new run (`resume` false) or the continuation of the run in `runDir`.
     /// `resumeEpochs`: a new total number of epochs for a resumed run (known here: the kernels' tiles depend on
@@ -249,6 +270,12 @@ public final class Trainer {
         guard case .streamed(let slotImages) = deviceData.residency else { return nil }
         return "data: \(ByteSize.describe(data.images.count)) of images do not fit the device memory given to them: they stream "
             + "through 2 slots of \(slotImages) images (\(ByteSize.describe(deviceData.imageDeviceBytes / 2)) each)"
+    }
+
+    /// The watch for a model that has stopped learning, with this run's settings.
+    var monitor: LearningMonitor {
+        LearningMonitor(columns: data.columns, outputMode: options.outputMode, learningRate: state.learningRate,
+                        meanOutputBias: options.meanOutputBias, baseline: constantMeanBaseline())
     }
 
     /// RMSE of predicting the training targets' column means on the test set.
@@ -341,6 +368,11 @@ public final class Trainer {
             exchangeSeconds = 0
             let started = Date()
             stepSeconds = state.partialStepSeconds ?? 0
+            // Every output answering 0 shows inside an epoch as a loss that grows by exactly the targets' squares.
+            let targetSquares = batches.map { rows in rows.reduce(0.0) { sum, row in
+                data.targets[(row * k)..<((row + 1) * k)].reduce(sum) { $0 + Double($1) * Double($1) } } }
+            var lastRead = (step: firstStep, loss: Double(Float(bitPattern: state.step == 0 ? 0 : state.partialLossBits)))
+            var warnedZero = false
             progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
             progress?.advance(by: min(firstStep * batch, train.count))
             var lastLoss: Float = 0
@@ -371,6 +403,13 @@ public final class Trainer {
                     lastLoss = try trainLossSoFar()
                     guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
                     let running = (Double(lastLoss) / Double(done * k)).squareRoot()
+                    let squares = targetSquares[(lastRead.step - firstStep)...(step - firstStep)].reduce(0, +)
+                    if !warnedZero && LearningMonitor.everyOutputAnsweredZero(lossGrowth: Double(lastLoss) - lastRead.loss, targetSquares: squares) {
+                        warnedZero = true
+                        warn("warning: epoch \(epoch): every output answered 0 on steps \(lastRead.step + 1)-\(step + 1) (the loss grew by exactly "
+                             + "the targets' squares): the outputs may have died; \(monitor.advice)")
+                    }
+                    lastRead = (step + 1, Double(lastLoss))
                     progress?.update(done: done, extra: String(format: "train RMSE %.4f", running))
                     try tensorBoard?.append(step: imagesSeen(epoch: epoch - 1, plus: done), scalars: [(MetricsTable.runningTrainTag, Float(running))])
                 } else {
@@ -398,8 +437,10 @@ public final class Trainer {
             let trainSeconds = Date().timeIntervalSince(started) + state.partialSeconds
             progress?.finish()
             let trainRMSE = (Double(lastLoss) / Double(train.count * k)).squareRoot()
-            let (testLoss, testColumnLoss) = try evaluateAcrossRanks(rows: test)
+            let evaluation = try evaluateAcrossRanks(rows: test)
+            let testLoss = evaluation.total
             let testRMSE = (testLoss / Double(test.count * k)).squareRoot()
+            let dead = LearningMonitor.deadColumns(outputSums: evaluation.columnOutputSums)
             let seconds = Date().timeIntervalSince(started) + state.partialSeconds
             let lrUsed = state.learningRate
             if options.plateau {
@@ -407,8 +448,9 @@ public final class Trainer {
             }
             let row = EpochMetrics(epoch: epoch, trainRMSE: trainRMSE, testRMSE: testRMSE, learningRate: lrUsed, seconds: seconds,
                                    imagesPerSecond: Double(train.count - firstStep * batch) / max(trainSeconds - state.partialSeconds, 1e-9),
-                                   stepSeconds: stepSeconds,
-                                   testRMSEByQuestion: MetricsTable.questionRMSE(columnSSE: testColumnLoss, rows: test.count, columns: data.columns))
+                                   stepSeconds: stepSeconds, deadOutputs: dead.count,
+                                   testRMSEByQuestion: MetricsTable.questionRMSE(columnSSE: evaluation.columnSquaredErrors, rows: test.count,
+                                                                                 columns: data.columns))
             state.metrics.append(row)
             state.epoch = epoch
             state.step = 0
@@ -431,6 +473,14 @@ public final class Trainer {
             if state.learningRate != lrUsed { line += String(format: "  (lr -> %.4g)", state.learningRate) }
             if improved { line += "  *best" }
             log(line)
+            var watch = monitor
+            watch.learningRate = lrUsed
+            for warning in watch.epochWarnings(metrics: state.metrics, dead: dead) { warn(warning) }
+            if stopWhenDead && dead.count == k {
+                log("stopped after epoch \(epoch): every output is dead (--stop-when-dead); the best checkpoint is "
+                    + "\(directory.file(Self.bestWeights).path); \(watch.advice)")
+                return .dead
+            }
             if try stopRequested(shouldStop()) && state.epoch < options.epochs {
                 log("interrupted after epoch \(epoch): resumable state written to \(directory.file(Self.lastState).path)")
                 return .interrupted
@@ -470,12 +520,14 @@ public final class Trainer {
     }
 
     /// Test loss, in total and per column: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
-    func evaluateAcrossRanks(rows: [Int]) throws -> (total: Double, columns: [Double]) {
+    func evaluateAcrossRanks(rows: [Int]) throws -> TestEvaluation {
         guard let world else { return try evaluate(rows: rows) }
+        let k = data.columns.count
         let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
-        let local: (total: Double, columns: [Double]) = mine.isEmpty ? (0, [Double](repeating: 0, count: data.columns.count)) : try evaluate(rows: Array(rows[mine]))
-        let sums = try world.sum([local.total] + local.columns)
-        return (sums[0], Array(sums[1...]))
+        let local = mine.isEmpty ? TestEvaluation(total: 0, columnSquaredErrors: [Double](repeating: 0, count: k), columnOutputSums: [Double](repeating: 0, count: k))
+            : try evaluate(rows: Array(rows[mine]))
+        let sums = try world.sum([local.total] + local.columnSquaredErrors + local.columnOutputSums)
+        return TestEvaluation(total: sums[0], columnSquaredErrors: Array(sums[1...k]), columnOutputSums: Array(sums[(k + 1)...]))
     }
 
     /// Between epochs: true on every rank when any rank was asked to stop.
@@ -517,9 +569,9 @@ public final class Trainer {
 
     /// Sum of squared errors over `rows`, no augmentation: in total (on the device) and per output column
     /// (from each step's outputs, read back once the step has finished).
-    func evaluate(rows: [Int]) throws -> (total: Double, columns: [Double]) {
+    func evaluate(rows: [Int]) throws -> TestEvaluation {
         let k = data.columns.count
-        var columns = [Double](repeating: 0, count: k)
+        var columns = [Double](repeating: 0, count: k), outputSums = [Double](repeating: 0, count: k)
         let batch = options.batch
         var sequences: [[Int]: CommandSequence] = [:]
         try network.loss.upload([Float(0)], at: 1)
@@ -536,12 +588,14 @@ public final class Trainer {
             }
             try run(evalFeeder, step: i, seq)
             try drain()
-            Metrics.addColumnSquaredErrors(&columns, outputs: try network.output.download(count: b * k), targets: data.targets, rows: batches[i])
+            let outputs = try network.output.download(count: b * k)
+            Metrics.addColumnSquaredErrors(&columns, outputs: outputs, targets: data.targets, rows: batches[i])
+            for (j, o) in outputs.enumerated() { outputSums[j % k] += Double(o) }
         }
         try drain()
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
         guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
-        return (loss, columns)
+        return TestEvaluation(total: loss, columnSquaredErrors: columns, columnOutputSums: outputSums)
     }
 
     var lastCheckpointDescription: String {

@@ -1,0 +1,79 @@
+import Foundation
+
+/// Watches a run for the signs that the model has stopped learning, and says what to change. The seed's
+/// network ends in a ReLU: an output whose pre-activation a step pushes below zero for every image answers
+/// 0 from then on and gets no gradient. It is dead, and the run would go on printing the same RMSE.
+public struct LearningMonitor: Sendable {
+    public var columns: [String]
+    public var outputMode: OutputMode
+    public var learningRate: Float
+    public var meanOutputBias: Bool
+    /// The constant-mean predictor's test RMSE.
+    public var baseline: Double
+
+    /// Epochs over which an unchanged training loss means the model has stopped learning.
+    public static let flatEpochs = 3
+    /// Relative change of the training RMSE below which it counts as unchanged (its last digits).
+    public static let flatTolerance = 1e-6
+    /// Relative tolerance of "the loss grew by exactly the targets' squares" (every output 0): far above the
+    /// float32 rounding of the accumulated loss (~1e-7 of it per step), far below what a live output changes.
+    public static let zeroOutputTolerance = 1e-4
+
+    public init(columns: [String], outputMode: OutputMode, learningRate: Float, meanOutputBias: Bool, baseline: Double) {
+        self.columns = columns
+        self.outputMode = outputMode
+        self.learningRate = learningRate
+        self.meanOutputBias = meanOutputBias
+        self.baseline = baseline
+    }
+
+    /// What to change, for a run whose outputs die or that has stopped learning.
+    public var advice: String {
+        var ways = [String(format: "a lower --lr (this run: %g; try %g)", learningRate, learningRate / 10)]
+        if !meanOutputBias && outputMode != .constrained {
+            ways.append("--mean-output-bias (the outputs start at the training targets' means, all alive)")
+        }
+        if outputMode != .constrained && columns == GalaxyZooTree.columnNames {
+            ways.append("--output constrained (Galaxy Zoo's 37 columns through softplus outputs, which cannot die)")
+        }
+        return "try " + ways.joined(separator: ", or ")
+    }
+
+    /// The columns whose outputs are 0 on every test image, from the sums of each column's outputs over
+    /// the test set (outputs are never negative: a sum of 0 means every one is 0).
+    public static func deadColumns(outputSums: [Double]) -> [Int] {
+        outputSums.indices.filter { outputSums[$0] == 0 }
+    }
+
+    /// The warnings after an epoch: dead outputs, a training loss unchanged over the last epochs, a test
+    /// RMSE worse than the constant-mean baseline (from the second epoch on: the first may start there).
+    public func epochWarnings(metrics: [EpochMetrics], dead: [Int]) -> [String] {
+        guard let last = metrics.last else { return [] }
+        var warnings: [String] = []
+        if dead.count == columns.count {
+            warnings.append("warning: every output (all \(columns.count)) answered 0 for every test image after epoch \(last.epoch): "
+                            + "the model is dead and cannot learn again (no gradient passes the final ReLU); \(advice)")
+        } else if !dead.isEmpty {
+            let names = dead.prefix(8).map { columns[$0] }.joined(separator: ", ") + (dead.count > 8 ? ", ..." : "")
+            warnings.append("warning: \(dead.count) of \(columns.count) outputs answered 0 for every test image after epoch \(last.epoch) "
+                            + "(\(names)): they are dead and get no gradient; \(advice)")
+        }
+        let recent = metrics.suffix(Self.flatEpochs)
+        if recent.count == Self.flatEpochs,
+           recent.allSatisfy({ abs($0.trainRMSE - last.trainRMSE) <= Self.flatTolerance * max(last.trainRMSE, 1e-12) }) {
+            warnings.append(String(format: "warning: the training loss has not changed over the last %d epochs (train RMSE %.6f): "
+                                   + "the model has stopped learning; ", Self.flatEpochs, last.trainRMSE) + advice)
+        }
+        if metrics.count >= 2 && last.testRMSE > baseline {
+            warnings.append(String(format: "warning: test RMSE %.5f after epoch %d is worse than the constant-mean baseline %.5f "
+                                   + "(predicting the training targets' means); ", last.testRMSE, last.epoch, baseline) + advice)
+        }
+        return warnings
+    }
+
+    /// Inside an epoch, from the read-back training loss: true when the loss grew by exactly the sum of the
+    /// targets' squares of the rows trained since the last read-back, i.e. every output answered 0.
+    public static func everyOutputAnsweredZero(lossGrowth: Double, targetSquares: Double) -> Bool {
+        targetSquares > 0 && abs(lossGrowth - targetSquares) <= zeroOutputTolerance * targetSquares
+    }
+}
