@@ -40,19 +40,21 @@ public struct LearningMonitor: Sendable {
     }
 
     /// The columns whose outputs are 0 on every test image, from the sums of each column's outputs over
-    /// the test set (outputs are never negative: a sum of 0 means every one is 0).
-    public static func deadColumns(outputSums: [Double]) -> [Int] {
-        outputSums.indices.filter { outputSums[$0] == 0 }
+    /// the test set (outputs are never negative: a sum of 0 means every one is 0), among the columns whose
+    /// training targets are not all 0 (for those, 0 is the right answer, not a dead output).
+    public static func deadColumns(outputSums: [Double], trainingTargetSums: [Double]) -> [Int] {
+        outputSums.indices.filter { outputSums[$0] == 0 && trainingTargetSums[$0] > 0 }
     }
 
     /// The warnings after an epoch: dead outputs, a training loss unchanged over the last epochs, a test
-    /// RMSE worse than the constant-mean baseline (from the second epoch on: the first may start there).
+    /// RMSE worse than the constant-mean baseline that has stopped improving.
     public func epochWarnings(metrics: [EpochMetrics], dead: [Int]) -> [String] {
         guard let last = metrics.last else { return [] }
         var warnings: [String] = []
         if dead.count == columns.count {
-            warnings.append("warning: every output (all \(columns.count)) answered 0 for every test image after epoch \(last.epoch): "
-                            + "the model is dead and cannot learn again (no gradient passes the final ReLU); \(advice)")
+            // Says it all: a flat loss and a test RMSE above the baseline follow from it.
+            return ["warning: every output (all \(columns.count)) answered 0 for every test image after epoch \(last.epoch): "
+                    + "the model is dead and cannot learn again (no gradient passes the final ReLU); \(advice)"]
         } else if !dead.isEmpty {
             let names = dead.prefix(8).map { columns[$0] }.joined(separator: ", ") + (dead.count > 8 ? ", ..." : "")
             warnings.append("warning: \(dead.count) of \(columns.count) outputs answered 0 for every test image after epoch \(last.epoch) "
@@ -64,9 +66,12 @@ public struct LearningMonitor: Sendable {
             warnings.append(String(format: "warning: the training loss has not changed over the last %d epochs (train RMSE %.6f): "
                                    + "the model has stopped learning; ", Self.flatEpochs, last.trainRMSE) + advice)
         }
-        if metrics.count >= 2 && last.testRMSE > baseline {
+        // A run still improving towards the baseline is learning (the seed's recipe starts slowly): only one
+        // that is worse than the baseline and no better than its earlier epochs is warned about.
+        if let previousBest = metrics.dropLast().map(\.testRMSE).min(), last.testRMSE > baseline, last.testRMSE >= previousBest {
             warnings.append(String(format: "warning: test RMSE %.5f after epoch %d is worse than the constant-mean baseline %.5f "
-                                   + "(predicting the training targets' means); ", last.testRMSE, last.epoch, baseline) + advice)
+                                   + "(predicting the training targets' means) and no better than epoch %d's; ",
+                                   last.testRMSE, last.epoch, baseline, metrics.dropLast().min { $0.testRMSE < $1.testRMSE }!.epoch) + advice)
         }
         return warnings
     }

@@ -272,6 +272,14 @@ public final class Trainer {
             + "through 2 slots of \(slotImages) images (\(ByteSize.describe(deviceData.imageDeviceBytes / 2)) each)"
     }
 
+    /// Each column's training targets summed (a column of zeros cannot have a dead output: 0 is its answer).
+    lazy var trainingTargetSums: [Double] = {
+        let k = data.columns.count
+        var sums = [Double](repeating: 0, count: k)
+        for row in train { for j in 0..<k { sums[j] += Double(data.targets[row * k + j]) } }
+        return sums
+    }()
+
     /// The watch for a model that has stopped learning, with this run's settings.
     var monitor: LearningMonitor {
         LearningMonitor(columns: data.columns, outputMode: options.outputMode, learningRate: state.learningRate,
@@ -372,7 +380,8 @@ public final class Trainer {
             let targetSquares = batches.map { rows in rows.reduce(0.0) { sum, row in
                 data.targets[(row * k)..<((row + 1) * k)].reduce(sum) { $0 + Double($1) * Double($1) } } }
             var lastRead = (step: firstStep, loss: Double(Float(bitPattern: state.step == 0 ? 0 : state.partialLossBits)))
-            var warnedZero = false
+            // Said once an epoch, and not again while the last epoch found every output dead.
+            var warnedZero = state.metrics.last.map { $0.deadOutputs == k } ?? false
             progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
             progress?.advance(by: min(firstStep * batch, train.count))
             var lastLoss: Float = 0
@@ -440,7 +449,7 @@ public final class Trainer {
             let evaluation = try evaluateAcrossRanks(rows: test)
             let testLoss = evaluation.total
             let testRMSE = (testLoss / Double(test.count * k)).squareRoot()
-            let dead = LearningMonitor.deadColumns(outputSums: evaluation.columnOutputSums)
+            let dead = LearningMonitor.deadColumns(outputSums: evaluation.columnOutputSums, trainingTargetSums: trainingTargetSums)
             let seconds = Date().timeIntervalSince(started) + state.partialSeconds
             let lrUsed = state.learningRate
             if options.plateau {
