@@ -18,11 +18,11 @@ final class DistributedTests: XCTestCase {
     struct Result { var status: Int32; var output: String }
 
     /// Runs `executable` with stdout and stderr together; `started` sees the process while it runs.
-    func run(_ executable: URL, _ args: [String], started: (Process) throws -> Void = { _ in }) throws -> Result {
+    func run(_ executable: URL, _ args: [String], env extra: [String: String] = [:], started: (Process, URL) throws -> Void = { _, _ in }) throws -> Result {
         let p = Process()
         p.executableURL = executable
         p.arguments = args
-        var env = ProcessInfo.processInfo.environment
+        var env = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         // Root in CI containers; more ranks than cores on this machine.
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
@@ -34,7 +34,7 @@ final class DistributedTests: XCTestCase {
         p.standardOutput = handle
         p.standardError = handle
         try p.run()
-        try started(p)
+        try started(p, log)
         p.waitUntilExit()
         try handle.close()
         let output = try String(contentsOf: log, encoding: .utf8)
@@ -43,8 +43,8 @@ final class DistributedTests: XCTestCase {
     }
 
     func galaxy(_ args: [String]) throws -> Result { try run(CLITests.executable, args) }
-    func mpi(_ ranks: Int, _ args: [String], started: (Process) throws -> Void = { _ in }) throws -> Result {
-        try run(Self.mpirun, ["-np", "\(ranks)", CLITests.executable.path] + args, started: started)
+    func mpi(_ ranks: Int, _ args: [String], env: [String: String] = [:], started: (Process, URL) throws -> Void = { _, _ in }) throws -> Result {
+        try run(Self.mpirun, ["-np", "\(ranks)", CLITests.executable.path] + args, env: env, started: started)
     }
 
     /// (train RMSE, test RMSE) per epoch from metrics.csv.
@@ -135,7 +135,7 @@ final class DistributedTests: XCTestCase {
         let run = dir.appendingPathComponent("run")
         let metricsFile = run.appendingPathComponent("metrics.csv")
         var killed: Int32 = 0
-        let r = try mpi(2, ["train", "--data", data, "--run", run.path, "--epochs", "50", "--batch", "8"]) { p in
+        let r = try mpi(2, ["train", "--data", data, "--run", run.path, "--epochs", "50", "--batch", "8"]) { p, _ in
             // After the first epoch's checkpoint, kill rank 1 in the middle of epoch 2 or later.
             let deadline = Date().addingTimeInterval(600)
             while !FileManager.default.fileExists(atPath: metricsFile.path) && p.isRunning && Date() < deadline { usleep(200_000) }
@@ -150,6 +150,50 @@ final class DistributedTests: XCTestCase {
         let dataset = try GalaxyCache.loadOrPrepare(DataSource(dataDir: URL(fileURLWithPath: data)), strict: false, progress: nil)
         let (_, state) = try Trainer.loadResumable(run, data: dataset)
         XCTAssertGreaterThanOrEqual(state.epoch, 1)
+    }
+
+    /// SIGUSR1 to mpirun (Open MPI passes it to every rank, as Slurm's --signal does) in the middle of an
+    /// epoch: every rank stops at the same step, rank 0 writes the state, exit 75; a lost device on rank 1
+    /// names the rank and the state to resume from, exit 69. Both resume bit for bit into the uninterrupted run.
+    func testSignalledAndDeviceLostRanksStopTogetherAndResumeBitIdentically() throws {
+        let data = dir.appendingPathComponent("data").path
+        XCTAssertEqual(try galaxy(["synth", "--count", "40", "--seed", "13", "--out", data]).status, 0)
+        // 32 training images at batch 2: 16 steps of 1 image per rank; 8 test images.
+        let common = ["--data", data, "--epochs", "2", "--batch", "2", "--lr", "0.05", "--checkpoint-every", "off"]
+        let straight = dir.appendingPathComponent("straight")
+        XCTAssertEqual(try mpi(2, ["train", "--run", straight.path] + common).status, 0)
+        let expected = try Data(contentsOf: straight.appendingPathComponent(Trainer.lastWeights))
+
+        let signalled = dir.appendingPathComponent("signalled")
+        var r = try mpi(2, ["train", "--run", signalled.path] + common) { p, log in
+            let deadline = Date().addingTimeInterval(600)
+            func imagesDone() -> Int {
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last { $0.hasPrefix("epoch 1/2 ") }
+                return line.flatMap { Int($0.split(separator: " ")[2].split(separator: "/")[0]) } ?? 0
+            }
+            while imagesDone() < 4 && p.isRunning && Date() < deadline { usleep(50_000) }
+            kill(p.processIdentifier, SIGUSR1)
+        }
+        XCTAssertEqual(r.status, ExitStatus.preempted, r.output)
+        let dataset = try GalaxyCache.loadOrPrepare(DataSource(dataDir: URL(fileURLWithPath: data)), strict: false, progress: nil)
+        let (_, stopped) = try Trainer.loadResumable(signalled, data: dataset)
+        XCTAssertEqual(stopped.epoch, 0)
+        XCTAssertTrue((1..<16).contains(stopped.step), "stopped at step \(stopped.step) of 16")
+        r = try mpi(2, ["train", "--resume", signalled.path])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(try Data(contentsOf: signalled.appendingPathComponent(Trainer.lastWeights)), expected, "SIGUSR1 + resume differs")
+
+        // Rank 1's 50th submission (two per step: the shard's pass and the SGD step) is in epoch 2.
+        let lost = dir.appendingPathComponent("lost")
+        r = try mpi(2, ["train", "--run", lost.path] + common, env: ["GALAXY_FAULT": "submit:50:device-lost:1"])
+        XCTAssertEqual(r.status, ExitStatus.deviceFailed, r.output)
+        for text in ["rank 1 of 2", "VK_ERROR_DEVICE_LOST", "state saved after epoch 1 is intact", "galaxy train --resume \(lost.path)"] {
+            XCTAssertTrue(r.output.contains(text), "lacks \"\(text)\":\n\(r.output)")
+        }
+        r = try mpi(2, ["train", "--resume", lost.path])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(try Data(contentsOf: lost.appendingPathComponent(Trainer.lastWeights)), expected, "device loss on rank 1 + resume differs")
     }
 
     /// The PID of the galaxy process that is rank `rank` of a running mpirun job.
