@@ -25,23 +25,11 @@ final class CLITests: XCTestCase {
         return URL(fileURLWithPath: "galaxy-executable-not-built")
     }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    typealias Result = ProcessOutput
 
     @discardableResult
     func galaxy(_ args: [String], env: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) throws -> Result {
-        let p = Process()
-        p.executableURL = Self.executable
-        p.arguments = args
-        var environment = ProcessInfo.processInfo.environment
-        for (k, v) in env { environment[k] = v }
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let r = Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        let r = try runProcess(Self.executable, args, env: env)
         XCTAssertFalse(r.stderr.contains("[vulkan validation]"), "validation messages:\n\(r.stderr)", file: file, line: line)
         return r
     }

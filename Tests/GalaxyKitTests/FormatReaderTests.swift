@@ -37,28 +37,7 @@ final class FormatReaderTests: GPUTestCase {
         XCTAssertEqual(r.status, 0, "check_formats.py \(args.joined(separator: " ")):\n\(r.output)", file: file, line: line)
     }
 
-    struct Output {
-        var status: Int32, stdout: String, stderr: String
-        var output: String { stdout + stderr }
-    }
-
-    func run(_ executable: URL, _ args: [String]) throws -> Output {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // stderr drained beside stdout: a full pipe must not stall the child.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-    }
+    func run(_ executable: URL, _ args: [String]) throws -> ProcessOutput { try runProcess(executable, args) }
 
     /// A run stopped mid-epoch (Ctrl-C), then killed after writing more of the event file than its
     /// checkpoint holds, then resumed to the end: TensorBoard reads every step once, and exactly

@@ -9,18 +9,7 @@ final class OnnxExportTests: XCTestCase {
 
     override func setUpWithError() throws { dir = try makeTempDir(self) }
 
-    func galaxy(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = CLITests.executable
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
+    func galaxy(_ args: [String]) throws -> ProcessOutput { try runProcess(CLITests.executable, args) }
 
     func assertExportFails(_ checkpoint: URL, to out: URL, mentioning expected: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let existed = FileManager.default.fileExists(atPath: out.path)
