@@ -92,6 +92,9 @@ extension CLITests {
         let r = try galaxy(["train", "--data", data, "--run", run, "--epochs", "1", "--batch", "4", "--overwrite", "--seed", "7"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("--overwrite: removed last.state.safetensors, last.safetensors, best.safetensors, metrics.csv"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("events.out.tfevents"), "the new run's own event file was removed:\n\(r.stdout)")
+        let events = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix("events.out.tfevents.") }
+        XCTAssertEqual(events.count, 1, "\(events)")
         XCTAssertEqual(state(run)?.epoch, 1)
         XCTAssertEqual(state(run)?.options.splitSeed, 7)
         XCTAssertEqual(leftovers(run), [])

@@ -83,22 +83,17 @@ public final class RunDirectory {
         return dir
     }
 
-    /// Removes the files of the run the directory holds (`--overwrite`) and returns their names.
+    /// Removes the files of the run the directory holds (`--overwrite`) and returns their names. (The old
+    /// run's TensorBoard event file is already gone: a new run's `Trainer` replaces it with its own.)
     public func discardRun() throws -> [String] {
         var removed: [String] = []
-        for name in Self.ownFiles + extraOwnFiles() where FileManager.default.fileExists(atPath: file(name).path) {
+        for name in Self.ownFiles where FileManager.default.fileExists(atPath: file(name).path) {
             do { try FileManager.default.removeItem(at: file(name)) } catch {
                 throw RunDirectoryError.cannotCreate(url.path, "cannot remove \(name): \(error.localizedDescription)")
             }
             removed.append(name)
         }
         return removed
-    }
-
-    /// Files of galaxy's beyond the fixed names (event logs and the like written by later versions).
-    func extraOwnFiles() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-        return names.filter { $0.hasPrefix("events.out.tfevents.") }.sorted()
     }
 
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
