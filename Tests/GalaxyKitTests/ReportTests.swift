@@ -189,6 +189,16 @@ final class ReportTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains(csv) && r.stderr.contains("columns"), r.stderr)
 
+        // Images that no longer decode (zeros of the same size, the same mtime: the prepared cache still
+        // matches them): the report names the first it shows, and writes nothing.
+        let images = "\(data)/images_training_rev1"
+        let script = "for f in \"$1\"/*.jpg; do cp -p \"$f\" \"$f.orig\"; head -c $(stat -c %s \"$f\") /dev/zero > \"$f\"; touch -r \"$f.orig\" \"$f\"; rm \"$f.orig\"; done"
+        XCTAssertEqual(try exec(URL(fileURLWithPath: "/bin/sh"), ["-c", script, "sh", images]).status, 0)
+        r = try galaxy(["report", run])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains(images + "/") && r.stderr.contains(".jpg"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(run)/report.html"), "a report was written with an undecodable image")
+
         // The run's data folder gone: the report says what it left out and why.
         try FileManager.default.moveItem(atPath: data, toPath: data + "-moved")
         r = try galaxy(["report", run])
