@@ -30,7 +30,7 @@ build: deps
 ## variants of the main pass do not depend on the lane count and are not repeated).
 TEST_ENV := GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
 SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-testing
-LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch
+LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testDeviceInputGradientMatchesReference
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
 DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests
 ## FormatReaderTests check galaxy's TensorBoard event files and ONNX models with TensorBoard's reader, onnx.checker and

@@ -41,8 +41,12 @@ final class SaliencyTests: GPUTestCase {
     func testDeviceInputGradientMatchesReference() throws {
         let b = 2
         let x = randomFloats(b * SanderDielemanNet.inputCount, seed: 1, -2, 2)
-        for mode in OutputMode.allCases {
-            let net = try DeviceNetwork(kernels: smallJobKernels, outputs: 37, maxBatch: b, training: false, outputMode: mode, saliency: true)
+        // Every output form in a small job's tiles; the GPU configuration (conv1's input gradient as an implicit GEMM)
+        // once, except in make test's passes at other lane counts (GALAXY_TEST_VARIANTS=device, as gpuVariants).
+        let cases = OutputMode.allCases.map { ("small job", smallJobKernels, $0) } 
+            + (ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" ? [] : [("gpu", Kernels(context, tiles: .gpu), OutputMode.relu)])
+        for (tag, kernels, mode) in cases {
+            let net = try DeviceNetwork(kernels: kernels, outputs: 37, maxBatch: b, training: false, outputMode: mode, saliency: true)
             try net.setWeights(weights)
             try net.input.upload(x)
             let ref = ReferenceNetwork<Double>(weights, outputMode: mode)
@@ -67,7 +71,7 @@ final class SaliencyTests: GPUTestCase {
             for row in 0..<b {
                 let m = SanderDielemanNet.inputCount
                 XCTAssertLessThan(SelfTest.relativeError(Array(got[row * m..<(row + 1) * m]), Array(want[row * m..<(row + 1) * m])), 1e-4,
-                                  "\(mode) image \(row): max |device| \(got[row * m..<(row + 1) * m].map(abs).max()!), max |reference| \(want[row * m..<(row + 1) * m].map(abs).max()!), answer \(seed[(row * 37)..<(row * 37 + 37)].firstIndex(of: 1)! - row * 37) output \(acts.output[row * 37..<(row * 37 + 37)].map { String(format: "%.3f", $0) })")
+                                  "\(tag) \(mode) image \(row): max |device| \(got[row * m..<(row + 1) * m].map(abs).max()!), max |reference| \(want[row * m..<(row + 1) * m].map(abs).max()!), answer \(seed[(row * 37)..<(row * 37 + 37)].firstIndex(of: 1)! - row * 37) output \(acts.output[row * 37..<(row * 37 + 37)].map { String(format: "%.3f", $0) })")
             }
         }
     }
