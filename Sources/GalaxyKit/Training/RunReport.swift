@@ -148,7 +148,7 @@ public struct RunReport {
             page.raw(a + "</table></details>")
         } else {
             page.raw("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
-            if numbers != nil { omitted.append("per-question RMSE: the columns are not the 37 Galaxy Zoo answers") }
+            if numbers != nil { omitted.append("per-question RMSE, calibration and the answer tables: the columns are not the 37 Galaxy Zoo answers") }
         }
         page.end()
 
