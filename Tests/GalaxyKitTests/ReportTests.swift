@@ -125,7 +125,11 @@ final class ReportTests: XCTestCase {
         let size = try XCTUnwrap(Self.pngSize(png), "the screenshot is not a PNG")
         XCTAssertEqual(size.0, 1200)
         XCTAssertEqual(size.1, 2400)
-        if let keep = env["GALAXY_REPORT_SCREENSHOT"] { try? FileManager.default.removeItem(atPath: keep); try FileManager.default.copyItem(at: shot, to: URL(fileURLWithPath: keep)) }
+        // Kept for a look (GALAXY_REPORT_SCREENSHOT names the place; default: the temporary folder).
+        let keep = env["GALAXY_REPORT_SCREENSHOT"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-report-test.png").path
+        try? FileManager.default.removeItem(atPath: keep)
+        try FileManager.default.copyItem(at: shot, to: URL(fileURLWithPath: keep))
+        print("report screenshot: \(keep)")
     }
 
     /// `predict --explain`: the PNG, and with --json the gradient the reference network computes for the
