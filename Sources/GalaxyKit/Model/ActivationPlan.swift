@@ -97,12 +97,11 @@ extension DeviceNetwork {
     }
 
     /// The declared op table of SanderDielemanNet: forward, loss and (when training) backward, in
-    /// recording order, with the activation tensors each op reads and writes. A saliency network's
-    /// backward pass (never a training one's) starts from the output gradient the host put in `target`
-    /// instead of the loss's, computes no weight gradient, and goes on through conv1 to the input's
-    /// gradient, `dInput`. ReLU-then-pool layers take
+    /// recording order, with the activation tensors each op reads and writes. ReLU-then-pool layers take
     /// the ReLU's mask from the pooled value (the max of a window is positive exactly when the ReLU passed
-    /// it), so no conv output is needed after its pooling.
+    /// it), so no conv output is needed after its pooling. A saliency network (never a training one) records
+    /// instead a backward pass that starts from the output gradient the host put in `target`, computes no
+    /// weight gradient, and goes on through conv1 to the input's gradient, `dInput`.
     static func ops(outputs k: Int, mode: OutputMode, training: Bool, saliency: Bool = false) -> [NetworkOp] {
         precondition(!(training && saliency), "a network is recorded for training or for saliency, not both")
         let n = SanderDielemanNet.self
@@ -158,10 +157,12 @@ extension DeviceNetwork {
             }
         }
         func linearBack(_ layer: String, _ dy: String, _ x: String, _ dx: String, _ shape: @escaping (Int) -> LinearShape) {
-            if training { op("\(layer).backward_weight", .backward, reads: [dy, x], writes: []) { net, seq, a in
-                try net.kernels.linearBackwardWeight(seq, dy: net.tensor(dy), x: net.tensor(x), dw: net.grad("\(layer).weight"), db: net.grad("\(layer).bias"),
-                                                     shape: shape(a.batch))
-            } }
+            if training {
+                op("\(layer).backward_weight", .backward, reads: [dy, x], writes: []) { net, seq, a in
+                    try net.kernels.linearBackwardWeight(seq, dy: net.tensor(dy), x: net.tensor(x), dw: net.grad("\(layer).weight"),
+                                                         db: net.grad("\(layer).bias"), shape: shape(a.batch))
+                }
+            }
             op("\(layer).backward_input", .backward, reads: [dy], writes: [dx]) { net, seq, a in
                 try net.kernels.linearBackwardInput(seq, dy: net.tensor(dy), w: net.param("\(layer).weight"), dx: net.tensor(dx), shape: shape(a.batch))
             }
