@@ -5,7 +5,7 @@ GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
 RUN_DIR ?= runs/demo
 
-.PHONY: all build deps test formats-venv demo bench bench-peer gpu-kit protos clean
+.PHONY: all build deps test formats-venv browser demo bench bench-peer gpu-kit protos clean
 
 all: build
 
@@ -30,9 +30,9 @@ build: deps
 ## variants of the main pass do not depend on the lane count and are not repeated).
 TEST_ENV := GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
 SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-testing
-LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch
+LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testDeviceInputGradientMatchesReference
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
-DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests
+DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testMapperExplainsTheChosenAnswer|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests
 ## FormatReaderTests check galaxy's TensorBoard event files and ONNX models with TensorBoard's reader, onnx.checker and
 ## ONNX Runtime from PyPI (the versions pinned here), in .venv-formats; under make test a missing one fails them.
 FORMATS_VENV := .venv-formats
@@ -40,8 +40,13 @@ FORMATS_PACKAGES := tensorboard==2.21.0 onnx==1.23.2 onnxruntime==1.32.0 numpy==
 formats-venv: $(FORMATS_VENV)/.installed
 $(FORMATS_VENV)/.installed: Makefile
 	python3 -m venv $(FORMATS_VENV) && $(FORMATS_VENV)/bin/pip install -q $(FORMATS_PACKAGES) && touch $@
-test: deps formats-venv
-	GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV) $(SWIFT_TEST)
+## ReportBrowserTests open a run's report in headless Chromium (Debian's chromium, installed here for the tests only);
+## under make test a missing browser fails them.
+BROWSER := /usr/bin/chromium
+browser:
+	@[ -x $(BROWSER) ] || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
+test: deps formats-venv browser
+	GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV) $(SWIFT_TEST)
 	for width in 128 512; do \
 	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
 	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(LANE_TESTS)' || exit 1; \
@@ -58,6 +63,7 @@ demo: build
 	@echo; cat $(RUN_DIR)/metrics.csv; echo
 	$(GALAXY) predict --checkpoint $(RUN_DIR)/best.safetensors --labels $(DEMO_DIR)/training_solutions_rev1.csv \
 	  $$(ls $(DEMO_DIR)/images_training_rev1/*.jpg | head -1)
+	$(GALAXY) report $(RUN_DIR)
 
 ## Benchmarks on the default device; beside them, the seed's PyTorch model on this machine's CPU when
 ## `make bench-peer` has installed PyTorch into .venv-torch.

@@ -12,7 +12,16 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Print JSON: per image its path and every output by column name.") var json = false
     @Option(help: "Vulkan device index or name substring.") var device: String?
     @Option(help: "Test-time augmentation: average over this many views (1-8: rotations by 90 degrees, then the same flipped).") var tta = 1
+    @Option(help: ArgumentHelp("Saliency map: the gradient of one answer with respect to the input pixels, drawn over the crop, as a PNG (one image only).",
+                               valueName: "OUT.png")) var explain: String?
+    @Option(help: "The answer --explain explains (default: the predicted top answer of Question 1), e.g. Class4.1.") var answer: String?
     @Argument(help: "JPEG images (<GalaxyID>.jpg).") var images: [String]
+
+    func validate() throws {
+        if explain != nil && images.count != 1 { throw ValidationError("--explain takes exactly one image") }
+        if explain != nil && tta != 1 { throw ValidationError("--explain explains the plain view: drop --tta") }
+        if answer != nil && explain == nil { throw ValidationError("--answer goes with --explain") }
+    }
 
     func run() throws {
         try reportingErrors {
@@ -32,6 +41,16 @@ struct PredictCommand: ParsableCommand {
             let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128),
                                         outputMode: try OutputMode(metadata: meta, file: checkpoint), tiles: tiles).predict(images: pixels, views: views)
             let k = weights.outputs
+            var explanation: SaliencyMapper.Explanation?
+            if let explain {
+                let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: 1,
+                                                outputMode: try OutputMode(metadata: meta, file: checkpoint), tiles: tiles)
+                let e = try mapper.explain(images: pixels, answers: [try answer.map { try mapper.column(named: $0) }])[0]
+                try AtomicFile.write(Data(PNG.encode(SaliencyPicture.render(crop: pixels, gradient: e.gradient))), to: URL(fileURLWithPath: explain))
+                let note = e.gradient.allSatisfy { $0 == 0 } ? " (the gradient is zero: this output is dead here, behind the final ReLU)" : ""
+                log("saliency of \(columns[e.answer]) (output " + String(format: "%.4f", e.outputs[e.answer]) + ") written to \(explain)" + note)
+                explanation = e
+            }
             var records: [[String: Any]] = []
             for (i, path) in images.enumerated() {
                 let row = Array(outputs[i * k..<(i + 1) * k])
@@ -43,6 +62,11 @@ struct PredictCommand: ParsableCommand {
                 if json {
                     var rec: [String: Any] = ["path": path, "outputs": Dictionary(uniqueKeysWithValues: zip(columns, row.map(Double.init)))]
                     if let id { rec["GalaxyID"] = id }
+                    if let e = explanation {
+                        rec["explain"] = ["answer": columns[e.answer], "png": explain!, "shape": [3, 69, 69],
+                                          "layout": "CHW, the network's normalized input (v/255 - mean) / std",
+                                          "gradient": e.gradient.map(Double.init)] as [String: Any]
+                    }
                     records.append(rec)
                     continue
                 }

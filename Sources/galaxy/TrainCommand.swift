@@ -152,6 +152,7 @@ struct TrainCommand: ParsableCommand {
             print("loss plot: \(runDir.appendingPathComponent("loss.svg").path)")
             print("checkpoints: \(runDir.appendingPathComponent(Trainer.bestWeights).path) (best test RMSE"
                   + (trainer.state.bestTestRMSE.map { String(format: " %.5f", $0) } ?? "") + "), \(runDir.appendingPathComponent(Trainer.lastWeights).path)")
+            print("report: galaxy report \(runDir.path)")
             switch outcome {
             case .finished: break
             case .interrupted:

@@ -9,7 +9,7 @@ final class ActivationPlanTests: GPUTestCase {
     func recordAll(_ net: DeviceNetwork, batch: Int) throws -> (CommandSequence, [(name: String, span: Range<Int>)]) {
         let seq = try CommandSequence(context)
         var spans: [(name: String, span: Range<Int>)] = []
-        for phase in [NetworkOp.Phase.forward, .loss, .backward] where phase != .backward || net.training {
+        for phase in [NetworkOp.Phase.forward, .loss, .backward] where phase != .backward || net.training || net.saliency {
             try net.record(seq, phase: phase, OpArguments(batch: batch), spans: { spans.append(($0, $1)) })
         }
         return (seq, spans)
@@ -17,9 +17,10 @@ final class ActivationPlanTests: GPUTestCase {
 
     func testRecordedPassesReadOnlyBytesNothingOverwrote() throws {
         for mode in [OutputMode.relu, .constrained] {
-            for (training, batch) in [(true, 128), (true, 5), (false, 3)] {
-                let what = "\(mode.argument), training \(training), batch \(batch)"
-                let net = try DeviceNetwork(kernels: Kernels(context, tiles: .gpu), outputs: 37, maxBatch: batch, training: training, outputMode: mode)
+            for (training, saliency, batch) in [(true, false, 128), (true, false, 5), (false, false, 3), (false, true, 4)] {
+                let what = "\(mode.argument), training \(training), saliency \(saliency), batch \(batch)"
+                let net = try DeviceNetwork(kernels: Kernels(context, tiles: .gpu), outputs: 37, maxBatch: batch, training: training, outputMode: mode,
+                                            saliency: saliency)
                 let (seq, spans) = try recordAll(net, batch: batch)
                 XCTAssertEqual(spans.map(\.name), net.plan.opNames, what)
                 func key(_ r: BufferRange) -> [Int] { [r.offset, r.bytes] }
@@ -52,6 +53,7 @@ final class ActivationPlanTests: GPUTestCase {
                 }
                 read("output", by: "the caller")
                 read("input", by: "the caller")
+                if saliency { read("dInput", by: "the caller") }
                 // Reuse happens: the arena is smaller than its tensors side by side.
                 let sideBySide = net.plan.tensors.values.map(\.bytes).reduce(0, +)
                 if training { XCTAssertLessThan(net.plan.arenaBytes, sideBySide * 3 / 4, what) }
@@ -63,7 +65,8 @@ final class ActivationPlanTests: GPUTestCase {
     func testPlanTensorsAliveTogetherAreDisjoint() throws {
         let net = try DeviceNetwork(kernels: kernels, outputs: 37, maxBatch: 7, training: true, outputMode: .constrained)
         let all = net.plan.tensors.values.sorted { $0.name < $1.name }
-        XCTAssertEqual(Set(all.map(\.name)), Set(DeviceNetwork.activationSizes(outputs: 37).keys))
+        // Every tensor but the input's gradient, which only a saliency network has.
+        XCTAssertEqual(Set(all.map(\.name)), Set(DeviceNetwork.activationSizes(outputs: 37).keys).subtracting(["dInput"]))
         var shared = 0
         for (i, a) in all.enumerated() {
             XCTAssertEqual(a.offset % ActivationPlan.alignment, 0, a.name)

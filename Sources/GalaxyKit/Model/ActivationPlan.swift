@@ -93,14 +93,17 @@ extension DeviceNetwork {
         let (h1, h2) = (n.fc1(1).outFeatures, n.fc2(1).outFeatures)
         return ["input": n.inputCount, "target": k, "output": k, "z": k, "dZ": k, "dOut": k,
                 "r1": c1, "p1": q1, "i1": q1, "r2": c2, "p2": q2, "i2": q2, "r3": c3, "r4": c4, "p4": q4, "i4": q4, "f1": h1, "f2": h2,
-                "dF2": h2, "dF1": h1, "dP4": q4, "dR4": c4, "dR3": c3, "dP2": q2, "dR2": c2, "dP1": q1, "dR1": c1]
+                "dF2": h2, "dF1": h1, "dP4": q4, "dR4": c4, "dR3": c3, "dP2": q2, "dR2": c2, "dP1": q1, "dR1": c1, "dInput": n.inputCount]
     }
 
     /// The declared op table of SanderDielemanNet: forward, loss and (when training) backward, in
     /// recording order, with the activation tensors each op reads and writes. ReLU-then-pool layers take
     /// the ReLU's mask from the pooled value (the max of a window is positive exactly when the ReLU passed
-    /// it), so no conv output is needed after its pooling.
-    static func ops(outputs k: Int, mode: OutputMode, training: Bool) -> [NetworkOp] {
+    /// it), so no conv output is needed after its pooling. A saliency network (never a training one) records
+    /// instead a backward pass that starts from the output gradient the host put in `target`, computes no
+    /// weight gradient, and goes on through conv1 to the input's gradient, `dInput`.
+    static func ops(outputs k: Int, mode: OutputMode, training: Bool, saliency: Bool = false) -> [NetworkOp] {
+        precondition(!(training && saliency), "a network is recorded for training or for saliency, not both")
         let n = SanderDielemanNet.self
         var ops: [NetworkOp] = []
         func op(_ name: String, _ phase: NetworkOp.Phase, reads: [String], writes: [String],
@@ -146,7 +149,7 @@ extension DeviceNetwork {
             try net.kernels.mseForward(seq, pred: net.tensor("output"), target: net.tensor("target"), loss: net.loss.whole, count: a.batch * k,
                                        slot: a.slot, accumulate: a.accumulate)
         }
-        guard training else { return ops }
+        guard training || saliency else { return ops }
 
         func relu(_ y: String, _ d: String, count: @escaping (Int) -> Int) {
             op("relu.backward(\(d))", .backward, reads: [y, d], writes: [d]) { net, seq, a in
@@ -154,15 +157,18 @@ extension DeviceNetwork {
             }
         }
         func linearBack(_ layer: String, _ dy: String, _ x: String, _ dx: String, _ shape: @escaping (Int) -> LinearShape) {
-            op("\(layer).backward_weight", .backward, reads: [dy, x], writes: []) { net, seq, a in
-                try net.kernels.linearBackwardWeight(seq, dy: net.tensor(dy), x: net.tensor(x), dw: net.grad("\(layer).weight"), db: net.grad("\(layer).bias"),
-                                                     shape: shape(a.batch))
+            if training {
+                op("\(layer).backward_weight", .backward, reads: [dy, x], writes: []) { net, seq, a in
+                    try net.kernels.linearBackwardWeight(seq, dy: net.tensor(dy), x: net.tensor(x), dw: net.grad("\(layer).weight"),
+                                                         db: net.grad("\(layer).bias"), shape: shape(a.batch))
+                }
             }
             op("\(layer).backward_input", .backward, reads: [dy], writes: [dx]) { net, seq, a in
                 try net.kernels.linearBackwardInput(seq, dy: net.tensor(dy), w: net.param("\(layer).weight"), dx: net.tensor(dx), shape: shape(a.batch))
             }
         }
         func convBackWeight(_ layer: String, _ dy: String, _ x: String, _ shape: @escaping (Int) -> Conv2dShape) {
+            guard training else { return }
             op("\(layer).backward_weight", .backward, reads: [dy, x], writes: []) { net, seq, a in
                 try net.kernels.conv2dBackwardWeight(seq, dy: net.tensor(dy), x: net.tensor(x), dw: net.grad("\(layer).weight"), db: net.grad("\(layer).bias"),
                                                      shape: shape(a.batch))
@@ -178,18 +184,24 @@ extension DeviceNetwork {
                 try net.kernels.maxpool2dBackward(seq, dy: net.tensor(dy), index: net.tensor(index), dx: net.tensor(dx), shape: shape(a.batch))
             }
         }
-        op("mse.backward", .backward, reads: ["output", "target"], writes: ["dOut"]) { net, seq, a in
-            try net.kernels.mseBackward(seq, pred: net.tensor("output"), target: net.tensor("target"), grad: net.tensor("dOut"), count: a.batch * k,
-                                        denominator: a.lossBatch * k)
+        // The output's gradient: the loss's (training), or the host's in `target` (saliency).
+        let dOutput = saliency ? "target" : "dOut"
+        if training {
+            op("mse.backward", .backward, reads: ["output", "target"], writes: ["dOut"]) { net, seq, a in
+                try net.kernels.mseBackward(seq, pred: net.tensor("output"), target: net.tensor("target"), grad: net.tensor("dOut"), count: a.batch * k,
+                                            denominator: a.lossBatch * k)
+            }
         }
         let dFc3: String
         if let form {
-            op("output.backward", .backward, reads: ["z", "dOut"], writes: ["dZ"]) { net, seq, a in
-                try net.kernels.constrainedOutputBackward(seq, z: net.tensor("z"), dp: net.tensor("dOut"), dz: net.tensor("dZ"), batch: a.batch, form: form)
+            op("output.backward", .backward, reads: ["z", dOutput], writes: ["dZ"]) { net, seq, a in
+                try net.kernels.constrainedOutputBackward(seq, z: net.tensor("z"), dp: net.tensor(dOutput), dz: net.tensor("dZ"), batch: a.batch, form: form)
             }
             dFc3 = "dZ"
         } else {
-            relu("output", "dOut") { $0 * k }
+            op("relu.backward(dOut)", .backward, reads: ["output", dOutput], writes: ["dOut"]) { net, seq, a in
+                try net.kernels.reluBackward(seq, y: net.tensor("output"), dy: net.tensor(dOutput), dx: net.tensor("dOut"), count: a.batch * k)
+            }
             dFc3 = "dOut"
         }
         linearBack("fc3", dFc3, "f2", "dF2") { n.fc3($0, outputs: k) }
@@ -210,8 +222,9 @@ extension DeviceNetwork {
         convBackInput("conv2", "dR2", "dP1", n.conv2)
         relu("p1", "dP1") { n.pool1($0).outputCount }
         poolBack("pool1", "dP1", "i1", "dR1", n.pool1)
-        // conv1's input gradient is not needed.
+        // Training needs no input gradient; saliency needs nothing else.
         convBackWeight("conv1", "dR1", "input", n.conv1)
+        if saliency { convBackInput("conv1", "dR1", "dInput", n.conv1) }
         return ops
     }
 }

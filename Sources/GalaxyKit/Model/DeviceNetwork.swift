@@ -51,6 +51,8 @@ public final class DeviceNetwork {
     public let outputs: Int
     public let maxBatch: Int
     public let training: Bool
+    /// Records a backward pass from a host-given output gradient down to the input (see `recordSaliency`).
+    public let saliency: Bool
     public let outputMode: OutputMode
 
     /// Float offset of each parameter tensor in `params`/`grads`/`momentum`, 64-float aligned so each
@@ -73,8 +75,11 @@ public final class DeviceNetwork {
     public var target: BufferRange { tensor("target") }
     public var output: BufferRange { tensor("output") }
 
-    public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu) throws {
+    /// `saliency` (not with `training`): the network also records the input-gradient pass of `recordSaliency`.
+    public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu, saliency: Bool = false) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
+        precondition(!(training && saliency), "a saliency network does not train")
+        self.saliency = saliency
         if outputMode.constrainedForm != nil && outputs != GalaxyZooTree.answerCount {
             throw GalaxyError.message("the constrained output layer needs the 37 Galaxy Zoo columns, not \(outputs)")
         }
@@ -103,7 +108,7 @@ public final class DeviceNetwork {
             grads = nil
             momentum = nil
         }
-        plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training),
+        plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training, saliency: saliency),
                               floatsPerImage: Self.activationSizes(outputs: outputs), batch: maxBatch)
         arena = try DeviceBuffer(ctx, bytes: plan.arenaBytes, label: "activations (batch \(maxBatch))")
         loss = try DeviceBuffer(ctx, floats: Self.lossSlots, label: "loss")
@@ -184,6 +189,17 @@ public final class DeviceNetwork {
     public func recordBackward(_ seq: CommandSequence, batch b: Int, lossBatch: Int? = nil) throws {
         precondition(training, "recordBackward on an inference network")
         try record(seq, phase: .backward, OpArguments(batch: b, lossBatch: lossBatch ?? b))
+    }
+
+    /// [maxBatch, 3, 69, 69] gradient of sum(target * output) with respect to `input`, after `recordSaliency`.
+    public var inputGradient: BufferRange { tensor("dInput") }
+
+    /// The gradient of sum over the batch of <target row, output row> with respect to the input, into
+    /// `inputGradient`: `target` holds the output's gradient (a one-hot row picks one answer of each
+    /// image). Needs the activations of recordForward; touches no weight gradient.
+    public func recordSaliency(_ seq: CommandSequence, batch b: Int) throws {
+        precondition(saliency, "recordSaliency on a network made without saliency")
+        try record(seq, phase: .backward, OpArguments(batch: b))
     }
 
     /// A training step once its batch is in `input` and `target`: forward, the loss added to slot 0, backward

@@ -37,9 +37,20 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
     /// Gradients of loss_sum / numel (the seed's backward) for every parameter.
     @_specialize(exported: true, where T == Double)
     public func backward(_ a: Activations, target: [T], batch b: Int) -> [String: [T]] {
+        propagate(a, dOutput: Reference.mseBackward(a.output, target), batch: b, inputGradient: false).weights
+    }
+
+    /// The gradient of sum <seed row, output row> with respect to the input [batch, 3, 69, 69]: with a
+    /// one-hot seed row, the gradient of that answer (the saliency map).
+    @_specialize(exported: true, where T == Double)
+    public func inputGradient(_ a: Activations, seed: [T], batch b: Int) -> [T] {
+        propagate(a, dOutput: seed, batch: b, inputGradient: true).input!
+    }
+
+    /// From the output's gradient down: every parameter's gradient, and the input's when asked.
+    func propagate(_ a: Activations, dOutput dLoss: [T], batch b: Int, inputGradient: Bool) -> (weights: [String: [T]], input: [T]?) {
         typealias R = Reference
         var g: [String: [T]] = [:]
-        let dLoss = R.mseBackward(a.output, target)
         let dOut = outputMode.constrainedForm.map { R.constrainedOutputBackward(a.z, dLoss, batch: b, form: $0) } ?? R.reluBackward(a.output, dLoss)
         (g["fc3.weight"], g["fc3.bias"]) = R.linearBackwardWeight(dOut, a.f2, SanderDielemanNet.fc3(b, outputs: outputs))
         let dF2 = R.reluBackward(a.f2, R.linearBackwardInput(dOut, params["fc3.weight"]!, SanderDielemanNet.fc3(b, outputs: outputs)))
@@ -57,6 +68,6 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         let dP1 = R.conv2dBackwardInput(dR2, params["conv2.weight"]!, SanderDielemanNet.conv2(b))
         let dR1 = R.reluBackward(a.r1, R.maxpool2dBackward(dP1, a.i1, SanderDielemanNet.pool1(b)))
         (g["conv1.weight"], g["conv1.bias"]) = R.conv2dBackwardWeight(dR1, a.input, SanderDielemanNet.conv1(b))
-        return g
+        return (g, inputGradient ? R.conv2dBackwardInput(dR1, params["conv1.weight"]!, SanderDielemanNet.conv1(b)) : nil)
     }
 }

@@ -1,0 +1,430 @@
+import Foundation
+
+/// `galaxy report`: one self-contained HTML page about a training run (plots as inline SVG, images as
+/// data: URIs, nothing fetched when it is opened): the training curves, test RMSE per question and per
+/// answer beside the constant-mean baseline, calibration of the main answers, a gallery of test galaxies
+/// and the worst-predicted ones with their answers along the decision tree, and saliency maps.
+public struct RunReport {
+    /// The numbers the page shows, for checks (the page carries them as data attributes too).
+    public struct Numbers: Sendable {
+        public var testCount: Int
+        public var rmse: Double
+        public var baseline: Double
+        /// Per question (Q1 first): model, baseline.
+        public var questions: [(model: Double, baseline: Double)]
+    }
+
+    public var html: String
+    /// The sections left out, each with why.
+    public var omitted: [String]
+    public var numbers: Numbers?
+    public var checkpoint: URL
+
+    public static let galleryCount = 6
+    public static let worstCount = 6
+    public static let saliencyCount = 4
+    /// Smooth, features/disk, edge-on, bar, spiral, odd.
+    public static let calibrationColumns = ["Class1.1", "Class1.2", "Class2.1", "Class3.1", "Class4.1", "Class6.1"]
+
+    /// Builds the report of `runDir`. `data`: the data folder given (else the one data.json records);
+    /// `context`: the device for predictions and saliency (nil leaves those out). Throws, naming the file,
+    /// for a run without a checkpoint, data that does not match the run, an image that does not decode.
+    public static func build(runDir: URL, data given: DataSource?, context: VulkanContext?, log: (String) -> Void = { _ in }) throws -> RunReport {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: runDir.path, isDirectory: &isDir), isDir.boolValue else {
+            throw GalaxyError.message("\(runDir.path): no such run directory")
+        }
+        let run = RunDirectory(unlocked: runDir)
+        let checkpoint = [RunDirectory.bestWeights, RunDirectory.lastWeights].map(run.file).first { fm.fileExists(atPath: $0.path) }
+        guard let checkpoint else {
+            throw GalaxyError.message("\(runDir.path): no checkpoint (\(RunDirectory.bestWeights) or \(RunDirectory.lastWeights)): not a galaxy train run, or one that finished no epoch")
+        }
+        let (weights, meta) = try ModelWeights.load(checkpoint)
+        let mode = try OutputMode(metadata: meta, file: checkpoint.path)
+        let state = fm.fileExists(atPath: run.file(RunDirectory.lastState).path) ? try run.readState().state : nil
+        let columns = meta["columns"].map { $0.split(separator: ",").map(String.init) } ?? state?.columns
+            ?? (weights.outputs == GalaxyZooTree.answerCount ? GalaxyZooTree.columnNames : (1...weights.outputs).map { "output\($0)" })
+        var omitted: [String] = []
+        var page = Page(title: "galaxy run report: \(runDir.lastPathComponent)")
+        page.raw("<h1>Run report: \(escape(runDir.path))</h1>")
+        page.raw("<p class=\"meta\">checkpoint <code>\(escape(checkpoint.lastPathComponent))</code>, output layer <code>\(mode.argument)</code>, \(weights.outputs) outputs"
+                 + (state.map { ", \($0.epoch) epoch(s) done, batch \($0.options.batch), split seed \($0.options.splitSeed), test fraction \($0.options.testFraction)" } ?? "")
+                 + "</p>")
+
+        // The data, when there is a folder to read.
+        var dataset: GalaxyDataset?
+        var source: DataSource?
+        if let given {
+            guard fm.fileExists(atPath: given.csv.path) else { throw GalaxyError.message("\(given.csv.path): not found (the data folder given with --data)") }
+            source = given
+        } else {
+            do {
+                let recorded = try RunData.load(runDir: runDir)
+                if fm.fileExists(atPath: recorded.csv.path) { source = recorded } else {
+                    omitted.append("the data folder the run recorded (\(recorded.dataDir.path)) is gone: no baseline, per-question RMSE, calibration, gallery or saliency (give the data with --data DIR)")
+                }
+            } catch {
+                omitted.append("\(error): no baseline, per-question RMSE, calibration, gallery or saliency")
+            }
+        }
+        if let source {
+            log("data: \(source.dataDir.path)")
+            let d = try GalaxyCache.loadOrPrepare(source, strict: false, progress: nil)
+            guard d.columns == columns else {
+                throw GalaxyError.message("\(source.csv.path): its columns (\(d.columns.count): \(d.columns.prefix(3).joined(separator: ","))...) are not the run's (\(columns.count): \(columns.prefix(3).joined(separator: ","))...): not this run's data")
+            }
+            dataset = d
+        }
+        let seed = state?.options.splitSeed ?? 42, fraction = state?.options.testFraction ?? 0.2
+        var split: (train: [Int], test: [Int])?
+        if let dataset {
+            let s = trainTestSplit(count: dataset.count, testFraction: fraction, seed: seed)
+            if let state, !state.splitDigest.isEmpty, Trainer.splitDigest(ids: dataset.ids, train: s.train) != state.splitDigest {
+                throw GalaxyError.message("\(source!.dataDir.path): its galaxies do not make the run's train/test split (\(dataset.count) galaxies; the run's split differs): not this run's data")
+            }
+            if state == nil { omitted.append("\(run.file(RunDirectory.lastState).path) is missing: the split is the default (seed 42, test fraction 0.2), unchecked against the run") }
+            split = s
+        }
+
+        // Predictions of the test split, and the baseline fitted on the training split.
+        var pred: [Float] = [], target: [Float] = [], means: [Float] = []
+        var numbers: Numbers?
+        let k = weights.outputs
+        if let dataset, let split, !split.test.isEmpty, let context {
+            log("predicting \(split.test.count) test galaxies")
+            pred = try Predictor(context: context, weights: weights, outputMode: mode,
+                                 tiles: TileConfig.forWork(context.info, images: split.test.count)).predict(images: Metrics.images(dataset, split.test))
+            target = Metrics.rows(dataset.targets, width: k, split.test)
+            means = Metrics.columnMeans(dataset.targets, width: k, rows: split.train)
+            let baseline = split.test.flatMap { _ in means }
+            let tree = columns == GalaxyZooTree.columnNames
+            numbers = Numbers(testCount: split.test.count, rmse: Metrics.rmse(pred, target), baseline: Metrics.rmse(baseline, target),
+                              questions: tree ? GalaxyZooTree.questionRanges.map {
+                                  (model: Metrics.rmse(pred, target, width: k, columns: $0), baseline: Metrics.rmse(baseline, target, width: k, columns: $0))
+                              } : [])
+        } else if dataset != nil && context == nil {
+            omitted.append("no device: no predictions, so no per-question RMSE, calibration, gallery or saliency")
+        } else if let split, split.test.isEmpty {
+            omitted.append("the test split is empty: nothing to evaluate")
+        }
+
+        // 1. Training curves.
+        page.section("curves", "Training curves")
+        let metricsURL = run.file(RunDirectory.metricsFile)
+        if let text = try? String(contentsOf: metricsURL, encoding: .utf8), let rows = MetricsCSV(text), !rows.epochs.isEmpty {
+            page.raw("<p>Train and test RMSE after each epoch (linear scale). The dashed line is the constant-mean baseline (every answer predicted as its training-split mean)"
+                     + (numbers == nil ? ", left out here: no data" : "") + "; the green marker is the best test epoch, grey dotted lines the learning-rate changes.</p>")
+            page.raw(Plots.curves(rows, baseline: numbers?.baseline))
+        } else {
+            omitted.append("\(metricsURL.path) is missing or unreadable: no training curves")
+            page.raw("<p class=\"omitted\">No training curves: \(escape(metricsURL.path)) is missing or unreadable.</p>")
+        }
+
+        if let numbers {
+            page.raw("<p id=\"summary\" data-test-count=\"\(numbers.testCount)\" data-rmse=\"\(f5(numbers.rmse))\" data-baseline=\"\(f5(numbers.baseline))\">"
+                     + "Test split: \(numbers.testCount) galaxies. RMSE <b>\(f5(numbers.rmse))</b>, constant-mean baseline \(f5(numbers.baseline)).</p>")
+        }
+        page.end()
+
+        // 2. Per question and per answer.
+        page.section("questions", "Test RMSE per question and per answer")
+        if let numbers, !numbers.questions.isEmpty {
+            page.raw("<p>Each question's RMSE over its answer columns on the test split, beside the constant-mean baseline's. A question whose bar is not clearly below the baseline's is one the model has not learned.</p>")
+            page.raw(Plots.questionBars(numbers.questions))
+            var t = "<table class=\"numbers\"><tr><th>question</th><th></th><th>model</th><th>baseline</th><th>model / baseline</th></tr>"
+            for (q, v) in numbers.questions.enumerated() {
+                t += "<tr data-q=\"\(q + 1)\" data-model=\"\(f5(v.model))\" data-baseline=\"\(f5(v.baseline))\"><td>Q\(q + 1)</td><td>\(escape(GalaxyZooTree.questionTexts[q]))</td><td>\(f5(v.model))</td><td>\(f5(v.baseline))</td><td>\(String(format: "%.3f", v.model / v.baseline))</td></tr>"
+            }
+            page.raw(t + "</table>")
+            let baselineRows = split!.test.flatMap { _ in means }
+            var a = "<details><summary>Per answer (click to open)</summary><table class=\"numbers\"><tr><th>answer</th><th></th><th>model</th><th>baseline</th><th>mean true</th></tr>"
+            for c in 0..<k {
+                let model = Metrics.rmse(pred, target, width: k, columns: c..<(c + 1))
+                let base = Metrics.rmse(baselineRows, target, width: k, columns: c..<(c + 1))
+                let meanTrue = stride(from: c, to: target.count, by: k).map { Double(target[$0]) }.reduce(0, +) / Double(numbers.testCount)
+                a += "<tr data-answer=\"\(columns[c])\"><td>\(columns[c])</td><td>\(escape(GalaxyZooTree.answerLabels[c]))</td><td>\(f5(model))</td><td>\(f5(base))</td><td>\(String(format: "%.3f", meanTrue))</td></tr>"
+            }
+            page.raw(a + "</table></details>")
+        } else {
+            page.raw("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
+            if numbers != nil { omitted.append("per-question RMSE, calibration and the answer tables: the columns are not the 37 Galaxy Zoo answers") }
+        }
+        page.end()
+
+        // 3. Calibration.
+        page.section("calibration", "Calibration")
+        if numbers != nil, columns == GalaxyZooTree.columnNames {
+            page.raw("<p>Predicted against true vote fraction of the main answers on the test split: grey dots are galaxies (at most 400), the blue line the mean true fraction in each tenth of the predicted range, the diagonal perfect calibration. Blue above the diagonal: the model under-predicts there.</p><div class=\"grid\">")
+            for name in calibrationColumns {
+                let c = columns.firstIndex(of: name)!
+                let p = stride(from: c, to: pred.count, by: k).map { Double(pred[$0]) }, t = stride(from: c, to: target.count, by: k).map { Double(target[$0]) }
+                page.raw(Plots.calibration(name: "\(name) \(GalaxyZooTree.answerLabels[c])", predicted: p, truth: t))
+            }
+            page.raw("</div>")
+        } else {
+            page.raw("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
+        }
+        page.end()
+
+        // 4-6. Gallery, worst, saliency.
+        if let dataset, let split, let source, numbers != nil {
+            let tree = columns == GalaxyZooTree.columnNames
+            let rowError: [Double] = (0..<split.test.count).map { i in
+                Metrics.rmse(Array(pred[i * k..<(i + 1) * k]), Array(target[i * k..<(i + 1) * k]))
+            }
+            func card(_ i: Int) throws -> String {
+                let row = split.test[i], id = dataset.ids[row]
+                let url = source.imageURL(for: id)
+                let bytes: [UInt8]
+                do { bytes = try readFileBytes(url) } catch { throw GalaxyError.message("\(url.path): cannot be read (\(error))") }
+                _ = try JPEG.decode(bytes, name: url.path)
+                let crop = Array(dataset.images[row * GalaxyDataset.imageBytes..<(row + 1) * GalaxyDataset.imageBytes])
+                var s = "<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id) <small>RMSE \(f5(rowError[i]))</small></h3><div class=\"pics\">"
+                s += "<figure><img class=\"original\" width=\"212\" height=\"212\" alt=\"original \(id)\" src=\"data:image/jpeg;base64,\(Data(bytes).base64EncodedString())\"><figcaption>original</figcaption></figure>"
+                s += "<figure><img class=\"crop\" width=\"138\" height=\"138\" alt=\"crop \(id)\" src=\"\(try jpegURI(SaliencyPicture.crop(crop, zoom: 2)))\"><figcaption>69x69 crop (2x)</figcaption></figure></div>"
+                s += tree ? answerTable(prediction: Array(pred[i * k..<(i + 1) * k]), truth: Array(target[i * k..<(i + 1) * k])) : ""
+                return s + "</div>"
+            }
+            page.section("gallery", "Test galaxies")
+            page.raw("<p>The first test galaxies: the original image, the 69x69 crop the network saw, and per question of the decision tree the true and predicted top answers with their vote fractions (a question is only asked of the votes its parent answer gets: its weight is that answer's true fraction; a mismatch is red).</p><div class=\"cards\">")
+            let shown = Array(0..<min(galleryCount, split.test.count))
+            for i in shown { page.raw(try card(i)) }
+            page.raw("</div>")
+            page.end()
+            page.section("worst", "The worst-predicted test galaxies")
+            page.raw("<p>The test galaxies with the largest RMSE over their \(k) answers.</p><div class=\"cards\">")
+            let worst = rowError.indices.sorted { rowError[$0] > rowError[$1] }.prefix(worstCount)
+            for i in worst { page.raw(try card(i)) }
+            page.raw("</div>")
+            page.end()
+            page.section("saliency", "Saliency maps")
+            if let context {
+                let rows = Array(shown.prefix(saliencyCount))
+                log("saliency of \(rows.count) galaxies")
+                let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: max(1, rows.count), outputMode: mode,
+                                                tiles: TileConfig.forWork(context.info, images: rows.count))
+                let images = Metrics.images(dataset, rows.map { split.test[$0] })
+                let explained = try mapper.explain(images: images, answers: rows.map { _ in nil })
+                page.raw("<p>Where in the crop the answer comes from: the gradient of the answer named (Question 1's predicted top answer) with respect to the input pixels, computed by the backward shaders down to conv1's input; brightness is the largest |gradient| over the three colour channels, scaled to the image's largest.</p><div class=\"cards\">")
+                for (j, e) in explained.enumerated() {
+                    let crop = Array(images[j * GalaxyDataset.imageBytes..<(j + 1) * GalaxyDataset.imageBytes])
+                    let id = dataset.ids[split.test[rows[j]]]
+                    let zero = e.gradient.allSatisfy { $0 == 0 }
+                    page.raw("<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id): \(columns[e.answer]) \(escape(tree ? GalaxyZooTree.answerLabels[e.answer] : ""))"
+                             + " <small>predicted \(String(format: "%.3f", e.outputs[e.answer]))</small></h3><div class=\"pics\">"
+                             + "<figure><img class=\"crop\" width=\"276\" height=\"276\" alt=\"crop \(id)\" src=\"\(try jpegURI(SaliencyPicture.crop(crop, zoom: 4)))\"><figcaption>crop (4x)</figcaption></figure>"
+                             + "<figure><img class=\"saliency\" width=\"276\" height=\"276\" alt=\"saliency \(id)\" src=\"\(try jpegURI(SaliencyPicture.render(crop: crop, gradient: e.gradient)))\"><figcaption>"
+                             + (zero ? "gradient zero (the output is dead here)" : "|d answer / d pixel|") + "</figcaption></figure></div></div>")
+                }
+                page.raw("</div>")
+            }
+            page.end()
+        } else {
+            for (id, title) in [("gallery", "Test galaxies"), ("worst", "The worst-predicted test galaxies"), ("saliency", "Saliency maps")] {
+                page.section(id, title)
+                page.raw("<p class=\"omitted\">Left out: no data or no device to evaluate on (see below).</p>")
+                page.end()
+            }
+        }
+
+        page.section("omitted", "Left out")
+        page.raw(omitted.isEmpty ? "<p>Nothing: every section is complete.</p>" : "<ul>" + omitted.map { "<li>\(escape($0))</li>" }.joined() + "</ul>")
+        page.end()
+        return RunReport(html: page.finish(), omitted: omitted, numbers: numbers, checkpoint: checkpoint)
+    }
+
+    /// The seed's answer table drawn: per question its true and predicted top answers.
+    static func answerTable(prediction: [Float], truth: [Float]) -> String {
+        let p = AnswerTable.bestAnswers(prediction), t = AnswerTable.bestAnswers(truth)
+        var s = "<table class=\"answers\"><tr><th>question</th><th>weight</th><th>true</th><th>predicted</th></tr>"
+        for q in 0..<GalaxyZooTree.questionRanges.count {
+            let weight = GalaxyZooTree.parentColumn[q].map { truth[$0] } ?? 1
+            let miss = p[q].label != t[q].label
+            s += "<tr class=\"\(weight < 0.2 ? "faint" : "")\(miss ? " miss" : "")\"><td>Q\(q + 1) \(escape(GalaxyZooTree.questionTexts[q]))</td><td>\(String(format: "%.2f", weight))</td>"
+                + "<td>\(escape(t[q].label)) \(String(format: "%.3f", t[q].value))</td><td>\(escape(p[q].label)) \(String(format: "%.3f", p[q].value))</td></tr>"
+        }
+        return s + "</table>"
+    }
+
+    /// Pictures go in as JPEG (quality 92): a tenth of an uncompressed PNG's bytes.
+    static func jpegURI(_ image: RGBImage) throws -> String { "data:image/jpeg;base64," + Data(try JPEG.encode(image, quality: 92)).base64EncodedString() }
+    static func f5(_ v: Double) -> String { String(format: "%.5f", v) }
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+/// metrics.csv read back by its header: the columns the report plots.
+struct MetricsCSV {
+    var epochs: [Int] = [], train: [Double] = [], test: [Double] = [], lr: [Double] = []
+
+    init?(_ text: String) {
+        let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        guard let header = lines.first, let e = header.firstIndex(of: "epoch"), let tr = header.firstIndex(of: "train_rmse"),
+              let te = header.firstIndex(of: "test_rmse"), let l = header.firstIndex(of: "lr") else { return nil }
+        for row in lines.dropFirst() where row.count == header.count {
+            guard let epoch = Int(row[e]), let a = Double(row[tr]), let b = Double(row[te]), let c = Double(row[l]) else { return nil }
+            epochs.append(epoch); train.append(a); test.append(b); lr.append(c)
+        }
+    }
+}
+
+/// The HTML page: a style sheet, sections, and a script that records on load whether each image decoded.
+struct Page {
+    private var body = ""
+    let title: String
+    init(title: String) { self.title = title }
+    mutating func raw(_ s: String) { body += s + "\n" }
+    mutating func section(_ id: String, _ title: String) { body += "<section id=\"\(id)\"><h2>\(RunReport.escape(title))</h2>\n" }
+    mutating func end() { body += "</section>\n" }
+    func finish() -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(RunReport.escape(title))</title>
+        <style>
+        body { font-family: sans-serif; margin: 1.5em auto; max-width: 1150px; color: #222; }
+        h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.6em; }
+        .meta, small { color: #666; }
+        table { border-collapse: collapse; font-size: 13px; margin: .5em 0; }
+        td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; }
+        table.numbers td:nth-child(n+3) { text-align: right; font-family: monospace; }
+        .grid { display: flex; flex-wrap: wrap; gap: 8px; }
+        .cards { display: flex; flex-wrap: wrap; gap: 14px; }
+        .card { border: 1px solid #ddd; padding: 8px; border-radius: 4px; }
+        .card h3 { font-size: 14px; margin: 0 0 6px 0; }
+        .pics { display: flex; gap: 8px; align-items: flex-end; }
+        figure { margin: 0; } figcaption { font-size: 12px; color: #666; }
+        img { image-rendering: pixelated; }
+        table.answers { font-size: 11px; } tr.faint { color: #aaa; } tr.miss td:nth-child(4) { color: #c00; font-weight: bold; }
+        .omitted { color: #a60; }
+        </style></head>
+        <body>
+        \(body)<script>
+        window.addEventListener('load', function () {
+          var images = document.querySelectorAll('img'), decoded = 0;
+          images.forEach(function (img) {
+            img.setAttribute('data-natural-width', img.naturalWidth);
+            img.setAttribute('data-natural-height', img.naturalHeight);
+            if (img.complete && img.naturalWidth > 0) decoded++;
+          });
+          document.body.setAttribute('data-images', images.length);
+          document.body.setAttribute('data-images-decoded', decoded);
+        });
+        </script>
+        </body></html>
+
+        """
+    }
+}
+
+/// The report's SVG plots.
+enum Plots {
+    static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// Nice tick values covering lo...hi.
+    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+        let span = max(hi - lo, 1e-9), raw = span / Double(count)
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? raw
+        var v = ceil(lo / step) * step, out: [Double] = []
+        while v <= hi + step * 1e-6 { out.append(v); v += step }
+        return out
+    }
+
+    static func curves(_ m: MetricsCSV, baseline: Double?) -> String {
+        let (width, height, left, right, top, bottom) = (760.0, 360.0, 70.0, 20.0, 20.0, 50.0)
+        let pw = width - left - right, ph = height - top - bottom
+        let values = (m.train + m.test + (baseline.map { [$0] } ?? [])).filter(\.isFinite)
+        var lo = values.min() ?? 0, hi = values.max() ?? 1
+        let pad = max((hi - lo) * 0.08, 1e-4)
+        lo = max(0, lo - pad); hi += pad
+        let n = m.epochs.count
+        func x(_ i: Int) -> Double { left + (n <= 1 ? pw / 2 : pw * Double(i) / Double(n - 1)) }
+        func y(_ v: Double) -> Double { top + ph * (1 - (v - lo) / (hi - lo)) }
+        var s = "<svg class=\"plot curves\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"12\">"
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>"
+        for t in ticks(lo, hi) {
+            s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(f(y(t)))\" y2=\"\(f(y(t)))\" stroke=\"#eee\"/><text x=\"\(left - 6)\" y=\"\(f(y(t) + 4))\" text-anchor=\"end\">\(String(format: "%g", t))</text>"
+        }
+        let step = max(1, Int((Double(n) / 10).rounded(.up)))
+        for i in stride(from: 0, to: n, by: step) { s += "<text x=\"\(f(x(i)))\" y=\"\(f(top + ph + 18))\" text-anchor=\"middle\">\(m.epochs[i])</text>" }
+        s += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 10))\" text-anchor=\"middle\">epoch</text>"
+        s += "<text x=\"16\" y=\"\(f(top + ph / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f(top + ph / 2)))\">RMSE</text>"
+        for i in 1..<max(1, n) where m.lr[i] != m.lr[i - 1] {
+            s += "<line class=\"lr-change\" x1=\"\(f(x(i)))\" x2=\"\(f(x(i)))\" y1=\"\(top)\" y2=\"\(top + ph)\" stroke=\"#999\" stroke-dasharray=\"2 3\"/>"
+                + "<text x=\"\(f(x(i) + 3))\" y=\"\(top + 12)\" fill=\"#666\">lr \(String(format: "%g", m.lr[i]))</text>"
+        }
+        if let best = m.test.indices.filter({ m.test[$0].isFinite }).min(by: { m.test[$0] < m.test[$1] }) {
+            s += "<circle class=\"best\" cx=\"\(f(x(best)))\" cy=\"\(f(y(m.test[best])))\" r=\"7\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2.5\"/>"
+                + "<text x=\"\(f(x(best)))\" y=\"\(f(y(m.test[best]) + 22))\" text-anchor=\"\(best * 2 >= n ? "end" : best * 2 < n - 1 ? "start" : "middle")\" fill=\"#2ca02c\">best: epoch \(m.epochs[best]), \(String(format: "%.5f", m.test[best]))</text>"
+        }
+        if let b = baseline {
+            s += "<line class=\"baseline\" x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(f(y(b)))\" y2=\"\(f(y(b)))\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/>"
+        }
+        for (series, color) in [(m.train, "#1f77b4"), (m.test, "#ff7f0e")] {
+            let pts = series.enumerated().filter { $0.element.isFinite }.map { "\(f(x($0.offset))),\(f(y($0.element)))" }
+            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(pts.joined(separator: " "))\"/>"
+            for p in pts { let xy = p.split(separator: ","); s += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\" fill=\"\(color)\"/>" }
+        }
+        var legend = [("#1f77b4", "train", ""), ("#ff7f0e", "test", "")]
+        if baseline != nil { legend.append(("#d62728", "constant-mean baseline", "6 4")) }
+        for (j, (color, name, dash)) in legend.enumerated() {
+            let ly = top + 16 + 18 * Double(j)
+            s += "<line x1=\"\(f(left + pw - 200))\" x2=\"\(f(left + pw - 176))\" y1=\"\(f(ly - 4))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\" stroke-dasharray=\"\(dash)\"/><text x=\"\(f(left + pw - 170))\" y=\"\(f(ly))\">\(name)</text>"
+        }
+        return s + "</svg>"
+    }
+
+    static func questionBars(_ q: [(model: Double, baseline: Double)]) -> String {
+        let (width, height, left, top, bottom) = (760.0, 260.0, 60.0, 20.0, 40.0)
+        let pw = width - left - 20, ph = height - top - bottom
+        let hi = (q.flatMap { [$0.model, $0.baseline] }.filter(\.isFinite).max() ?? 1) * 1.1
+        func y(_ v: Double) -> Double { top + ph * (1 - v / hi) }
+        let slot = pw / Double(q.count), bar = slot * 0.35
+        var s = "<svg class=\"plot questions\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"12\">"
+        for t in ticks(0, hi) {
+            s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(f(y(t)))\" y2=\"\(f(y(t)))\" stroke=\"#eee\"/><text x=\"\(left - 6)\" y=\"\(f(y(t) + 4))\" text-anchor=\"end\">\(String(format: "%g", t))</text>"
+        }
+        for (i, v) in q.enumerated() {
+            let x0 = left + slot * Double(i) + slot * 0.15
+            for (j, (value, color)) in [(v.model, "#1f77b4"), (v.baseline, "#bbbbbb")].enumerated() where value.isFinite {
+                s += "<rect x=\"\(f(x0 + bar * Double(j)))\" y=\"\(f(y(value)))\" width=\"\(f(bar))\" height=\"\(f(top + ph - y(value)))\" fill=\"\(color)\"><title>Q\(i + 1) \(j == 0 ? "model" : "baseline") \(String(format: "%.5f", value))</title></rect>"
+            }
+            s += "<text x=\"\(f(x0 + bar))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">Q\(i + 1)</text>"
+        }
+        s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(top + ph)\" y2=\"\(top + ph)\" stroke=\"#333\"/>"
+        s += "<rect x=\"\(left + pw - 170)\" y=\"\(top)\" width=\"12\" height=\"12\" fill=\"#1f77b4\"/><text x=\"\(left + pw - 152)\" y=\"\(top + 10)\">model</text>"
+        s += "<rect x=\"\(left + pw - 100)\" y=\"\(top)\" width=\"12\" height=\"12\" fill=\"#bbbbbb\"/><text x=\"\(left + pw - 82)\" y=\"\(top + 10)\">baseline</text>"
+        return s + "</svg>"
+    }
+
+    static func calibration(name: String, predicted p: [Double], truth t: [Double]) -> String {
+        let (size, m) = (250.0, 36.0)
+        let pw = size - m - 10
+        func x(_ v: Double) -> Double { m + pw * min(max(v, 0), 1) }
+        func y(_ v: Double) -> Double { 10 + pw * (1 - min(max(v, 0), 1)) }
+        var s = "<svg class=\"plot calibration\" width=\"\(Int(size))\" height=\"\(Int(size + 16))\" font-size=\"11\">"
+        s += "<rect x=\"\(m)\" y=\"10\" width=\"\(pw)\" height=\"\(pw)\" fill=\"none\" stroke=\"#333\"/>"
+        s += "<line class=\"diagonal\" x1=\"\(f(x(0)))\" y1=\"\(f(y(0)))\" x2=\"\(f(x(1)))\" y2=\"\(f(y(1)))\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>"
+        for v in [0.0, 0.5, 1.0] {
+            s += "<text x=\"\(f(x(v)))\" y=\"\(f(10 + pw + 12))\" text-anchor=\"middle\">\(String(format: "%g", v))</text><text x=\"\(m - 4)\" y=\"\(f(y(v) + 4))\" text-anchor=\"end\">\(String(format: "%g", v))</text>"
+        }
+        let every = max(1, p.count / 400)
+        for i in stride(from: 0, to: p.count, by: every) where p[i].isFinite { s += "<circle cx=\"\(f(x(p[i])))\" cy=\"\(f(y(t[i])))\" r=\"1.6\" fill=\"#999\" fill-opacity=\"0.6\"/>" }
+        var pts: [String] = []
+        for b in 0..<10 {
+            let inBin = p.indices.filter { p[$0].isFinite && max(0, min(Int(p[$0] * 10), 9)) == b }
+            guard !inBin.isEmpty else { continue }
+            let mp = inBin.map { p[$0] }.reduce(0, +) / Double(inBin.count), mt = inBin.map { t[$0] }.reduce(0, +) / Double(inBin.count)
+            pts.append("\(f(x(mp))),\(f(y(mt)))")
+        }
+        if !pts.isEmpty {
+            s += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(pts.joined(separator: " "))\"/>"
+            for q in pts { let xy = q.split(separator: ","); s += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"#1f77b4\"/>" }
+        }
+        s += "<text x=\"\(f(m + pw / 2))\" y=\"\(f(size + 12))\" text-anchor=\"middle\">\(RunReport.escape(name)): predicted (x) vs true (y)</text>"
+        return s + "</svg>"
+    }
+}
