@@ -191,14 +191,20 @@ extension CLITests {
     func testConcurrentPreparesBuildOnceAndAReadOnlyFolderUsesTheUserCache() throws {
         let data = dir.appendingPathComponent("data").path
         XCTAssertEqual(try galaxy(["synth", "--count", "400", "--seed", "24", "--out", data]).status, 0)
+        // This test holds the prepare lock first, so that both processes find it taken whatever their timing;
+        // once it lets go, one prepares and the other waits for it, then reads what it wrote.
+        let cache = URL(fileURLWithPath: "\(data)/galaxy-cache.bin")
+        var held: FileLock? = try FileLock.acquire(cache.appendingPathExtension("lock"), purpose: "test")
         let (a, b) = (try Background(["prepare", data], in: dir), try Background(["prepare", data], in: dir))
+        XCTAssertTrue(a.waitUntil { a.stderr.contains("waiting for process \(getpid())") && b.stderr.contains("waiting for process \(getpid())") },
+                      a.stderr + b.stderr)
+        held?.release()
+        held = nil
         XCTAssertEqual(a.finish(), 0, a.stderr)
         XCTAssertEqual(b.finish(), 0, b.stderr)
         let outputs = [a.stdout, b.stdout]
         XCTAssertEqual(outputs.filter { $0.hasPrefix("wrote ") }.count, 1, "exactly one process prepares:\n\(outputs)")
         XCTAssertEqual(outputs.filter { $0.hasPrefix("up to date: ") }.count, 1, "the other uses its cache:\n\(outputs)")
-        XCTAssertTrue((a.stderr + b.stderr).contains("waiting for process"), a.stderr + b.stderr)
-        let cache = URL(fileURLWithPath: "\(data)/galaxy-cache.bin")
         let prepared = try GalaxyCache.loadOrPrepare(DataSource(dataDir: URL(fileURLWithPath: data)), strict: true, progress: nil)
         XCTAssertEqual(prepared.count, 400)
 
