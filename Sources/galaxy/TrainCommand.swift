@@ -124,7 +124,7 @@ struct TrainCommand: ParsableCommand {
                 case .dead: throw ExitCode(ExitStatus.modelDead)
                 }
             }
-            try RunData.save(source, runDir: runDir)
+            try directory.writeDataRecord(source)
             trainer.progress = ProgressReporter(label: "train", total: 0)
             trainer.log = { print($0); fflush(stdout) }
             if let world { print("distributed: \(world.size) ranks, batch \(trainer.options.batch) split into \(world.size) shards per step") }

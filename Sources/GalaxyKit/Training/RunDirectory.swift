@@ -159,7 +159,7 @@ public final class RunDirectory {
         try AtomicFile.write(Data(svg.utf8), to: file(Self.lossPlotFile))
     }
 
-    func writeDataRecord(_ source: DataSource) throws { try RunData.save(source, runDir: url) }
+    public func writeDataRecord(_ source: DataSource) throws { try RunData.save(source, runDir: url) }
 
     // MARK: Reading
 

@@ -315,11 +315,10 @@ public final class Trainer {
 
     /// What a failed run leaves to continue from, and the command that does.
     var savedStateDescription: String {
-        guard let saved else {
+        guard let at = savedAt else {
             return "No state had been saved yet (none is written before the first epoch ends or the first --checkpoint-every interval); "
                 + "nothing in \(runDir.path) was changed by this run"
         }
-        let at = saved.step == 0 ? "after epoch \(saved.epoch)" : "at epoch \(saved.epoch + 1), step \(saved.step)"
         return "The state saved \(at) is intact (\(directory.file(Self.lastState).path)); "
             + "resume with: galaxy train --resume \(runDir.path)"
     }
@@ -607,8 +606,15 @@ public final class Trainer {
         return TestEvaluation(total: loss, columnSquaredErrors: columns, columnOutputSums: outputSums)
     }
 
+    /// The weights on disk that a NaN leaves intact: the last resumable state, also a mid-epoch one.
     var lastCheckpointDescription: String {
-        state.epoch > 0 ? runDir.appendingPathComponent(Self.lastWeights).path + " (epoch \(state.epoch))" : "none (no epoch finished)"
+        guard let at = savedAt else { return "none (nothing saved yet)" }
+        return directory.file(Self.lastWeights).path + " (\(at))"
+    }
+
+    /// Where the resumable state on disk stands ("after epoch 2", "at epoch 3, step 40"), nil when none is.
+    var savedAt: String? {
+        saved.map { $0.step == 0 ? "after epoch \($0.epoch)" : "at epoch \($0.epoch + 1), step \($0.step)" }
     }
 
     func checkpointMetadata() -> [String: String] {
