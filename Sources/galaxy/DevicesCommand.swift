@@ -6,7 +6,15 @@ struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices", abstract: "List the Vulkan devices; pick one with --device INDEX|NAME or GALAXY_DEVICE.")
 
-    @Flag(name: .shortAndLong, help: "Also the chosen device's memory heaps and types, and the type each buffer role uses.") var verbose = false
+    @Flag(name: .shortAndLong, help: "Also the chosen device's memory heaps and types, its limits, and the type each buffer role uses.") var verbose = false
+    @Option(help: "Show which device this index or name substring picks (as --device does for every command; default: GALAXY_DEVICE).")
+    var device: String?
+
+    /// Vulkan drivers some Debian packages install without registering them with the loader: listed when
+    /// present and not in use, with the setting that adds them.
+    static let unregisteredDrivers = [
+        (file: "/usr/lib/chromium/vk_swiftshader_icd.json", name: "SwiftShader", package: "chromium-common"),
+    ]
 
     func run() throws {
         try reportingErrors {
@@ -16,8 +24,20 @@ struct DevicesCommand: ParsableCommand {
                              d.type, Double(d.memoryBytes) / 1073741824, d.subgroupSize, d.apiVersion))
             }
             print("* default (discrete > integrated > virtual > CPU)")
+            let selector = device ?? VulkanContext.environmentDeviceSelector
+            if let selector, !selector.isEmpty {
+                let picked = try VulkanContext.choose(devices, selector: selector)
+                print("\(device != nil ? "--device \(selector)" : "GALAXY_DEVICE=\(selector)") picks \(picked.index)  \(picked.name)")
+            }
+            let environment = ProcessInfo.processInfo.environment
+            let named = ["VK_DRIVER_FILES", "VK_ADD_DRIVER_FILES", "VK_ICD_FILENAMES"].compactMap { environment[$0] }.joined(separator: ":")
+            for driver in Self.unregisteredDrivers where FileManager.default.fileExists(atPath: driver.file) && !named.contains(driver.file)
+                && !devices.contains(where: { $0.name.localizedCaseInsensitiveContains(driver.name) }) {
+                print("also installed, not registered with the Vulkan loader: \(driver.name) (\(driver.package)); "
+                      + "VK_ADD_DRIVER_FILES=\(driver.file) adds it, VK_DRIVER_FILES=\(driver.file) makes it the only one")
+            }
             if verbose {
-                let context = try VulkanContext()
+                let context = try VulkanContext(selector: selector)
                 print("\n\(context.info.name):")
                 for line in context.memoryReport() { print("  " + line) }
                 let budget = try ByteSize.deviceMemory(nil) ?? DeviceDataset.defaultBudget(context)

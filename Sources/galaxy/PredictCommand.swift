@@ -34,7 +34,7 @@ struct PredictCommand: ParsableCommand {
             let truth = try labels.map { try GalaxyLabels.load(URL(fileURLWithPath: $0)) }
             var pixels = [UInt8]()
             for path in images { pixels += try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: path)) }
-            let context = try VulkanContext(selector: device)
+            let context = try openDevice(device)
             let views = try ttaViews(tta)
             // Tiles by the work (lavapipe: up to one batch of views, the kernels quickest to create, 0.1 s against 10 s).
             let tiles = TileConfig.forWork(context.info, images: images.count * views.count)

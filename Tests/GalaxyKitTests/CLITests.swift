@@ -143,7 +143,9 @@ final class CLITests: XCTestCase {
     func testUnknownDeviceIsAClearError() throws {
         let data = dir.appendingPathComponent("data").path
         XCTAssertEqual(try galaxy(["synth", "--count", "4", "--out", data]).status, 0)
-        try assertFails(["train", "--data", data, "--device", "no-such-gpu", "--run", dir.appendingPathComponent("r").path], mentioning: ["no-such-gpu", "llvmpipe"])
+        // The error lists the devices present, whichever drivers the loader sees (VK_DRIVER_FILES).
+        let present = try VulkanContext.listDevices().devices.map(\.name)
+        try assertFails(["train", "--data", data, "--device", "no-such-gpu", "--run", dir.appendingPathComponent("r").path], mentioning: ["no-such-gpu"] + present)
         // Too little device memory for two batches of images: the sizes and what to change, and no run directory.
         let run = dir.appendingPathComponent("small").path
         try assertFails(["train", "--data", data, "--batch", "2", "--device-memory", "20K", "--run", run],
@@ -154,6 +156,66 @@ final class CLITests: XCTestCase {
 }
 
 extension CLITests {
+    /// Two Vulkan drivers at once, lavapipe and SwiftShader (chromium-common ships it without registering
+    /// it): `galaxy devices` lists both and says how to add an unregistered one, `--device NAME` picks
+    /// each, and a prediction on either gives the same outputs (two compilers, one network).
+    func testSecondDriverIsListedAndPickedByName() throws {
+        let swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json"
+        guard FileManager.default.fileExists(atPath: swiftshader) else { throw XCTSkip("\(swiftshader) absent: make deps installs chromium-common") }
+        let icds = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/share/vulkan/icd.d")) ?? []
+        guard let lavapipe = icds.first(where: { $0.hasPrefix("lvp_icd") }).map({ "/usr/share/vulkan/icd.d/\($0)" }) else {
+            throw XCTSkip("no lavapipe ICD file in /usr/share/vulkan/icd.d (mesa-vulkan-drivers)")
+        }
+        // Whatever drivers this test process was given, the child sees exactly these.
+        let lavapipeOnly = ["VK_DRIVER_FILES": lavapipe, "VK_ICD_FILENAMES": lavapipe, "VK_ADD_DRIVER_FILES": "", "GALAXY_DEVICE": ""]
+        var r = try galaxy(["devices"], env: lavapipeOnly)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("llvmpipe") && !r.stdout.contains("SwiftShader Device"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("VK_ADD_DRIVER_FILES=\(swiftshader)"), "the unregistered driver and how to add it:\n\(r.stdout)")
+
+        // VK_ADD_DRIVER_FILES adds a driver to the ones the loader finds itself (and is ignored beside
+        // VK_DRIVER_FILES, which this test process may have been given: then only the list below runs).
+        let environment = ProcessInfo.processInfo.environment
+        if environment["VK_DRIVER_FILES"] == nil && environment["VK_ICD_FILENAMES"] == nil {
+            r = try galaxy(["devices"], env: ["VK_ADD_DRIVER_FILES": swiftshader, "GALAXY_DEVICE": ""])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("SwiftShader") && r.stdout.contains("llvmpipe"), r.stdout)
+        }
+        let both = ["VK_DRIVER_FILES": "\(lavapipe):\(swiftshader)", "VK_ICD_FILENAMES": "\(lavapipe):\(swiftshader)", "VK_ADD_DRIVER_FILES": "", "GALAXY_DEVICE": ""]
+        r = try galaxy(["devices"], env: both)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let listed = r.stdout.split(separator: "\n").filter { $0.contains("Vulkan 1.") }
+        XCTAssertEqual(listed.count, 2, r.stdout)
+        XCTAssertTrue(listed.contains { $0.contains("llvmpipe") } && listed.contains { $0.contains("SwiftShader") }, r.stdout)
+        XCTAssertFalse(r.stdout.contains("not registered"), "SwiftShader is registered now:\n\(r.stdout)")
+        for (selector, name) in [("swiftshader", "SwiftShader"), ("llvmpipe", "llvmpipe")] {
+            r = try galaxy(["devices", "--verbose", "--device", selector], env: both)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let picked = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("--device \(selector) picks") }, r.stdout)
+            XCTAssertTrue(picked.contains(name), String(picked))
+            XCTAssertTrue(r.stdout.contains("\n\(name)"), "the verbose report is the picked device's:\n\(r.stdout)")
+            XCTAssertTrue(r.stdout.contains("maxMemoryAllocationSize"), r.stdout)
+        }
+
+        // One prediction on each: the log names the device picked, and the outputs agree.
+        let golden = Self.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors").path
+        let image = Self.shared.appendingPathComponent("kaggle-sample/images_training_rev1/101654.jpg").path
+        var outputs: [[String: Double]] = []
+        for (selector, name) in [("swiftshader", "SwiftShader"), ("llvmpipe", "llvmpipe")] {
+            r = try galaxy(["predict", "--json", "--device", selector, "--checkpoint", golden, image], env: both)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("device: \(name)"), r.stderr)
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+            outputs.append(try XCTUnwrap(json.first?["outputs"] as? [String: Double]))
+        }
+        XCTAssertEqual(outputs[0].count, 37)
+        let scale = outputs[1].values.map(abs).max()!
+        let worst = GalaxyZooTree.columnNames.map { abs(outputs[0][$0]! - outputs[1][$0]!) }.max()!
+        print("SwiftShader vs lavapipe, one image: max abs diff \(worst), relative \(worst / scale)")
+        // The two drivers may sum in different orders and contract differently: float32 rounding, not 1e-4 of the scale.
+        XCTAssertLessThan(worst / scale, 1e-4)
+    }
+
     func testConstrainedOutputModeIsRecordedAndUsed() throws {
         let data = dir.appendingPathComponent("data").path, run = dir.appendingPathComponent("run").path
         XCTAssertEqual(try galaxy(["synth", "--count", "8", "--seed", "2", "--out", data]).status, 0)

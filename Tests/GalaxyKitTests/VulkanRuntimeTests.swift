@@ -66,28 +66,44 @@ final class VulkanRuntimeTests: GPUTestCase {
     /// but not on each other; d = relu(b) depends on b; writing x again must wait for the read of x.
     /// Poisoned outputs and the values check that every dispatch saw its inputs.
     func testBarriersOnlyBetweenDependentDispatches() throws {
-        let x = try input(randomFloats(64, seed: 3))
-        let (a, b, c, d) = (try output(64), try output(64), try output(64), try output(64))
+        // x is written in two halves of h floats: the second starts at a multiple of the device's
+        // minStorageBufferOffsetAlignment (from 4 to 256 bytes), so h is 32 floats or more.
+        let h = max(32, Int(context.limits.minStorageBufferOffsetAlignment) / 4), n = 2 * h
+        let x = try input(randomFloats(n, seed: 3))
+        let (a, b, c, d) = (try output(n), try output(n), try output(n), try output(n))
         let seq = try CommandSequence(context)
-        try kernels.reluForward(seq, x: x.floats(0, 64), y: a.floats(0, 64), count: 64)
+        try kernels.reluForward(seq, x: x.floats(0, n), y: a.floats(0, n), count: n)
         XCTAssertEqual(seq.barriers, 0)
-        try kernels.reluBackward(seq, y: a.floats(0, 64), dy: a.floats(0, 64), dx: b.floats(0, 64), count: 64)  // reads a
+        try kernels.reluBackward(seq, y: a.floats(0, n), dy: a.floats(0, n), dx: b.floats(0, n), count: n)  // reads a
         XCTAssertEqual(seq.barriers, 1)
-        try kernels.reluForward(seq, x: a.floats(0, 64), y: c.floats(0, 64), count: 64)  // reads a too: no new barrier
+        try kernels.reluForward(seq, x: a.floats(0, n), y: c.floats(0, n), count: n)  // reads a too: no new barrier
         XCTAssertEqual(seq.barriers, 1)
-        try kernels.reluForward(seq, x: b.floats(0, 64), y: d.floats(0, 64), count: 64)  // reads b
+        try kernels.reluForward(seq, x: b.floats(0, n), y: d.floats(0, n), count: n)  // reads b
         XCTAssertEqual(seq.barriers, 2)
-        try kernels.reluForward(seq, x: d.floats(0, 32), y: x.floats(32, 32), count: 32)  // reads d (pending write)
+        try kernels.reluForward(seq, x: d.floats(0, h), y: x.floats(h, h), count: h)  // reads d (pending write)
         XCTAssertEqual(seq.barriers, 3)
-        try kernels.reluForward(seq, x: c.floats(0, 32), y: x.floats(0, 32), count: 32)  // x[0..<32]: nothing pending touches it
+        try kernels.reluForward(seq, x: c.floats(0, h), y: x.floats(0, h), count: h)  // x[0..<h]: nothing pending touches it
         XCTAssertEqual(seq.barriers, 3)
         try seq.submit()
-        let want = randomFloats(64, seed: 3).map { max($0, 0) }
-        XCTAssertEqual(try result(a, 64), want)
-        XCTAssertEqual(try result(b, 64), want.map { $0 > 0 ? $0 : 0 })
-        XCTAssertEqual(try result(c, 64), want)
-        XCTAssertEqual(try result(d, 64), want)
-        XCTAssertEqual(try x.download(count: 64), Array(want[0..<32] + want[0..<32]))  // relu(c) then relu(d), first halves
+        let want = randomFloats(n, seed: 3).map { max($0, 0) }
+        XCTAssertEqual(try result(a, n), want)
+        XCTAssertEqual(try result(b, n), want.map { $0 > 0 ? $0 : 0 })
+        XCTAssertEqual(try result(c, n), want)
+        XCTAssertEqual(try result(d, n), want)
+        XCTAssertEqual(try x.download(count: n), Array(want[0..<h] + want[0..<h]))  // relu(c) then relu(d), first halves
+    }
+
+    /// A binding at an offset the device does not allow is an error naming the buffer and the limit
+    /// (recorded before any Vulkan call), not a crash or a validation message.
+    func testMisalignedBindingIsAClearError() throws {
+        let alignment = Int(context.limits.minStorageBufferOffsetAlignment)
+        guard alignment > 4 else { throw XCTSkip("\(context.info.name) binds at any 4-byte offset (minStorageBufferOffsetAlignment \(alignment))") }
+        let x = try input(randomFloats(64, seed: 3), "misaligned input"), y = try output(64)
+        let seq = try CommandSequence(context)
+        XCTAssertThrowsError(try kernels.reluForward(seq, x: x.floats(1, 32), y: y.floats(0, 32), count: 32)) {
+            let text = "\($0)"
+            for part in ["misaligned input", "byte offset 4", "minStorageBufferOffsetAlignment \(alignment)"] { XCTAssertTrue(text.contains(part), "\(part) not in: \(text)") }
+        }
     }
 
     /// The discrete-GPU memory layout on this device: device buffers unmapped, every transfer through
@@ -131,6 +147,18 @@ final class VulkanRuntimeTests: GPUTestCase {
             let text = "\($0)"
             XCTAssertTrue(text.contains("huge activations"), text)
             XCTAssertTrue(text.contains("\(1 << 44)") || text.contains("\((1 << 44) >> 20) MiB"), text)
+            XCTAssertTrue(text.contains("maxMemoryAllocationSize"), text)
+        }
+        // Within the heap but over maxMemoryAllocationSize (on a device whose heap is larger than that):
+        // refused too, never handed to vkAllocateMemory. And through a staging role's memory types.
+        let cap = context.maxMemoryAllocationSize
+        if cap < UInt64(context.largestDeviceLocalHeap) {
+            XCTAssertThrowsError(try DeviceBuffer(context, bytes: Int(cap) + 4096, label: "over the allocation size")) {
+                XCTAssertTrue("\($0)".contains("over the allocation size") && "\($0)".contains("maxMemoryAllocationSize"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try DeviceBuffer(context, bytes: 1 << 44, label: "huge upload", role: .upload)) {
+            XCTAssertTrue("\($0)".contains("huge upload"), "\($0)")
         }
     }
 }

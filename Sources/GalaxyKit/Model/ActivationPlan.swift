@@ -38,8 +38,9 @@ public struct ActivationPlan: Sendable {
         public func overlaps(_ other: Tensor) -> Bool { offset < other.offset + other.bytes && other.offset < offset + bytes }
     }
 
-    /// Offsets are multiples of 256 bytes, which satisfies any device's minStorageBufferOffsetAlignment.
-    public static let alignment = 256
+    /// Offsets are multiples of 256 bytes, which satisfies any device's minStorageBufferOffsetAlignment
+    /// (VulkanContext checks that the device's is at most that).
+    public static let alignment = VulkanContext.bindingAlignment
     /// Alive from before the first op to after the last.
     static let wholePass: Set<String> = ["input", "target", "output"]
 

@@ -51,15 +51,19 @@ public final class DeviceDataset {
         self.targetWidth = targetWidth
         // A binding sees at most maxStorageBufferRange bytes (128 MiB on lavapipe), so resident images are
         // bound as up to 8 windows of one buffer; a window starts at a multiple of 256 images so its
-        // byte offset meets any minStorageBufferOffsetAlignment (256 at most) whatever the image size.
+        // byte offset is a multiple of VulkanContext.bindingAlignment (256 bytes) whatever the image size.
         let maxRange = min(windowBytes ?? Int.max, Int(context.limits.maxStorageBufferRange), Int(Int32.max))
         let perWindow = max(256, (maxRange / imageBytes) / 256 * 256)
-        precondition(perWindow * imageBytes <= Int(context.limits.maxStorageBufferRange) || count <= perWindow, "image too large for one binding")
+        if perWindow * imageBytes > Int(context.limits.maxStorageBufferRange) && count > perWindow {
+            throw GalaxyError.message("256 images of \(side)x\(side) (\(ByteSize.describe(256 * imageBytes))) are more than one binding holds on "
+                                      + "\(context.info.name) (maxStorageBufferRange \(ByteSize.describe(Int(context.limits.maxStorageBufferRange))))")
+        }
         let windowCount = (count + perWindow - 1) / perWindow
         // Whole 4-byte words, since the shader reads uint words.
         let padded = (bytes.count + 3) / 4 * 4
         let budget = budget ?? Self.defaultBudget(context)
-        if padded <= budget && windowCount <= 8 {
+        // Resident images are one buffer: they stream when one allocation cannot hold them either.
+        if padded <= budget && windowCount <= 8 && padded <= context.largestAllocation(for: .device) {
             residency = .resident
             imagesPerWindow = perWindow
             let images = try DeviceBuffer(context, bytes: padded, label: "dataset images")

@@ -56,7 +56,7 @@ public final class DeviceNetwork {
     public let outputMode: OutputMode
 
     /// Float offset of each parameter tensor in `params`/`grads`/`momentum`, 64-float aligned so each
-    /// can be bound on its own (256 bytes satisfies every device's minStorageBufferOffsetAlignment).
+    /// can be bound on its own (256 bytes, VulkanContext.bindingAlignment, satisfies every device's minStorageBufferOffsetAlignment).
     public let offsets: [String: Int]
     public let parameterCount: Int
     public let params: DeviceBuffer

@@ -181,6 +181,10 @@ public final class CommandSequence {
         }
         let (gx, gy) = Self.groupCounts(invocations: invocations, workgroupSize: pipeline.workgroupSize,
                                         maxX: Int(context.limits.maxComputeWorkGroupCount.0))
+        guard gy <= Int(context.limits.maxComputeWorkGroupCount.1) else {
+            throw VulkanError("\(pipeline.name): \(invocations) invocations need \(gx) x \(gy) workgroups of \(pipeline.workgroupSize), over this device's "
+                              + "maxComputeWorkGroupCount \(context.limits.maxComputeWorkGroupCount.0) x \(context.limits.maxComputeWorkGroupCount.1)")
+        }
         vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1)
         accesses.append((reads, writes))
         records.append(DispatchRecord(name: label ?? pipeline.name, workgroups: gx * gy, invocations: invocations, macs: macs,
@@ -310,8 +314,10 @@ public final class CommandSequence {
             if VkDeviceSize(r.bytes) > VkDeviceSize(limits.maxStorageBufferRange) {
                 throw VulkanError("binding \(r.buffer.label) spans \(r.bytes) bytes, over this device's maxStorageBufferRange \(limits.maxStorageBufferRange)")
             }
-            precondition(VkDeviceSize(r.offset) % limits.minStorageBufferOffsetAlignment == 0,
-                         "offset \(r.offset) of \(r.buffer.label) breaks minStorageBufferOffsetAlignment \(limits.minStorageBufferOffsetAlignment)")
+            if VkDeviceSize(r.offset) % limits.minStorageBufferOffsetAlignment != 0 {
+                throw VulkanError("binding \(r.buffer.label) at byte offset \(r.offset), not a multiple of this device's minStorageBufferOffsetAlignment "
+                                  + "\(limits.minStorageBufferOffsetAlignment) (offsets that are multiples of \(VulkanContext.bindingAlignment) suit every device)")
+            }
             return VkDescriptorBufferInfo(buffer: r.buffer.handle, offset: VkDeviceSize(r.offset), range: VkDeviceSize(r.bytes))
         }
         infos.withUnsafeMutableBufferPointer { ip in

@@ -29,6 +29,7 @@ public final class ComputePipeline: @unchecked Sendable {
         self.workgroupSize = Int(specialization[0])
         let code = try ShaderLibrary.spirv(named: shader)
         access = ShaderAccess(spirv: code)
+        try Self.checkDevice(context, shader: shader, bindings: bindings, workgroupSize: Int(specialization[0]), spirv: code)
         let device = context.device
 
         var module: VkShaderModule?
@@ -112,6 +113,28 @@ public final class ComputePipeline: @unchecked Sendable {
         self.pipeline = pipeline!
     }
 
+    /// What this pipeline needs of the device beyond what VulkanContext checks for every device: its
+    /// storage-buffer bindings, its workgroup size and the subgroup operations its SPIR-V declares. A
+    /// device short of one gets an error naming the limit or the operations, before any Vulkan call that
+    /// the specification would forbid.
+    static func checkDevice(_ context: VulkanContext, shader: String, bindings: Int, workgroupSize: Int, spirv: [UInt32]) throws {
+        let l = context.limits, name = context.info.name
+        let bindingLimits = [("maxPerStageDescriptorStorageBuffers", l.maxPerStageDescriptorStorageBuffers),
+                             ("maxDescriptorSetStorageBuffers", l.maxDescriptorSetStorageBuffers), ("maxPerStageResources", l.maxPerStageResources)]
+        for (limit, value) in bindingLimits where bindings > Int(value) {
+            throw VulkanError("shader \(shader) binds \(bindings) storage buffers; device \(name) allows \(value) (\(limit))")
+        }
+        let sizeLimits = [("maxComputeWorkGroupSize[0]", l.maxComputeWorkGroupSize.0), ("maxComputeWorkGroupInvocations", l.maxComputeWorkGroupInvocations)]
+        for (limit, value) in sizeLimits where workgroupSize > Int(value) {
+            throw VulkanError("shader \(shader) asks for workgroups of \(workgroupSize) invocations; device \(name) allows \(value) (\(limit))")
+        }
+        let missing = SubgroupCapability.required(spirv).filter { context.info.subgroupOperations & $0.feature != $0.feature }
+        if !missing.isEmpty {
+            throw VulkanError("shader \(shader) uses subgroup operations (\(missing.map(\.name).joined(separator: ", "))) that device \(name) does not "
+                              + "support in compute shaders (VkPhysicalDeviceSubgroupProperties)")
+        }
+    }
+
     deinit {
         vkDestroyPipeline(device, pipeline, nil)
         vkDestroyPipelineLayout(device, layout, nil)
@@ -151,5 +174,40 @@ extension VulkanContext {
         try seq.dispatch(p, [BufferRange](repeating: scratch.whole, count: p.bindingCount), pushBytes: [UInt8](repeating: 0, count: p.pushSize),
                          invocations: 1)
         try seq.submit()
+    }
+}
+
+/// The SPIR-V capabilities of the subgroup operations (GL_KHR_shader_subgroup_*) and the
+/// VkSubgroupFeatureFlagBits a device must report in the compute stage to run a shader declaring them.
+struct SubgroupCapability: Equatable {
+    let capability: UInt32
+    let name: String
+    let feature: UInt32
+
+    static let all: [SubgroupCapability] = [
+        .init(capability: 61, name: "basic", feature: VK_SUBGROUP_FEATURE_BASIC_BIT.rawValue),
+        .init(capability: 62, name: "vote", feature: VK_SUBGROUP_FEATURE_VOTE_BIT.rawValue),
+        .init(capability: 63, name: "arithmetic", feature: VK_SUBGROUP_FEATURE_ARITHMETIC_BIT.rawValue),
+        .init(capability: 64, name: "ballot", feature: VK_SUBGROUP_FEATURE_BALLOT_BIT.rawValue),
+        .init(capability: 65, name: "shuffle", feature: VK_SUBGROUP_FEATURE_SHUFFLE_BIT.rawValue),
+        .init(capability: 66, name: "shuffle relative", feature: VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT.rawValue),
+        .init(capability: 67, name: "clustered", feature: VK_SUBGROUP_FEATURE_CLUSTERED_BIT.rawValue),
+        .init(capability: 68, name: "quad", feature: VK_SUBGROUP_FEATURE_QUAD_BIT.rawValue),
+    ]
+
+    /// The subgroup capabilities that `code` (SPIR-V words) declares with OpCapability.
+    static func required(_ code: [UInt32]) -> [SubgroupCapability] {
+        guard code.count > 5, code[0] == 0x0723_0203 else { return [] }
+        var declared: Set<UInt32> = []
+        var i = 5
+        while i < code.count {
+            let count = Int(code[i] >> 16), opcode = code[i] & 0xFFFF
+            guard count > 0, i + count <= code.count else { break }
+            if opcode == 17 && count == 2 { declared.insert(code[i + 1]) }  // OpCapability
+            // Capabilities come first in a module: stop at the first instruction past them and the extensions.
+            if opcode != 17 && opcode != 10 && opcode != 11 && opcode != 14 { break }  // OpExtension, OpExtInstImport, OpMemoryModel
+            i += count
+        }
+        return all.filter { declared.contains($0.capability) }
     }
 }

@@ -26,6 +26,9 @@ public final class DeviceBuffer: @unchecked Sendable {
         self.size = bytes
         self.label = label
         self.role = role
+        // An allocation larger than its heap is invalid usage (VUID-vkAllocateMemory-pAllocateInfo-01713),
+        // and one over maxMemoryAllocationSize may fail in any way: refuse both before any Vulkan call.
+        try Self.checkFits(context, bytes: bytes, label: label, role: role)
         var bci = VkBufferCreateInfo()
         bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
         bci.size = VkDeviceSize(bytes)
@@ -41,7 +44,14 @@ public final class DeviceBuffer: @unchecked Sendable {
         var req = VkMemoryRequirements()
         vkGetBufferMemoryRequirements(context.device, handle, &req)
         // Every acceptable type in the policy's order; the next one also when an allocation fails.
-        let candidates = context.memoryTypes(for: role, bits: req.memoryTypeBits)
+        let acceptable = context.memoryTypes(for: role, bits: req.memoryTypeBits)
+        // Only the types whose heap can hold the driver's size (its alignment may add to `bytes`).
+        let candidates = acceptable.filter { req.size <= context.heapSize(ofType: $0) && req.size <= context.maxMemoryAllocationSize }
+        if candidates.isEmpty && !acceptable.isEmpty {
+            vkDestroyBuffer(context.device, handle, nil)
+            let heap = acceptable.map { context.heapSize(ofType: $0) }.max()!
+            throw Self.tooLarge(context, bytes: Int(req.size), label: label, heap: heap)
+        }
         var mem: VkDeviceMemory?
         var chosen: UInt32?
         var failures: [String] = []
@@ -79,6 +89,24 @@ public final class DeviceBuffer: @unchecked Sendable {
         } else {
             mapped = nil
         }
+    }
+
+    /// Throws the clear error when no memory type that `role` may use sits in a heap of `bytes` or more,
+    /// or when `bytes` is over the device's maxMemoryAllocationSize.
+    static func checkFits(_ context: VulkanContext, bytes: Int, label: String, role: BufferRole) throws {
+        let types = context.memoryTypes(for: role, bits: ~0)
+        guard !types.isEmpty else { throw VulkanError("no memory type for buffer \(label) (\(role.rawValue)) on \(context.info.name)") }
+        let heap = types.map { context.heapSize(ofType: $0) }.max()!
+        if UInt64(bytes) > heap || UInt64(bytes) > context.maxMemoryAllocationSize {
+            throw tooLarge(context, bytes: bytes, label: label, heap: heap)
+        }
+    }
+
+    static func tooLarge(_ context: VulkanContext, bytes: Int, label: String, heap: UInt64) -> VulkanError {
+        let cap = Int(min(context.maxMemoryAllocationSize, UInt64(Int.max)))
+        return VulkanError("buffer \(label) needs \(ByteSize.describe(bytes)) (\(bytes) bytes), more than one allocation on \(context.info.name) can hold: "
+                           + "the largest heap it may use is \(ByteSize.describe(Int(min(heap, UInt64(Int.max))))) and maxMemoryAllocationSize is "
+                           + "\(ByteSize.describe(cap)); " + hint(label))
     }
 
     /// What to change when buffer `label` does not fit.

@@ -63,22 +63,35 @@ public struct MemoryPolicy: Sendable {
     func mapped(_ role: BufferRole) -> Bool { role != .device || layout == .unified }
 }
 
-extension VulkanContext {
-    /// The memory types a buffer of `role` may use, best first: for each preferred property set, the
-    /// types that have it (for staging, those without DEVICE_LOCAL before those with: a small BAR heap
-    /// must not hold bulk uploads).
-    func memoryTypes(for role: BufferRole, bits: UInt32) -> [UInt32] {
-        var mem = memoryProperties
+extension MemoryPolicy {
+    /// The memory types of `props` a buffer of `role` may use, best first: for each preferred property
+    /// set, the types that have it (for staging, those without DEVICE_LOCAL before those with: a small
+    /// BAR heap must not hold bulk uploads).
+    func memoryTypes(for role: BufferRole, bits: UInt32, in props: VkPhysicalDeviceMemoryProperties) -> [UInt32] {
+        var mem = props
         let types = withUnsafeBytes(of: &mem.memoryTypes) { Array($0.bindMemory(to: VkMemoryType.self).prefix(Int(mem.memoryTypeCount))) }
         var out: [UInt32] = []
-        for flags in memoryPolicy.preferences[role]! {
+        for flags in preferences[role]! {
             var fits = types.indices.filter { bits & (1 << UInt32($0)) != 0 && types[$0].propertyFlags & flags == flags }
             if role == .upload || role == .readback {
-                fits = fits.filter { types[$0].propertyFlags & MemoryPolicy.deviceLocal == 0 } + fits.filter { types[$0].propertyFlags & MemoryPolicy.deviceLocal != 0 }
+                fits = fits.filter { types[$0].propertyFlags & Self.deviceLocal == 0 } + fits.filter { types[$0].propertyFlags & Self.deviceLocal != 0 }
             }
             for i in fits where !out.contains(UInt32(i)) { out.append(UInt32(i)) }
         }
         return out
+    }
+
+    /// "device-local host-visible coherent": the names of the property bits galaxy asks for.
+    static func flagNames(_ f: VkMemoryPropertyFlags) -> String {
+        let names = [(deviceLocal, "device-local"), (hostVisible, "host-visible"), (coherent, "coherent"), (cached, "cached")].filter { f & $0.0 != 0 }.map(\.1)
+        return names.isEmpty ? "-" : names.joined(separator: " ")
+    }
+}
+
+extension VulkanContext {
+    /// The memory types a buffer of `role` may use, best first (see `MemoryPolicy.memoryTypes`).
+    func memoryTypes(for role: BufferRole, bits: UInt32) -> [UInt32] {
+        memoryPolicy.memoryTypes(for: role, bits: bits, in: memoryProperties)
     }
 
     /// One line per heap and memory type, and the type each role uses first (`galaxy devices --verbose`).
@@ -86,11 +99,7 @@ extension VulkanContext {
         var mem = memoryProperties
         let heaps = withUnsafeBytes(of: &mem.memoryHeaps) { Array($0.bindMemory(to: VkMemoryHeap.self).prefix(Int(mem.memoryHeapCount))) }
         let types = withUnsafeBytes(of: &mem.memoryTypes) { Array($0.bindMemory(to: VkMemoryType.self).prefix(Int(mem.memoryTypeCount))) }
-        func flagNames(_ f: VkMemoryPropertyFlags) -> String {
-            let names = [(MemoryPolicy.deviceLocal, "device-local"), (MemoryPolicy.hostVisible, "host-visible"),
-                         (MemoryPolicy.coherent, "coherent"), (MemoryPolicy.cached, "cached")].filter { f & $0.0 != 0 }.map(\.1)
-            return names.isEmpty ? "-" : names.joined(separator: " ")
-        }
+        let flagNames = MemoryPolicy.flagNames
         var lines = ["memory layout: \(memoryPolicy.layout.rawValue)" + (ProcessInfo.processInfo.environment["GALAXY_MEMORY"].map { " (GALAXY_MEMORY=\($0))" } ?? " (from the heaps)")]
         for (i, h) in heaps.enumerated() {
             lines.append(String(format: "heap %d: %.1f GiB%@", i, Double(h.size) / 1_073_741_824,
@@ -100,6 +109,9 @@ extension VulkanContext {
             let roles = BufferRole.allCases.filter { memoryTypes(for: $0, bits: ~0).first == UInt32(i) }.map(\.rawValue)
             lines.append("type \(i): heap \(t.heapIndex), \(flagNames(t.propertyFlags))" + (roles.isEmpty ? "" : "  <- " + roles.joined(separator: ", ")))
         }
+        lines.append("largest allocation: \(ByteSize.describe(Int(min(maxMemoryAllocationSize, UInt64(Int.max))))) (maxMemoryAllocationSize); "
+                     + "largest binding: \(ByteSize.describe(Int(limits.maxStorageBufferRange))) (maxStorageBufferRange); "
+                     + "binding offsets: multiples of \(limits.minStorageBufferOffsetAlignment) bytes (minStorageBufferOffsetAlignment)")
         return lines
     }
 }

@@ -53,7 +53,11 @@ public struct DeviceInfo: Sendable {
     public let subgroupSize: UInt32
     /// Compute shaders have subgroupBroadcast (VK_SUBGROUP_FEATURE_BALLOT_BIT in the compute stage).
     public var subgroupBallot = true
+    /// The VK_SUBGROUP_FEATURE_* bits the compute stage supports (0: no subgroup operations there).
+    public var subgroupOperations: UInt32 = VK_SUBGROUP_FEATURE_BASIC_BIT.rawValue | VK_SUBGROUP_FEATURE_BALLOT_BIT.rawValue
     public let apiVersion: String
+    /// Vulkan 1.1 or later, which galaxy needs (its shaders are SPIR-V 1.3; it reads subgroup properties).
+    public var supportsVulkan11 = true
 
     /// The SHARE tiles' condition: 8-lane subgroups with subgroupBroadcast (lavapipe at 256-bit vectors).
     public var sharesOperands: Bool { subgroupSize == 8 && subgroupBallot }
@@ -69,6 +73,8 @@ public final class VulkanContext: @unchecked Sendable {
     public let queueFamily: UInt32
     public let info: DeviceInfo
     public let limits: VkPhysicalDeviceLimits
+    /// The largest single memory allocation the device promises (VkPhysicalDeviceMaintenance3Properties).
+    public let maxMemoryAllocationSize: UInt64
     let memoryProperties: VkPhysicalDeviceMemoryProperties
     let commandPool: VkCommandPool
     private var messenger: VkDebugUtilsMessengerEXT?
@@ -144,6 +150,8 @@ public final class VulkanContext: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         if let memory { environment["GALAXY_MEMORY"] = memory.rawValue }
         memoryPolicy = try MemoryPolicy(props: mem, environment: environment)
+        maxMemoryAllocationSize = chosen.supportsVulkan11 ? Self.maxAllocation(physicalDevice) : 0
+        try Self.checkRequirements(chosen, limits: props.limits, policy: memoryPolicy, memory: mem)
 
         var familyCount: UInt32 = 0
         vkGetPhysicalDeviceQueueFamilyProperties(physicalDevice, &familyCount, nil)
@@ -291,26 +299,32 @@ public final class VulkanContext: @unchecked Sendable {
                 bytes += heaps[i].size
             }
         }
+        // vkGetPhysicalDeviceProperties2 is core in 1.1: a 1.0 device is listed without subgroup properties.
+        let v = props.apiVersion
+        let vulkan11 = v >= galaxy_vk_make_api_version(0, 1, 1, 0)
         var subgroup = VkPhysicalDeviceSubgroupProperties()
         subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
-        var props2 = VkPhysicalDeviceProperties2()
-        props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-        withUnsafeMutablePointer(to: &subgroup) { sp in
-            props2.pNext = UnsafeMutableRawPointer(sp)
-            vkGetPhysicalDeviceProperties2(device, &props2)
+        if vulkan11 {
+            var props2 = VkPhysicalDeviceProperties2()
+            props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+            withUnsafeMutablePointer(to: &subgroup) { sp in
+                props2.pNext = UnsafeMutableRawPointer(sp)
+                vkGetPhysicalDeviceProperties2(device, &props2)
+            }
         }
-        let v = props.apiVersion
         var info = DeviceInfo(index: index, name: name, type: type, typeRank: rank, memoryBytes: bytes,
                               subgroupSize: subgroup.subgroupSize,
                               apiVersion: "\(galaxy_vk_api_version_major(v)).\(galaxy_vk_api_version_minor(v)).\(galaxy_vk_api_version_patch(v))")
-        info.subgroupBallot = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue != 0
-            && subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT.rawValue != 0
+        info.supportsVulkan11 = vulkan11
+        info.subgroupOperations = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue != 0 ? subgroup.supportedOperations : 0
+        info.subgroupBallot = info.subgroupOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT.rawValue != 0
         return info
     }
 
-    /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU; with a
+    /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU (among the
+    /// Vulkan 1.1 devices when there are any); with a
     /// `slot`, the (slot mod count)-th of the devices of that best type, in index order.
-    static func choose(_ infos: [DeviceInfo], selector: String?, slot: Int? = nil) throws -> DeviceInfo {
+    public static func choose(_ infos: [DeviceInfo], selector: String?, slot: Int? = nil) throws -> DeviceInfo {
         if let selector, !selector.isEmpty {
             if let i = Int(selector) {
                 guard infos.indices.contains(i) else {
@@ -323,10 +337,58 @@ public final class VulkanContext: @unchecked Sendable {
             }
             return match
         }
-        let best = infos.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
+        // A device galaxy cannot use (Vulkan 1.0) is only taken when it is the only kind present, to name what it lacks.
+        let usable = infos.contains(where: \.supportsVulkan11) ? infos.filter(\.supportsVulkan11) : infos
+        let best = usable.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
         guard let slot else { return best }
-        let peers = infos.filter { $0.typeRank == best.typeRank }.sorted { $0.index < $1.index }
+        let peers = usable.filter { $0.typeRank == best.typeRank }.sorted { $0.index < $1.index }
         return peers[slot % peers.count]
+    }
+
+    /// Every binding offset galaxy uses is a multiple of this many bytes (ActivationPlan, DeviceNetwork's
+    /// parameters, DeviceDataset's windows, Conv2d's partial sums): the most the Vulkan specification lets
+    /// minStorageBufferOffsetAlignment be, so any conforming device accepts them.
+    public static let bindingAlignment = 256
+
+    /// maxMemoryAllocationSize from VkPhysicalDeviceMaintenance3Properties (core in Vulkan 1.1).
+    private static func maxAllocation(_ device: VkPhysicalDevice) -> UInt64 {
+        var maintenance3 = VkPhysicalDeviceMaintenance3Properties()
+        maintenance3.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES
+        var props2 = VkPhysicalDeviceProperties2()
+        props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+        withUnsafeMutablePointer(to: &maintenance3) { mp in
+            props2.pNext = UnsafeMutableRawPointer(mp)
+            vkGetPhysicalDeviceProperties2(device, &props2)
+        }
+        return maintenance3.maxMemoryAllocationSize
+    }
+
+    /// What galaxy needs of any device, checked before the logical device is created, so that a driver
+    /// lacking one gets an error naming it rather than a validation message or a crash later. (Each
+    /// pipeline's own needs, its bindings, workgroup size and subgroup operations, are checked when it
+    /// is created; the workgroup count per dispatch when it is recorded.)
+    static func checkRequirements(_ info: DeviceInfo, limits: VkPhysicalDeviceLimits, policy: MemoryPolicy,
+                                  memory: VkPhysicalDeviceMemoryProperties) throws {
+        guard info.supportsVulkan11 else {
+            throw VulkanError("device \(info.name) supports Vulkan \(info.apiVersion); galaxy needs Vulkan 1.1 or later "
+                              + "(its shaders are SPIR-V 1.3, and it reads subgroup and maintenance3 properties)")
+        }
+        guard limits.minStorageBufferOffsetAlignment <= VkDeviceSize(bindingAlignment) else {
+            throw VulkanError("device \(info.name) has minStorageBufferOffsetAlignment \(limits.minStorageBufferOffsetAlignment) bytes; galaxy binds "
+                              + "buffer ranges at multiples of \(bindingAlignment) bytes, the most the Vulkan specification allows that limit to be")
+        }
+        for role in BufferRole.allCases where policy.memoryTypes(for: role, bits: ~0, in: memory).isEmpty {
+            let wanted = policy.preferences[role]!.map(MemoryPolicy.flagNames).joined(separator: "\" or \"")
+            throw VulkanError("device \(info.name) has no memory type that is \"\(wanted)\", which galaxy's \(role.rawValue) buffers need "
+                              + "(memory layout \(policy.layout.rawValue))")
+        }
+    }
+
+    /// The largest buffer of `role` one allocation can hold: the largest heap among the memory types
+    /// the role may use, and at most maxMemoryAllocationSize.
+    public func largestAllocation(for role: BufferRole = .device) -> Int {
+        let heap = memoryTypes(for: role, bits: ~0).map { heapSize(ofType: $0) }.max() ?? 0
+        return Int(min(heap, maxMemoryAllocationSize, UInt64(Int.max)))
     }
 
     /// Bytes of the largest device-local heap (the host's memory on lavapipe).
