@@ -1,5 +1,7 @@
 # galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
-PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils
+## chromium-common: for its SwiftShader Vulkan driver (/usr/lib/chromium/vk_swiftshader_icd.json, not registered with the
+## loader), the second driver `make test` runs on.
+PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils chromium-common
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
@@ -33,6 +35,13 @@ SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-tes
 LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testDeviceInputGradientMatchesReference
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
 DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testMapperExplainsTheChosenAnswer|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests
+## And a second Vulkan driver, SwiftShader (chromium-common's, named by VK_DRIVER_FILES since the loader does not list
+## it): another compiler, 4-lane subgroups, 256-byte offset alignment, a 1 GiB allocation limit. Every op (the GPU
+## configurations included), the device network, the activation plan, the batch feeder and the runtime, with
+## validation on; then the self-test against PyTorch's golden steps. (SwiftShader trains about 40x slower than lavapipe
+## with today's tiles: the predictor, trainer and PyTorch-golden network suites take minutes there and are left out.)
+SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
+SWIFTSHADER_TESTS := VulkanRuntimeTests|ReluTests|MSETests|SGDTests|ChunkSumTests|MaxPool2dTests|AugmentTests|ConstrainedOutputTests|LinearTests|SGEMMTests|Conv2dTests|ActivationPlanTests|DeviceNetworkTests|BatchFeederTests
 ## FormatReaderTests check galaxy's TensorBoard event files and ONNX models with TensorBoard's reader, onnx.checker and
 ## ONNX Runtime from PyPI (the versions pinned here), in .venv-formats; under make test a missing one fails them.
 FORMATS_VENV := .venv-formats
@@ -53,6 +62,9 @@ test: deps formats-venv browser
 	done
 	@echo "== the discrete-GPU memory layout (GALAXY_MEMORY=discrete: device buffers unmapped, transfers through staging)"
 	GALAXY_MEMORY=discrete GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(DISCRETE_TESTS)'
+	@echo "== SwiftShader (VK_DRIVER_FILES=$(SWIFTSHADER_ICD))"
+	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(SWIFTSHADER_TESTS)'
+	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(GALAXY) selftest --golden ../shared/data/torch-golden/sdnet_two_sgd_steps.safetensors
 
 ## The main job on a built-in default: synthesize a small Galaxy Zoo, train a few epochs on the default
 ## device, show the metrics and the plot, predict one image. The seed's recipe (lr 0.1, batch 128, 100 epochs,

@@ -106,6 +106,24 @@ final class VulkanRuntimeTests: GPUTestCase {
         }
     }
 
+    /// Under GPU-assisted validation (VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT), a
+    /// shader access past its binding's range is reported: the check that the mode is on and working,
+    /// so that a silent GPU-assisted run means something. The buffers are large enough for the access,
+    /// only the bound ranges are not, so no driver touches memory it does not own.
+    func testGPUAssistedValidationReportsAnAccessPastTheBinding() throws {
+        let enables = ProcessInfo.processInfo.environment["VK_LAYER_ENABLES"] ?? ""
+        guard context.validationEnabled && enables.contains("VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT") else {
+            throw XCTSkip("GPU-assisted validation is off (GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT turns it on)")
+        }
+        let x = try input(randomFloats(256, seed: 3)), y = try output(256)
+        try run { try kernels.reluForward($0, x: x.floats(0, 64), y: y.floats(0, 64), count: 256) }
+        let messages = ValidationLog.drain()
+        // (Debian 12's layer, 1.3.239, reports nothing here: its GPU-assisted mode does not check plain storage-buffer bindings.)
+        XCTAssertTrue(messages.contains { $0.contains("out of bounds") },
+                      "GPU-assisted validation saw nothing of an access 192 floats past a 64-float binding:\n\(messages.joined(separator: "\n"))")
+        print("GPU-assisted validation reported:\n" + messages.prefix(2).joined(separator: "\n"))
+    }
+
     /// The discrete-GPU memory layout on this device: device buffers unmapped, every transfer through
     /// staging in chunks (a round trip across the 64 MiB chunk boundary at an odd offset), indices mapped.
     func testDiscreteLayoutStagesEveryTransfer() throws {
