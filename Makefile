@@ -38,9 +38,12 @@ DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests
 ## And a second Vulkan driver, SwiftShader (chromium-common's, named by VK_DRIVER_FILES since the loader does not list
 ## it): another compiler, 4-lane subgroups, 256-byte offset alignment, a 1 GiB allocation limit. Every op (the GPU
 ## configurations included), the device network, the activation plan, the batch feeder and the runtime, with
-## validation on; then the self-test against PyTorch's golden steps. (SwiftShader trains about 40x slower than lavapipe
+## validation on: 2 min here. (SwiftShader trains about 40x slower than lavapipe
 ## with today's tiles: the predictor, trainer and PyTorch-golden network suites take minutes there and are left out.)
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
+## The self-test against PyTorch's golden steps there adds 85 s more (3.4 min in all, over the 2.5 this pass may take):
+## SWIFTSHADER_SELFTEST=1 runs it.
+SWIFTSHADER_SELFTEST ?= 0
 SWIFTSHADER_TESTS := VulkanRuntimeTests|ReluTests|MSETests|SGDTests|ChunkSumTests|MaxPool2dTests|AugmentTests|ConstrainedOutputTests|LinearTests|SGEMMTests|Conv2dTests|ActivationPlanTests|DeviceNetworkTests|BatchFeederTests
 ## FormatReaderTests check galaxy's TensorBoard event files and ONNX models with TensorBoard's reader, onnx.checker and
 ## ONNX Runtime from PyPI (the versions pinned here), in .venv-formats; under make test a missing one fails them.
@@ -64,7 +67,8 @@ test: deps formats-venv browser
 	GALAXY_MEMORY=discrete GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(DISCRETE_TESTS)'
 	@echo "== SwiftShader (VK_DRIVER_FILES=$(SWIFTSHADER_ICD))"
 	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(SWIFTSHADER_TESTS)'
-	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(GALAXY) selftest --golden ../shared/data/torch-golden/sdnet_two_sgd_steps.safetensors
+	@if [ "$(SWIFTSHADER_SELFTEST)" = 1 ]; then set -x; \
+	  VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(GALAXY) selftest --golden ../shared/data/torch-golden/sdnet_two_sgd_steps.safetensors; fi
 
 ## The main job on a built-in default: synthesize a small Galaxy Zoo, train a few epochs on the default
 ## device, show the metrics and the plot, predict one image. The seed's recipe (lr 0.1, batch 128, 100 epochs,

@@ -1,3 +1,4 @@
+import CVulkan
 import XCTest
 @testable import GalaxyKit
 
@@ -22,6 +23,58 @@ final class VulkanRuntimeTests: GPUTestCase {
         let node = [info(0, "llvmpipe", 3), info(3, "H200 b", 0), info(1, "H200 a", 0), info(2, "Intel UHD", 1)]
         XCTAssertEqual(try (0..<5).map { try VulkanContext.choose(node, selector: nil, slot: $0).index }, [1, 3, 1, 3, 1])
         XCTAssertEqual(try VulkanContext.choose(node, selector: "intel", slot: 1).index, 2, "a selector wins over the slot")
+    }
+
+    /// A device short of something galaxy needs gets an error naming it, before the logical device or
+    /// the pipeline is created (the checks run on this device's own properties, each changed in turn).
+    func testADeviceLackingARequirementIsAClearError() throws {
+        var info = context.info, limits = context.limits
+        let memory = context.memoryProperties
+        XCTAssertNoThrow(try VulkanContext.checkRequirements(info, limits: limits, policy: context.memoryPolicy, memory: memory))
+        func assertNames(_ parts: [String], _ body: () throws -> Void, line: UInt = #line) {
+            XCTAssertThrowsError(try body(), line: line) { e in
+                for p in parts { XCTAssertTrue("\(e)".contains(p), "\(p) not in: \(e)", line: line) }
+            }
+        }
+        var old = info
+        old.supportsVulkan11 = false
+        assertNames([info.name, "Vulkan 1.1"]) { try VulkanContext.checkRequirements(old, limits: limits, policy: context.memoryPolicy, memory: memory) }
+        var coarse = limits
+        coarse.minStorageBufferOffsetAlignment = 512
+        assertNames(["minStorageBufferOffsetAlignment 512", "256"]) {
+            try VulkanContext.checkRequirements(info, limits: coarse, policy: context.memoryPolicy, memory: memory)
+        }
+        // Only device-local memory, none the host can map: the host-written and staging buffers have nowhere to go.
+        var unmappable = memory
+        withUnsafeMutableBytes(of: &unmappable.memoryTypes) { raw in
+            let types = raw.bindMemory(to: VkMemoryType.self)
+            for i in 0..<Int(memory.memoryTypeCount) { types[i].propertyFlags = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue }
+        }
+        let policy = try MemoryPolicy(props: unmappable, environment: [:])
+        assertNames(["no memory type", "host-visible coherent", "host-written"]) {
+            try VulkanContext.checkRequirements(info, limits: limits, policy: policy, memory: unmappable)
+        }
+
+        // Per pipeline: bindings, workgroup size, subgroup operations.
+        let relu = try ShaderLibrary.spirv(named: "relu_forward")
+        XCTAssertNoThrow(try ComputePipeline.checkDevice(info, limits, shader: "relu_forward", bindings: 2, workgroupSize: 64, spirv: relu))
+        limits.maxPerStageDescriptorStorageBuffers = 4
+        assertNames(["sgemm", "binds 5", "maxPerStageDescriptorStorageBuffers"]) {
+            try ComputePipeline.checkDevice(info, limits, shader: "sgemm", bindings: 5, workgroupSize: 64, spirv: relu)
+        }
+        limits.maxComputeWorkGroupInvocations = 128
+        assertNames(["relu_forward", "256 invocations", "maxComputeWorkGroupInvocations"]) {
+            try ComputePipeline.checkDevice(info, limits, shader: "relu_forward", bindings: 2, workgroupSize: 256, spirv: relu)
+        }
+        // A shader that declares subgroup ballot operations on a device without them in compute shaders.
+        let (sgemm, portable) = (try ShaderLibrary.spirv(named: "sgemm"), try ShaderLibrary.spirv(named: "sgemm_nosg"))
+        XCTAssertTrue(SubgroupCapability.required(sgemm).contains { $0.name == "ballot" }, "sgemm uses subgroupBroadcast")
+        XCTAssertEqual(SubgroupCapability.required(portable), [], "the subgroup-free build declares no subgroup operation")
+        info.subgroupOperations = VK_SUBGROUP_FEATURE_BASIC_BIT.rawValue
+        assertNames(["sgemm", "ballot", info.name]) {
+            try ComputePipeline.checkDevice(info, context.limits, shader: "sgemm", bindings: 3, workgroupSize: 64, spirv: sgemm)
+        }
+        XCTAssertNoThrow(try ComputePipeline.checkDevice(info, context.limits, shader: "sgemm_nosg", bindings: 3, workgroupSize: 64, spirv: portable))
     }
 
     func testBufferRoundTripAndOffsets() throws {

@@ -29,7 +29,7 @@ public final class ComputePipeline: @unchecked Sendable {
         self.workgroupSize = Int(specialization[0])
         let code = try ShaderLibrary.spirv(named: shader)
         access = ShaderAccess(spirv: code)
-        try Self.checkDevice(context, shader: shader, bindings: bindings, workgroupSize: Int(specialization[0]), spirv: code)
+        try Self.checkDevice(context.info, context.limits, shader: shader, bindings: bindings, workgroupSize: Int(specialization[0]), spirv: code)
         let device = context.device
 
         var module: VkShaderModule?
@@ -117,8 +117,8 @@ public final class ComputePipeline: @unchecked Sendable {
     /// storage-buffer bindings, its workgroup size and the subgroup operations its SPIR-V declares. A
     /// device short of one gets an error naming the limit or the operations, before any Vulkan call that
     /// the specification would forbid.
-    static func checkDevice(_ context: VulkanContext, shader: String, bindings: Int, workgroupSize: Int, spirv: [UInt32]) throws {
-        let l = context.limits, name = context.info.name
+    static func checkDevice(_ info: DeviceInfo, _ l: VkPhysicalDeviceLimits, shader: String, bindings: Int, workgroupSize: Int, spirv: [UInt32]) throws {
+        let name = info.name
         let bindingLimits = [("maxPerStageDescriptorStorageBuffers", l.maxPerStageDescriptorStorageBuffers),
                              ("maxDescriptorSetStorageBuffers", l.maxDescriptorSetStorageBuffers), ("maxPerStageResources", l.maxPerStageResources)]
         for (limit, value) in bindingLimits where bindings > Int(value) {
@@ -128,7 +128,7 @@ public final class ComputePipeline: @unchecked Sendable {
         for (limit, value) in sizeLimits where workgroupSize > Int(value) {
             throw VulkanError("shader \(shader) asks for workgroups of \(workgroupSize) invocations; device \(name) allows \(value) (\(limit))")
         }
-        let missing = SubgroupCapability.required(spirv).filter { context.info.subgroupOperations & $0.feature != $0.feature }
+        let missing = SubgroupCapability.required(spirv).filter { info.subgroupOperations & $0.feature != $0.feature }
         if !missing.isEmpty {
             throw VulkanError("shader \(shader) uses subgroup operations (\(missing.map(\.name).joined(separator: ", "))) that device \(name) does not "
                               + "support in compute shaders (VkPhysicalDeviceSubgroupProperties)")
