@@ -159,7 +159,7 @@ public final class Trainer {
     public let world: MPIWorld?
     var rank: Int { world?.rank ?? 0 }
     /// Seconds spent exchanging gradients (read-back, MPI, upload) since the epoch began.
-    public private(set) var exchangeSeconds: Double = 0
+    public internal(set) var exchangeSeconds: Double = 0
     /// The run's TensorBoard event file (rank 0).
     var tensorBoard: TensorBoardLog?
 
@@ -171,9 +171,9 @@ public final class Trainer {
     public var checkpointInterval: TimeInterval? = Trainer.defaultCheckpointInterval
     public static let defaultCheckpointInterval: TimeInterval = 15 * 60
     /// When the resumable state was last written (or the run started).
-    private var lastSave = Date()
+    var lastSave = Date()
     /// The (epoch, step) of the resumable state on disk: what a failure leaves to resume from.
-    public private(set) var saved: (epoch: Int, step: Int)?
+    public internal(set) var saved: (epoch: Int, step: Int)?
     /// Stop (outcome `.dead`) at the end of an epoch in which every output died.
     public var stopWhenDead = false
     /// Where warnings go (dead outputs, a loss that stopped changing, worse than the baseline): the progress
@@ -532,64 +532,6 @@ public final class Trainer {
         return line
     }
 
-    /// The rows of a batch of `count` that rank `rank` of `ranks` computes: the batch cut into `ranks`
-    /// contiguous shards in order, the first `count % ranks` one row larger (a shard may be empty).
-    public static func shard(_ count: Int, rank: Int, ranks: Int) -> Range<Int> {
-        let base = count / ranks, extra = count % ranks
-        let start = rank * base + min(rank, extra)
-        return start..<(start + base + (rank < extra ? 1 : 0))
-    }
-
-    /// Replaces this rank's gradients by their sum over the ranks (added in rank order, so every rank
-    /// holds the same bits); a rank without rows in this batch adds zeros. Also agrees on stopping:
-    /// true when any rank asked to stop.
-    /// The same for writing the resumable state (rank 0's clock decides).
-    func exchangeGradients(_ world: MPIWorld, haveShard: Bool, stop: Bool, checkpoint: Bool) throws -> (stop: Bool, checkpoint: Bool) {
-        let t0 = Date()
-        let n = network.parameterCount
-        var mine = haveShard ? try network.grads!.download(count: n) : [Float](repeating: 0, count: n)
-        mine += [stop ? 1 : 0, checkpoint ? 1 : 0]
-        let total = try world.sum(mine)
-        try network.grads!.upload(Array(total[0..<n]))
-        exchangeSeconds += Date().timeIntervalSince(t0)
-        return (total[n] > 0, total[n + 1] > 0)
-    }
-
-    /// The training loss of the epoch so far (summed over the ranks in a distributed run).
-    func trainLossSoFar() throws -> Float {
-        let local: Float = try network.loss.download(count: 1)[0]
-        guard let world else { return local }
-        return try world.sum([local])[0]
-    }
-
-    /// Test loss, in total and per column: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
-    func evaluateAcrossRanks(rows: [Int]) throws -> TestEvaluation {
-        guard let world else { return try evaluate(rows: rows) }
-        let k = data.columns.count
-        let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
-        let local = mine.isEmpty ? TestEvaluation(total: 0, columnSquaredErrors: [Double](repeating: 0, count: k), columnOutputSums: [Double](repeating: 0, count: k))
-            : try evaluate(rows: Array(rows[mine]))
-        let sums = try world.sum([local.total] + local.columnSquaredErrors + local.columnOutputSums)
-        return TestEvaluation(total: sums[0], columnSquaredErrors: Array(sums[1...k]), columnOutputSums: Array(sums[(k + 1)...]))
-    }
-
-    /// Between epochs: true on every rank when any rank was asked to stop.
-    func stopRequested(_ local: Bool) throws -> Bool {
-        guard let world else { return local }
-        return try world.sum([local ? 1.0 : 0.0])[0] > 0
-    }
-
-    /// Stops the run when the ranks' weights differ (they must be bit-identical after every step).
-    func checkSameWeights(_ world: MPIWorld, _ weights: ModelWeights, epoch: Int) throws {
-        let bytes = try SafeTensors.serialize(weights.names.map { ($0, weights.tensors[$0]!) }, metadata: [:])
-        // 48 bits of the digest: exact in a double.
-        let mine = UInt64(Self.digest(bytes), radix: 16)! >> 16
-        let all = try world.allGather([Double(mine)]).map { UInt64($0[0]) }
-        guard Set(all).count == 1 else {
-            throw DistributedError.diverged(epoch: epoch, digests: all.map { String($0, radix: 16) })
-        }
-    }
-
     /// Seconds since the epoch began during which the device had work launched and not yet waited for
     /// (the rest of the epoch is the host's alone).
     var stepSeconds: Double = 0
@@ -644,89 +586,5 @@ public final class Trainer {
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
         guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
         return TestEvaluation(total: loss, columnSquaredErrors: columns, columnOutputSums: outputSums)
-    }
-
-    /// The weights on disk that a NaN leaves intact: the last resumable state, also a mid-epoch one.
-    var lastCheckpointDescription: String {
-        guard let at = savedAt else { return "none (nothing saved yet)" }
-        return directory.file(Self.lastWeights).path + " (\(at))"
-    }
-
-    /// Where the resumable state on disk stands ("after epoch 2", "at epoch 3, step 40"), nil when none is.
-    var savedAt: String? {
-        saved.map { $0.step == 0 ? "after epoch \($0.epoch)" : "at epoch \($0.epoch + 1), step \($0.step)" }
-    }
-
-    func checkpointMetadata() -> [String: String] {
-        ["format": "galaxy SanderDielemanNet", "output": options.outputMode.rawValue, "columns": data.columns.joined(separator: ","),
-         "epoch": "\(state.epoch)"]
-    }
-
-    /// Writes the resumable state `state` with the device's weights (or `weights`) and momentum (rank 0; the
-    /// other ranks only note it). The weights' digest is recorded for the runs written before the state
-    /// carried the weights itself.
-    func saveLast(_ weights: ModelWeights? = nil, state: TrainingState) throws {
-        defer { lastSave = Date() }
-        guard rank == 0 else {
-            saved = (state.epoch, state.step)
-            return
-        }
-        let w = try weights ?? network.weights()
-        let tensors = w.names.map { ($0, w.tensors[$0]!) }
-        var state = state
-        state.weightsDigest = Self.digest(try SafeTensors.serialize(tensors, metadata: checkpointMetadata()))
-        let momentum = try network.momentumValues()
-        let moments = SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
-            (name, Tensor(shape: shape, values: Array(momentum[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
-        }
-        try directory.writeResumable(state: state, weights: tensors, weightsMetadata: checkpointMetadata(), momentum: moments)
-        saved = (state.epoch, state.step)
-    }
-
-    static func loadResumable(_ runDir: URL, data: GalaxyDataset) throws -> (ModelWeights, TrainingState) {
-        let (weights, _, state) = try loadResumable(RunDirectory(unlocked: runDir), data: data)
-        return (weights, state)
-    }
-
-    /// The weights, momentum (by parameter name) and training state to resume from. The state file carries
-    /// the weights; a run written before it did is read with its last.safetensors, which must match the digest.
-    static func loadResumable(_ directory: RunDirectory, data: GalaxyDataset) throws -> (ModelWeights, [String: Tensor], TrainingState) {
-        let (state, tensors) = try directory.readState()
-        let stateURL = directory.file(lastState)
-        guard state.columns == data.columns else {
-            throw TrainingError.invalid("\(directory.url.path) was trained on columns \(state.columns.prefix(3))... but the data has \(data.columns.prefix(3))...")
-        }
-        var momentum: [String: Tensor] = [:], carried: [String: Tensor] = [:]
-        for (name, t) in tensors {
-            if name.hasPrefix("momentum.") { momentum[String(name.dropFirst("momentum.".count))] = t }
-            if name.hasPrefix("weights.") { carried[String(name.dropFirst("weights.".count))] = t }
-        }
-        if !carried.isEmpty {
-            return (try ModelWeights(from: carried, file: stateURL.path, expectedOutputs: data.columns.count), momentum, state)
-        }
-        let weightsURL = directory.file(lastWeights)
-        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw TrainingError.invalid("\(weightsURL.path) not found: \(directory.url.path) holds no resumable run")
-        }
-        let bytes = [UInt8](try Data(contentsOf: weightsURL))
-        guard digest(bytes) == state.weightsDigest else {
-            throw TrainingError.invalid("\(weightsURL.path) does not belong to \(stateURL.path) (digest mismatch): cannot resume exactly")
-        }
-        let (weights, _) = try SafeTensors.parse(bytes, name: weightsURL.path)
-        return (try ModelWeights(from: weights, file: weightsURL.path, expectedOutputs: data.columns.count), momentum, state)
-    }
-
-    /// FNV-1a 64 of bytes, hex.
-    static func digest(_ bytes: [UInt8]) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(h, radix: 16)
-    }
-
-    static func splitDigest(ids: [Int64], train: [Int]) -> String {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(train.count * 8)
-        for i in train { withUnsafeBytes(of: ids[i].littleEndian) { bytes += $0 } }
-        return digest(bytes) + "-\(ids.count)"
     }
 }

@@ -103,6 +103,6 @@ final class DistributedSteps: TrainingSteps {
         trainer.markBusy()
         try sgd().submit()
         try trainer.drain()
-        return agreed
+        return (agreed.stop, agreed.checkpoint)
     }
 }
