@@ -18,9 +18,28 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Timed runs after one warm-up; the median is reported.") var runs = 5
     @Flag(help: "Print the figures as one JSON object.") var json = false
     @Flag(help: "Print the launch plan instead (workgroups, invocations, multiply-adds per invocation, bytes read of every dispatch); runs nothing.") var plan = false
-    @Option(help: "With --plan: the kernel configuration, lavapipe or gpu (default: the device's).") var config: PlanConfig?
+    @Option(help: "With --plan: the kernel path, lavapipe (subgroup share), gpu (shared-memory tiles) or portable (default: the device's).") var config: PlanConfig?
 
-    enum PlanConfig: String, ExpressibleByArgument { case lavapipe, gpu }
+    /// The kernel paths by the names --config takes.
+    enum PlanConfig: String, ExpressibleByArgument {
+        case lavapipe, gpu, portable
+
+        init(_ path: KernelPath) {
+            switch path {
+            case .subgroupShare: self = .lavapipe
+            case .sharedMemory: self = .gpu
+            case .portable: self = .portable
+            }
+        }
+
+        var path: KernelPath {
+            switch self {
+            case .lavapipe: .subgroupShare()
+            case .gpu: .sharedMemory()
+            case .portable: .portable()
+            }
+        }
+    }
 
     func run() throws {
         try reportingErrors {
@@ -70,11 +89,12 @@ extension BenchTrainCommand {
 
     func printPlan(_ context: VulkanContext) throws {
         VulkanContext.notice = nil  // pipelines are created, never dispatched: nothing is JIT-compiled
-        let chosen = config ?? (context.info.type == "CPU" ? .lavapipe : .gpu)
-        if chosen == .lavapipe && context.info.subgroupSize != 8 {
-            throw ValidationError("the lavapipe configuration needs 8-lane subgroups; this device has \(context.info.subgroupSize)")
+        let chosen = config ?? PlanConfig(KernelPath.forDevice(context.info))
+        if chosen == .lavapipe && !context.info.sharesOperands {
+            throw ValidationError("the lavapipe configuration needs 8-lane subgroups with subgroupBroadcast; this device has \(context.info.subgroupSize)-lane subgroups"
+                                  + (context.info.subgroupBallot ? "" : " without subgroupBroadcast"))
         }
-        let p = try Benchmark.launchPlan(context: context, tiles: chosen == .lavapipe ? .lavapipeQuick : .gpu, config: chosen.rawValue, batch: batch)
+        let p = try Benchmark.launchPlan(context: context, path: chosen.path, config: chosen.rawValue, batch: batch)
         if json { return try printJSON(p) }
         print("launch plan: \(chosen.rawValue) configuration, batch \(batch), split-reduction scratch \(p.scratchBytes / 1024) KiB")
         for (title, pass) in [("training step", p.train), ("inference", p.inference)] {

@@ -26,7 +26,7 @@ struct EvalCommand: ParsableCommand {
             let context = try openDevice(device)
             let views = try ttaViews(tta)
             let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
-                                     tiles: TileConfig.forWork(context.info, images: rows.count * views.count)).predict(images: Metrics.images(data, rows), views: views)
+                                     path: KernelPath.forWork(context.info, images: rows.count * views.count)).predict(images: Metrics.images(data, rows), views: views)
             let target = Metrics.rows(data.targets, width: k, rows)
             let means = Metrics.columnMeans(data.targets, width: k, rows: all ? rows : split.train)
             let baseline = rows.flatMap { _ in means }

@@ -37,14 +37,14 @@ struct PredictCommand: ParsableCommand {
             let context = try openDevice(device)
             let views = try ttaViews(tta)
             // Tiles by the work (lavapipe: up to one batch of views, the kernels quickest to create, 0.1 s against 10 s).
-            let tiles = TileConfig.forWork(context.info, images: images.count * views.count)
+            let tiles = KernelPath.forWork(context.info, images: images.count * views.count)
             let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128),
-                                        outputMode: try OutputMode(metadata: meta, file: checkpoint), tiles: tiles).predict(images: pixels, views: views)
+                                        outputMode: try OutputMode(metadata: meta, file: checkpoint), path: tiles).predict(images: pixels, views: views)
             let k = weights.outputs
             var explanation: SaliencyMapper.Explanation?
             if let explain {
                 let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: 1,
-                                                outputMode: try OutputMode(metadata: meta, file: checkpoint), tiles: tiles)
+                                                outputMode: try OutputMode(metadata: meta, file: checkpoint), path: tiles)
                 let e = try mapper.explain(images: pixels, answers: [try answer.map { try mapper.column(named: $0) }])[0]
                 try AtomicFile.write(Data(PNG.encode(SaliencyPicture.render(crop: pixels, gradient: e.gradient))), to: URL(fileURLWithPath: explain))
                 let note = e.gradient.allSatisfy { $0 == 0 } ? " (the gradient is zero: this output is dead here, behind the final ReLU)" : ""

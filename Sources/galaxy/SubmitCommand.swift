@@ -32,7 +32,7 @@ struct SubmitCommand: ParsableCommand {
             let context = try openDevice(device)
             let views = try ttaViews(tta)
             let outputs = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
-                                        tiles: TileConfig.forWork(context.info, images: pixels.count / GalaxyDataset.imageBytes * views.count)).predict(images: pixels, views: views)
+                                        path: KernelPath.forWork(context.info, images: pixels.count / GalaxyDataset.imageBytes * views.count)).predict(images: pixels, views: views)
             let k = weights.outputs
             var csv = "GalaxyID," + columns.joined(separator: ",") + "\n"
             for (r, i) in keep.enumerated() {

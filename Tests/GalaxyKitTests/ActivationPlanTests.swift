@@ -19,7 +19,7 @@ final class ActivationPlanTests: GPUTestCase {
         for mode in [OutputMode.relu, .constrained] {
             for (training, saliency, batch) in [(true, false, 128), (true, false, 5), (false, false, 3), (false, true, 4)] {
                 let what = "\(mode.argument), training \(training), saliency \(saliency), batch \(batch)"
-                let net = try DeviceNetwork(kernels: Kernels(context, tiles: .gpu), outputs: 37, maxBatch: batch, training: training, outputMode: mode,
+                let net = try DeviceNetwork(kernels: Kernels(context, path: .sharedMemory()), outputs: 37, maxBatch: batch, training: training, outputMode: mode,
                                             saliency: saliency)
                 let (seq, spans) = try recordAll(net, batch: batch)
                 XCTAssertEqual(spans.map(\.name), net.plan.opNames, what)
@@ -94,7 +94,7 @@ final class ActivationPlanTests: GPUTestCase {
     /// activations, in the tiles a small job gets here (their pipelines are compiled for the network tests
     /// anyway) and in the GPU configuration (whose split reductions add scratch).
     func testTrainingMemoryWithinBound() throws {
-        for (name, k) in [("small-job", smallJobKernels), ("gpu", Kernels(context, tiles: .gpu))] {
+        for (name, k) in [("small-job", smallJobKernels), ("gpu", Kernels(context, path: .sharedMemory()))] {
             for mode in [OutputMode.relu, .constrained] {
                 let net = try DeviceNetwork(kernels: k, outputs: 37, maxBatch: 128, training: true, outputMode: mode)
                 _ = try recordAll(net, batch: 128)

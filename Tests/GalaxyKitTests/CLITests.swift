@@ -248,9 +248,9 @@ extension CLITests {
         let old = try predicted(dir.appendingPathComponent("old.safetensors").path, tta: 1)
         let pixels = try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: imagePath))
         let context = try TestDevice.context()
-        let tiles = TileConfig.forWork(context.info, images: 1)  // what predict uses for one image
-        XCTAssertEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrainedReLU, tiles: tiles).predict(images: pixels))
-        XCTAssertNotEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrained, tiles: tiles).predict(images: pixels))
+        let tiles = KernelPath.forWork(context.info, images: 1)  // what predict uses for one image
+        XCTAssertEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrainedReLU, path: tiles).predict(images: pixels))
+        XCTAssertNotEqual(old, try Predictor(context: context, weights: weights, maxBatch: 1, outputMode: .constrained, path: tiles).predict(images: pixels))
         XCTAssertTrue(row.contains { $0 > 0 && $0 < 1 }, "\(row)")
         try assertFails(["train", "--csv", "\(data)/training_solutions_rev1.csv", "--images", "\(data)/images_training_rev1",
                          "--run", dir.appendingPathComponent("r2").path, "--epochs", "1", "--output", "bogus"], mentioning: ["bogus", "constrained-relu"])

@@ -10,9 +10,9 @@ final class Conv2dTests: GPUTestCase {
     /// plus the GPU path's weight-gradient sum split into a few chunks of k (at least 5 workgroups: 3 to 5
     /// chunks at most shapes here), whose last stage is a partial one.
     var variants: [(String, Kernels)] {
-        var few = TileConfig.gpu
-        (few.minInvocations, few.minWorkgroups) = (64, 5)
-        let extra = gpuVariants().isEmpty ? [] : [("gpu few chunks", Kernels(context, tiles: few))]
+        var few = SharedMemoryTiles()
+        (few.bounds.minInvocations, few.bounds.minWorkgroups) = (64, 5)
+        let extra = gpuVariants().isEmpty ? [] : [("gpu few chunks", Kernels(context, path: .sharedMemory(few)))]
         return [("device", kernels)] + quickVariants() + gpuVariants() + extra
     }
 

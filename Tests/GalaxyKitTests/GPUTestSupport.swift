@@ -105,38 +105,31 @@ extension Array where Element == Double {
 }
 
 extension GPUTestCase {
-    /// The configurations every GEMM-shaped op is tested in beside the device's own tiles: the GPU configuration (shared-memory tiles, convolutions as implicit GEMMs) unsplit at 64
-    /// invocations per workgroup (minInvocations 1: full blocks, one chunk) and with its split reductions
-    /// and shrunken blocks at the workgroup sizes GPUs get, 128 and 256. `change` adapts each.
-    /// `make test`'s passes at other lane counts set GALAXY_TEST_VARIANTS=device: the device's own
-    /// tiles only (these variants do not depend on the lane count and ran in the main pass).
-    func gpuVariants(_ change: (inout TileConfig) -> Void = { _ in }) -> [(String, Kernels)] {
+    /// The paths every GEMM-shaped op is tested in beside the device's own: the shared-memory path
+    /// (convolutions as implicit GEMMs) unsplit at 64 invocations per workgroup (minInvocations 1: full
+    /// blocks, one chunk) and with its split reductions and shrunken blocks at the workgroup sizes GPUs get,
+    /// 128 and 256. `make test`'s passes at other lane counts set GALAXY_TEST_VARIANTS=device: the device's
+    /// own path only (these variants do not depend on the lane count and ran in the main pass).
+    func gpuVariants() -> [(String, Kernels)] {
         if ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" { return [] }
-        // (Not "portable": the passes at 4- and 16-lane subgroups run the portable tiles as the device's own.)
+        // (Not "portable": the passes at 4- and 16-lane subgroups run the portable path as the device's own.)
         let out = SelfTest.configurations(context.info).filter { !["device", "portable", Self.quickTag].contains($0.0) }
-        return out.map { name, tiles in
-            var t = tiles
-            change(&t)
-            return (name, Kernels(context, tiles: t))
-        }
+        return out.map { name, path in (name, Kernels(context, path: path)) }
     }
 }
 
 extension GPUTestCase {
     static let quickTag = "lavapipe narrow"
 
-    /// lavapipe's quick-compiling tiles (TileConfig.lavapipeQuick), where the device's own tiles are
-    /// the full lavapipe ones: what `galaxy` uses there for small jobs.
-    /// What a small training run gets on this device: lavapipe's quick tiles (the full ones are
-    /// compared with them op by op), the device's own elsewhere. The network tests use these, so a cold
-    /// `make test` compiles the network's pipelines once for them and the CLI tests together.
-    var smallJobKernels: Kernels { Kernels(context, tiles: .forSmallJob(context.info)) }
+    /// What a small training run gets on this device (KernelPath.forSmallJob): the network tests use it,
+    /// so a cold `make test` compiles the network's pipelines once for them and the CLI tests together.
+    var smallJobKernels: Kernels { Kernels(context, path: .forSmallJob(context.info)) }
 
-    /// On lavapipe, the narrow SHARE tiles beside the device's quick ones: they add in the same order, so
-    /// the bits must not depend on the SHARE block sizes (SameBits).
+    /// On the share path, the narrow share tiles beside the device's default ones: they add in the same
+    /// order, so the bits must not depend on the share block sizes (SameBits).
     func quickVariants() -> [(String, Kernels)] {
-        guard kernels.tiles == .lavapipeQuick else { return [] }
-        return [(Self.quickTag, Kernels(context, tiles: .lavapipeNarrow))]
+        guard kernels.path == .subgroupShare() else { return [] }
+        return [(Self.quickTag, Kernels(context, path: .subgroupShare(.narrow)))]
     }
 }
 

@@ -6,8 +6,8 @@ import XCTest
 /// than 2^17 multiply-adds in series (issue 10's bounds for a 132-multiprocessor GPU).
 final class LaunchPlanTests: GPUTestCase {
     func testGPUConfigurationGivesEnoughParallelWork() throws {
-        let plan = try Benchmark.launchPlan(context: context, tiles: .gpu, config: "gpu", batch: 128)
-        let workgroup = Int(Kernels(context, tiles: .gpu).tiles.workgroupSize)
+        let plan = try Benchmark.launchPlan(context: context, path: .sharedMemory(), config: "gpu", batch: 128)
+        let workgroup = Int(Kernels(context, path: .sharedMemory()).path.workgroupSize)
         XCTAssertEqual(workgroup, 256, "lavapipe allows the GPU configuration's 256-invocation workgroups")
         for (pass, dispatches) in [("train", plan.train.dispatches), ("inference", plan.inference.dispatches)] {
             XCTAssertGreaterThan(dispatches.filter { $0.macs > 10_000_000 }.count, pass == "train" ? 10 : 4, "\(pass): the big dispatches are counted")
@@ -18,7 +18,7 @@ final class LaunchPlanTests: GPUTestCase {
             for d in dispatches { XCTAssertGreaterThanOrEqual(d.workgroups * workgroup, d.invocations, "\(pass) \(d.name): workgroups cover the invocations") }
             // The split reductions (the convolutions' weight gradients) also fill a large GPU with workgroups.
             for d in dispatches where d.name.hasPrefix("conv2d_backward_weight") {
-                XCTAssertGreaterThanOrEqual(d.workgroups, TileConfig.gpu.minWorkgroups, "\(pass) \(d.name): \(d.workgroups) workgroups")
+                XCTAssertGreaterThanOrEqual(d.workgroups, SharedMemoryTiles().bounds.minWorkgroups, "\(pass) \(d.name): \(d.workgroups) workgroups")
             }
         }
         // The plan's multiply-adds are the network's: forward 3x (forward, two backward GEMMs but conv1's input gradient).
@@ -31,9 +31,9 @@ final class LaunchPlanTests: GPUTestCase {
     /// Kernels.tiledPlan: a split sum gets the chunks asked for (whole stages of k where it can), an unsplit
     /// one none; blocks shrink to a small C; both tiles of a stage fit the device's shared memory.
     func testTiledPlanRules() throws {
-        var few = TileConfig.gpu
-        (few.minInvocations, few.minWorkgroups) = (64, 5)
-        let k = Kernels(context, tiles: few)
+        var few = SharedMemoryTiles()
+        (few.bounds.minInvocations, few.bounds.minWorkgroups) = (64, 5)
+        let k = Kernels(context, path: .sharedMemory(few))
         // conv2d_backward_weight of Conv2dTests' batch-5 shape: C is 32 x 108 (2 workgroups), k = 5 * 16 * 16.
         let split = k.tiledPlan(m: 32, n: 108, k: 1280, splittable: true)
         XCTAssertEqual(split.chunks, 4, "ceil(5 / 2) = 3 chunks wanted, of 427 steps, rounded to 26 stages of 16: 4 chunks")
@@ -42,7 +42,7 @@ final class LaunchPlanTests: GPUTestCase {
         let whole = k.tiledPlan(m: 32, n: 108, k: 1280, splittable: false)
         XCTAssertEqual(whole.chunks, 1)
         XCTAssertEqual(whole.spec.kChunk, 0)
-        let gpu = Kernels(context, tiles: .gpu)
+        let gpu = Kernels(context, path: .sharedMemory())
         let small = gpu.tiledPlan(m: 5, n: 7, k: 100, splittable: false)
         XCTAssertEqual([small.spec.mb, small.spec.nc], [1, 1], "a 16 x 16 tile for a 5 x 7 C")
         let big = gpu.tiledPlan(m: 64, n: 100_352, k: 800, splittable: false)  // conv2's forward pass at batch 128

@@ -11,8 +11,8 @@ final class PredictorTests: GPUTestCase {
         let weights = ModelWeights(outputs: 5, seed: 4)
         let pixels = images(7)
         // maxBatch 3: batches of 3, 3 and 1 give the same rows as one batch of 7.
-        let small = try Predictor(context: context, weights: weights, maxBatch: 3, tiles: smallJobKernels.tiles)
-        let large = try Predictor(context: context, weights: weights, maxBatch: 7, tiles: smallJobKernels.tiles)
+        let small = try Predictor(context: context, weights: weights, maxBatch: 3, path: smallJobKernels.path)
+        let large = try Predictor(context: context, weights: weights, maxBatch: 7, path: smallJobKernels.path)
         let plain = try small.predict(images: pixels)
         XCTAssertEqual(plain.count, 35)
         XCTAssertEqual(plain, try large.predict(images: pixels))

@@ -11,11 +11,13 @@ final class SGEMMTests: GPUTestCase {
     /// The device's own tiles, the bench ceiling's wider ones, narrow ones, lavapipe's quick ones, and the
     /// portable and GPU configurations (GPUTestSupport.gpuVariants).
     var variants: [(String, Kernels)] {
-        var narrow = TileConfig.forDevice(context.info)
-        narrow.gemmRows = 8
-        narrow.gemmLaneColumns = 8
-        return [("device", kernels), ("ceiling", Kernels(context, tiles: Benchmark.ceilingTiles(kernels.tiles))),
-                ("8x8 lanes", Kernels(context, tiles: narrow))] + quickVariants() + gpuVariants()
+        var narrow = kernels.path
+        if case .subgroupShare(var t) = narrow {
+            (t.gemmRows, t.gemmLaneColumns) = (8, 8)
+            narrow = .subgroupShare(t)
+        }
+        return [("device", kernels), ("ceiling", Kernels(context, path: Benchmark.ceilingPath(kernels.path))),
+                ("8x8 lanes", Kernels(context, path: narrow))] + quickVariants() + gpuVariants()
     }
 
     func testSGEMMMatchesReference() throws {

@@ -44,7 +44,7 @@ final class SaliencyTests: GPUTestCase {
         // Every output form in a small job's tiles; the GPU configuration (conv1's input gradient as an implicit GEMM)
         // once, except in make test's passes at other lane counts (GALAXY_TEST_VARIANTS=device, as gpuVariants).
         let cases = OutputMode.allCases.map { ("small job", smallJobKernels, $0) } 
-            + (ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" ? [] : [("gpu", Kernels(context, tiles: .gpu), OutputMode.relu)])
+            + (ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" ? [] : [("gpu", Kernels(context, path: .sharedMemory()), OutputMode.relu)])
         for (tag, kernels, mode) in cases {
             let net = try DeviceNetwork(kernels: kernels, outputs: 37, maxBatch: b, training: false, outputMode: mode, saliency: true)
             try net.setWeights(weights)
@@ -81,7 +81,7 @@ final class SaliencyTests: GPUTestCase {
     func testMapperExplainsTheChosenAnswer() throws {
         let images = (0..<(2 * GalaxyDataset.imageBytes)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
         let mapper = try SaliencyMapper(context: context, weights: weights, columns: GalaxyZooTree.columnNames, maxBatch: 2,
-                                        outputMode: .constrained, tiles: smallJobKernels.tiles)
+                                        outputMode: .constrained, path: smallJobKernels.path)
         let spiral = try mapper.column(named: "Class4.1")
         XCTAssertThrowsError(try mapper.column(named: "Class12.1"))
         let out = try mapper.explain(images: images, answers: [nil, spiral])

@@ -33,18 +33,31 @@ final class ShaderLibraryTests: XCTestCase {
         }
     }
 
-    /// A device without subgroupBroadcast in compute shaders gets the portable tiles, whatever its lanes.
-    func testNoBallotMeansPortableTiles() {
+    /// The kernel path follows what the device reports, not its name: a GPU (any type but CPU) gets the
+    /// shared-memory tiles; a CPU driver the subgroup-share path only with 8-lane subgroups and
+    /// subgroupBroadcast in compute shaders, else the portable path.
+    func testThePathFollowsTheDevicesCapabilities() {
         var info = DeviceInfo(index: 0, name: "cpu", type: "CPU", typeRank: 3, memoryBytes: 0, subgroupSize: 8, apiVersion: "1.3")
-        XCTAssertEqual(TileConfig.forDevice(info), .lavapipeQuick)
+        XCTAssertEqual(KernelPath.forDevice(info), .subgroupShare())
         if ProcessInfo.processInfo.environment["GALAXY_TILES"] == nil {
-            // lavapipe's jobs: the quick SHARE tiles, long or short; the portable ones for a few images' inference.
-            XCTAssertEqual(TileConfig.forWork(info, images: 10_000_000, training: true), .lavapipeQuick)
-            XCTAssertEqual(TileConfig.forWork(info, images: 100_000), .lavapipeQuick)
-            XCTAssertEqual(TileConfig.forWork(info, images: 8), TileConfig())
+            // lavapipe's jobs: the share path, long or short; the portable one for a few images' inference.
+            XCTAssertEqual(KernelPath.forWork(info, images: 10_000_000, training: true), .subgroupShare())
+            XCTAssertEqual(KernelPath.forWork(info, images: 100_000), .subgroupShare())
+            XCTAssertEqual(KernelPath.forWork(info, images: 8), .portable())
         }
         info.subgroupBallot = false
-        XCTAssertEqual(TileConfig.forDevice(info), TileConfig())
-        XCTAssertEqual(TileConfig.forWork(info, images: 100_000), TileConfig())
+        XCTAssertEqual(KernelPath.forDevice(info), .portable())
+        XCTAssertEqual(KernelPath.forWork(info, images: 100_000), .portable())
+        for lanes: UInt32 in [4, 16, 32] {
+            var other = DeviceInfo(index: 0, name: "llvmpipe", type: "CPU", typeRank: 3, memoryBytes: 0, subgroupSize: lanes, apiVersion: "1.3")
+            XCTAssertEqual(KernelPath.forDevice(other), .portable(), "a CPU driver with \(lanes)-lane subgroups")
+            other.subgroupBallot = true
+            XCTAssertEqual(KernelPath.forWork(other, images: 100_000, training: true), .portable())
+        }
+        for (type, rank) in [("discrete GPU", 0), ("integrated GPU", 1), ("virtual GPU", 2)] {
+            let gpu = DeviceInfo(index: 0, name: "llvmpipe", type: type, typeRank: rank, memoryBytes: 0, subgroupSize: 8, apiVersion: "1.3")
+            XCTAssertEqual(KernelPath.forDevice(gpu), .sharedMemory(), type)
+            XCTAssertEqual(KernelPath.forWork(gpu, images: 1), .sharedMemory(), "\(type): whatever the job")
+        }
     }
 }

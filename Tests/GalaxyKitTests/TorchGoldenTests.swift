@@ -70,7 +70,7 @@ final class TorchGoldenTests: GPUTestCase {
     /// What a small training run gets here, and (in the main pass) the GPU configuration: shared-memory
     /// tiles, convolutions as implicit GEMMs, split weight-gradient reductions.
     func testDeviceNetworkMatchesPyTorch() throws {
-        let gpu = ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" ? [] : [("gpu configuration", Kernels(context, tiles: .gpu))]
+        let gpu = ProcessInfo.processInfo.environment["GALAXY_TEST_VARIANTS"] == "device" ? [] : [("gpu configuration", Kernels(context, path: .sharedMemory()))]
         for (tag, kernels) in [("small job", smallJobKernels)] + gpu { try checkAgainstPyTorch(kernels, tag) }
     }
 

@@ -231,7 +231,7 @@ final class TrainerTests: GPUTestCase {
             XCTAssertEqual(try t.run(), .finished)
             let weights = try t.network.weights()
             let gradient = try t.network.gradients()["fc3.bias"]!  // of the run's last step
-            let p = try Predictor(context: context, weights: weights, outputMode: mode, tiles: smallJobKernels.tiles).predict(images: Metrics.images(data, t.train))
+            let p = try Predictor(context: context, weights: weights, outputMode: mode, path: smallJobKernels.path).predict(images: Metrics.images(data, t.train))
             let rows = (0..<t.train.count).map { Array(p[$0 * 37 ..< ($0 + 1) * 37]) }
             let deadRows = rows.filter { row in q7.allSatisfy { row[$0] == 0 } }.count
             let moved = q7.map { weights["fc3.bias"][$0] - bias[$0] }

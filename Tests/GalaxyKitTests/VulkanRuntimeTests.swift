@@ -196,7 +196,7 @@ final class VulkanRuntimeTests: GPUTestCase {
     /// A training step gives the same bits in both layouts (staging changes where bytes live, not the sums).
     func testDiscreteLayoutIsBitIdenticalToUnified() throws {
         func step(_ ctx: VulkanContext) throws -> (output: [Float], grads: [String: [Float]]) {
-            let net = try DeviceNetwork(kernels: Kernels(ctx, tiles: TileConfig()), outputs: 37, maxBatch: 2, training: true, outputMode: .constrained)
+            let net = try DeviceNetwork(kernels: Kernels(ctx, path: KernelPath.portable()), outputs: 37, maxBatch: 2, training: true, outputMode: .constrained)
             try net.setWeights(ModelWeights(outputs: 37, seed: 4))
             try net.input.upload(randomFloats(2 * SanderDielemanNet.inputCount, seed: 6, -2, 2))
             try net.target.upload(randomFloats(2 * 37, seed: 7, 0, 0.5))

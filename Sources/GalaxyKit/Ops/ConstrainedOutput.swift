@@ -127,7 +127,7 @@ extension Kernels {
     public func constrainedOutputForward(_ seq: CommandSequence, z: BufferRange, p: BufferRange, batch: Int,
                                          form: ConstrainedOutputForm) throws {
         let pipeline = try context.pipeline("constrained_output_forward", bindings: 2, pushSize: MemoryLayout<ConstrainedOutputParams>.size,
-                                            specialization: [tiles.workgroupSize, form.rawValue])
+                                            specialization: [path.workgroupSize, form.rawValue])
         try seq.dispatch(pipeline, [z, p], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 
@@ -135,7 +135,7 @@ extension Kernels {
     public func constrainedOutputBackward(_ seq: CommandSequence, z: BufferRange, dp: BufferRange, dz: BufferRange, batch: Int,
                                           form: ConstrainedOutputForm) throws {
         let pipeline = try context.pipeline("constrained_output_backward", bindings: 3, pushSize: MemoryLayout<ConstrainedOutputParams>.size,
-                                            specialization: [tiles.workgroupSize, form.rawValue])
+                                            specialization: [path.workgroupSize, form.rawValue])
         try seq.dispatch(pipeline, [z, dp, dz], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 }

@@ -51,10 +51,10 @@ public struct LaunchPlan: Encodable, Sendable {
 }
 
 extension Benchmark {
-    /// Records (without submitting) a training step and an inference batch with `tiles`. Pipelines are
+    /// Records (without submitting) a training step and an inference batch on `path`. Pipelines are
     /// created but not dispatched, so no kernel is compiled by a driver that compiles on first use.
-    public static func launchPlan(context: VulkanContext, tiles: TileConfig, config: String, batch: Int = 128, outputs: Int = 37) throws -> LaunchPlan {
-        let kernels = Kernels(context, tiles: tiles)
+    public static func launchPlan(context: VulkanContext, path: KernelPath, config: String, batch: Int = 128, outputs: Int = 37) throws -> LaunchPlan {
+        let kernels = Kernels(context, path: path)
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         let data = try DeviceDataset(context, images: [UInt8](repeating: 0, count: batch * GalaxyDataset.imageBytes), side: GalaxyDataset.imageSide,
                                      targets: [Float](repeating: 0, count: batch * outputs), targetWidth: outputs)
@@ -81,12 +81,12 @@ extension Benchmark {
 /// Times a full training step (augment -> forward -> loss -> backward -> SGD) and inference on
 /// synthetic data, steady state after warm-up, median of `runs`.
 public enum Benchmark {
-    /// What a long training run gets (lavapipe: the quick SHARE tiles); GALAXY_TILES=full|portable|gpu measures the others.
-    static func steadyTiles(_ context: VulkanContext) -> TileConfig { .forWork(context.info, images: .max, training: true) }
+    /// What a long training run gets (lavapipe: the share path); GALAXY_TILES=quick|portable|gpu measures the others.
+    static func steadyPath(_ context: VulkanContext) -> KernelPath { .forWork(context.info, images: .max, training: true) }
 
     public static func run(context: VulkanContext, batch: Int = 128, runs: Int = 5, outputs: Int = 37,
                            log: (String) -> Void = { _ in }) throws -> BenchmarkResult {
-        let kernels = Kernels(context, tiles: steadyTiles(context))
+        let kernels = Kernels(context, path: steadyPath(context))
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         try net.setWeights(ModelWeights(outputs: outputs, seed: 1))
         var rng = SplitMix64(seed: 3)
@@ -145,18 +145,18 @@ public enum Benchmark {
             kernels: kernelRows)
     }
 
-    /// The tiles of the ceiling's SGEMM: the device's, with 16 columns per lane on the SHARE path. At 1024^3
-    /// that ran ~1.5x faster than the network's 8 on lavapipe (docs/performance.md), but its pipelines take
+    /// The path of the ceiling's SGEMM: the device's, with 16 columns per lane on the share path. At 1024^3
+    /// that ran ~1.5x faster than the network's on lavapipe (docs/performance.md), but its pipelines take
     /// several times longer to compile, and at the fully connected layers' sizes it gained nothing.
-    static func ceilingTiles(_ tiles: TileConfig) -> TileConfig {
-        var t = tiles
-        if t.gemmShare { t.gemmLaneColumns = 16 }
-        return t
+    static func ceilingPath(_ path: KernelPath) -> KernelPath {
+        guard case .subgroupShare(var t) = path else { return path }
+        t.gemmLaneColumns = 16
+        return .subgroupShare(t)
     }
 
-    /// GFLOP/s of our own SGEMM (the sgemm shader, `ceilingTiles`) at 1024^3: the device's measured GEMM ceiling.
+    /// GFLOP/s of our own SGEMM (the sgemm shader, `ceilingPath`) at 1024^3: the device's measured GEMM ceiling.
     static func gemmCeiling(context: VulkanContext, kernels deviceKernels: Kernels, runs: Int, median: (() throws -> Void) throws -> Double) throws -> Double {
-        let kernels = Kernels(context, tiles: ceilingTiles(deviceKernels.tiles))
+        let kernels = Kernels(context, path: ceilingPath(deviceKernels.path))
         let n = 1024
         let shape = GemmShape(m: n, n: n, k: n)
         let a = try DeviceBuffer(context, floats: n * n, label: "gemm a"), b = try DeviceBuffer(context, floats: n * n, label: "gemm b")
@@ -212,7 +212,7 @@ public struct DistributedBenchmarkResult: Encodable, Sendable {
 extension Benchmark {
     public static func distributed(context: VulkanContext, world: MPIWorld, batch: Int = 128, runs: Int = 5, outputs: Int = 37,
                                    log: (String) -> Void = { _ in }) throws -> DistributedBenchmarkResult {
-        let kernels = Kernels(context, tiles: steadyTiles(context))
+        let kernels = Kernels(context, path: steadyPath(context))
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         try net.setWeights(ModelWeights(outputs: outputs, seed: 1))
         var rng = SplitMix64(seed: 3)
@@ -318,7 +318,7 @@ extension Benchmark {
         let targets = (0..<(images * outputs)).map { _ in rng.uniform(0, 1) }
         let budget = budget ?? bytes.count / 4
         let steps = stride(from: 0, to: images, by: batch).map { Array($0..<min(images, $0 + batch)) }
-        let kernels = Kernels(context, tiles: .forWork(context.info, images: (2 * runs + 1) * images, training: true))
+        let kernels = Kernels(context, path: .forWork(context.info, images: (2 * runs + 1) * images, training: true))
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         let initial = ModelWeights(outputs: outputs, seed: 1)
         let resident = try DeviceDataset(context, images: bytes, side: GalaxyDataset.imageSide, targets: targets, targetWidth: outputs,

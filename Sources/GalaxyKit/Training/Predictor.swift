@@ -6,11 +6,11 @@ public final class Predictor {
     public let network: DeviceNetwork
     public let maxBatch: Int
 
-    /// `tiles`: the kernels' configuration (default: the device's; `TileConfig.forWork` by the number of images).
-    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu, tiles: TileConfig? = nil) throws {
+    /// `tiles`: the kernels' configuration (default: the device's; `KernelPath.forWork` by the number of images).
+    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu, path: KernelPath? = nil) throws {
         self.context = context
         self.maxBatch = maxBatch
-        network = try DeviceNetwork(kernels: Kernels(context, tiles: tiles), outputs: weights.outputs, maxBatch: maxBatch, training: false, outputMode: outputMode)
+        network = try DeviceNetwork(kernels: Kernels(context, path: path), outputs: weights.outputs, maxBatch: maxBatch, training: false, outputMode: outputMode)
         try network.setWeights(weights)
     }
 

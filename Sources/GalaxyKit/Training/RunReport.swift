@@ -94,7 +94,7 @@ public struct RunReport {
         if let dataset, let split, !split.test.isEmpty, let context {
             log("predicting \(split.test.count) test galaxies")
             pred = try Predictor(context: context, weights: weights, outputMode: mode,
-                                 tiles: TileConfig.forWork(context.info, images: split.test.count)).predict(images: Metrics.images(dataset, split.test))
+                                 path: KernelPath.forWork(context.info, images: split.test.count)).predict(images: Metrics.images(dataset, split.test))
             target = Metrics.rows(dataset.targets, width: k, split.test)
             means = Metrics.columnMeans(dataset.targets, width: k, rows: split.train)
             let baseline = split.test.flatMap { _ in means }
@@ -203,7 +203,7 @@ public struct RunReport {
                 let rows = Array(shown.prefix(saliencyCount))
                 log("saliency of \(rows.count) galaxies")
                 let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: max(1, rows.count), outputMode: mode,
-                                                tiles: TileConfig.forWork(context.info, images: rows.count))
+                                                path: KernelPath.forWork(context.info, images: rows.count))
                 let images = Metrics.images(dataset, rows.map { split.test[$0] })
                 let explained = try mapper.explain(images: images, answers: rows.map { _ in nil })
                 page.raw("<p>Where in the crop the answer comes from: the gradient of the answer named (Question 1's predicted top answer) with respect to the input pixels, computed by the backward shaders down to conv1's input; brightness is the largest |gradient| over the three colour channels, scaled to the image's largest.</p><div class=\"cards\">")

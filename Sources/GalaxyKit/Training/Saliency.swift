@@ -16,11 +16,11 @@ public final class SaliencyMapper {
     }
 
     public init(context: VulkanContext, weights: ModelWeights, columns: [String], maxBatch: Int, outputMode: OutputMode = .relu,
-                tiles: TileConfig? = nil) throws {
+                path: KernelPath? = nil) throws {
         precondition(columns.count == weights.outputs)
         self.context = context
         self.columns = columns
-        network = try DeviceNetwork(kernels: Kernels(context, tiles: tiles), outputs: weights.outputs, maxBatch: maxBatch, training: false,
+        network = try DeviceNetwork(kernels: Kernels(context, path: path), outputs: weights.outputs, maxBatch: maxBatch, training: false,
                                     outputMode: outputMode, saliency: true)
         try network.setWeights(weights)
     }

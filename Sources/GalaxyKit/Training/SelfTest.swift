@@ -20,24 +20,25 @@ public final class SelfTest {
 
     public init(context: VulkanContext) { self.context = context }
 
-    /// The tile configurations the checks (and the op tests) run: the device's own, lavapipe's narrow SHARE
-    /// tiles where the device runs the quick ones, the portable tiles (lavapipe at other lane counts, and a few
-    /// images' inference there) unless they are the device's, and the GPU configuration (shared-memory
-    /// tiles) unsplit at 64 invocations per workgroup and with split reductions at 128 and 256.
-    public static func configurations(_ info: DeviceInfo) -> [(String, TileConfig)] {
-        let own = TileConfig.forDevice(info)
+    /// The kernel paths the checks (and the op tests) run: the device's own; the narrow share tiles where the
+    /// device runs the share path; the portable path (lavapipe at other lane counts, and a few images'
+    /// inference there) unless it is the device's; and the shared-memory path unsplit at 64 invocations per
+    /// workgroup and with split reductions at 128 and 256.
+    public static func configurations(_ info: DeviceInfo) -> [(String, KernelPath)] {
+        let own = KernelPath.forDevice(info)
         var out = [("device", own)]
-        if own == .lavapipeQuick { out.append(("lavapipe narrow", .lavapipeNarrow)) }
-        if own != TileConfig() { out.append(("portable", TileConfig())) }
-        var unsplit = TileConfig.gpu
-        (unsplit.workgroupSize, unsplit.minInvocations, unsplit.maxSerialMACs) = (64, 1, .max)
-        out.append(("tiled unsplit wg64", unsplit))
-        for wg: UInt32 in [128, 256] where !(own == .gpu && wg == TileConfig.gpu.workgroupSize) {
-            var t = TileConfig.gpu
+        if own == .subgroupShare() { out.append(("lavapipe narrow", .subgroupShare(.narrow))) }
+        if own != .portable() { out.append(("portable", .portable())) }
+        var unsplit = SharedMemoryTiles()
+        unsplit.workgroupSize = 64
+        unsplit.bounds = ReductionBounds(minInvocations: 1, maxSerialMACs: .max)
+        out.append(("tiled unsplit wg64", .sharedMemory(unsplit)))
+        for wg: UInt32 in [128, 256] where !(own == .sharedMemory() && wg == SharedMemoryTiles().workgroupSize) {
+            var t = SharedMemoryTiles()
             // Split until 16,384 invocations, not 1,024 workgroups: on lavapipe hundreds of chunks of barriers
             // cost seconds per case (the device's own configuration keeps the rule on a GPU).
-            (t.workgroupSize, t.minWorkgroups) = (wg, 0)
-            out.append(("gpu wg\(wg)", t))
+            (t.workgroupSize, t.bounds.minWorkgroups) = (wg, 0)
+            out.append(("gpu wg\(wg)", .sharedMemory(t)))
         }
         return out
     }
@@ -88,16 +89,16 @@ public final class SelfTest {
     ]
 
     /// Every op in each configuration, then the network checks (`golden`: PyTorch's file, when present).
-    public func run(configurations: [(String, TileConfig)], golden: URL?) throws {
-        for (tag, tiles) in configurations {
-            let kernels = Kernels(context, tiles: tiles)
+    public func run(configurations: [(String, KernelPath)], golden: URL?) throws {
+        for (tag, path) in configurations {
+            let kernels = Kernels(context, path: path)
             try checkConvolutions(kernels, tag)
             try checkLinear(kernels, tag)
             try checkElementwise(kernels, tag)
         }
         // The network in a short run's tiles: on lavapipe the quick ones
         // (checked op by op above) and compile in a fraction of the time.
-        let network = Kernels(context, tiles: .forSmallJob(context.info))
+        let network = Kernels(context, path: .forSmallJob(context.info))
         if let golden { try checkGoldenStep(network, golden) }
         try checkConstrainedNetwork(network)
     }

@@ -159,7 +159,7 @@ public final class Trainer {
     public let world: MPIWorld?
     var rank: Int { world?.rank ?? 0 }
     /// Seconds spent exchanging gradients (read-back, MPI, upload) since the epoch began.
-    public private(set) var exchangeSeconds: Double = 0
+    public internal(set) var exchangeSeconds: Double = 0
     /// The run's TensorBoard event file (rank 0).
     var tensorBoard: TensorBoardLog?
 
@@ -171,9 +171,9 @@ public final class Trainer {
     public var checkpointInterval: TimeInterval? = Trainer.defaultCheckpointInterval
     public static let defaultCheckpointInterval: TimeInterval = 15 * 60
     /// When the resumable state was last written (or the run started).
-    private var lastSave = Date()
+    var lastSave = Date()
     /// The (epoch, step) of the resumable state on disk: what a failure leaves to resume from.
-    public private(set) var saved: (epoch: Int, step: Int)?
+    public internal(set) var saved: (epoch: Int, step: Int)?
     /// Stop (outcome `.dead`) at the end of an epoch in which every output died.
     public var stopWhenDead = false
     /// Where warnings go (dead outputs, a loss that stopped changing, worse than the baseline): the progress
@@ -239,9 +239,9 @@ public final class Trainer {
         }
         state.splitDigest = digest
         let batch = state.options.batch
-        // The kernels by the work left (TileConfig.forWork).
+        // The kernels by the work left (KernelPath.forWork).
         let passes = (state.options.epochs - state.epoch) * (train.count + test.count) / (world?.size ?? 1)
-        network = try DeviceNetwork(kernels: Kernels(context, tiles: TileConfig.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
+        network = try DeviceNetwork(kernels: Kernels(context, path: KernelPath.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
                                     training: true, outputMode: state.options.outputMode)
         try network.setWeights(weights)
         if resume {
@@ -329,162 +329,24 @@ public final class Trainer {
         return Date().timeIntervalSince(lastSave) >= checkpointInterval
     }
 
+    /// The seed's loop: each epoch trains its steps, evaluates the test set, steps the scheduler, saves the
+    /// checkpoints and reports, and watches for a model that stopped learning.
     func runEpochs(shouldStop: () -> Bool) throws -> TrainOutcome {
         lastSave = Date()
-        let k = data.columns.count
-        let batch = options.batch
-        let steps = (train.count + batch - 1) / batch
         while state.epoch < options.epochs {
             let epoch = state.epoch + 1
-            let order = order(epoch: epoch)
-            let mode: AugmentMode = options.augment ? .random(seed: options.augmentSeed, epoch: UInt32(epoch)) : .none
-            // A step on `b` rows of a batch of `total` (the loss and gradient of the whole batch's mean), with
-            // the SGD step when this process has the whole batch; a distributed rank's shard stops before SGD
-            // (the gradients are summed over the ranks first, then `sgd` runs).
-            // One recorded sequence per index buffer (`parity`), so that one can be written while the other runs.
-            var sequences: [[Int]: CommandSequence] = [:]
-            func trainSequence(_ b: Int, of total: Int, parity: Int) throws -> CommandSequence {
-                if let s = sequences[[b, total, parity]] { return s }
-                let seq = try CommandSequence(context)
-                try trainFeeder.recordBatch(seq, kernels: network.kernels, parity: parity, batch: b, mode: mode, input: network.input, target: network.target)
-                try network.recordTrainingStep(seq, batch: b, lossBatch: total, sgd: world == nil ? (state.learningRate, options.momentum) : nil)
-                sequences[[b, total, parity]] = seq
-                return seq
-            }
-            var sgdSequence: CommandSequence?
-            func sgd() throws -> CommandSequence {
-                if let sgdSequence { return sgdSequence }
-                let seq = try CommandSequence(context)
-                try network.recordSGD(seq, lr: state.learningRate, momentum: options.momentum)
-                sgdSequence = seq
-                return seq
-            }
-            let firstStep = state.step
-            // The rows of each step left, and the part this process computes (a distributed rank: its shard).
-            let batches = (firstStep..<steps).map { Array(order[($0 * batch)..<min(train.count, ($0 + 1) * batch)]) }
-            let shards = batches.map { rows in world.map { Self.shard(rows.count, rank: $0.rank, ranks: $0.size) } ?? rows.indices }
-            // The epoch's sequences are recorded before its clock starts: creating the pipelines is the
-            // process's start-up, not the epoch's host time (metrics.csv's host_share).
-            for (i, (rows, mine)) in zip(batches, shards).enumerated() where !mine.isEmpty {
-                _ = try trainSequence(mine.count, of: rows.count, parity: i % 2)
-            }
-            if world != nil { _ = try sgd() }
-            try trainFeeder.begin(zip(batches, shards).map { Array($0[$1]) })
-            // A resumed epoch's loss so far is counted once: by rank 0.
-            try network.loss.upload([Float(bitPattern: state.step == 0 || rank != 0 ? 0 : state.partialLossBits)])
-            exchangeSeconds = 0
-            let started = Date()
-            stepSeconds = state.partialStepSeconds ?? 0
-            // Every output answering 0 shows inside an epoch as a loss that grows by exactly the targets' squares.
-            let targetSquares = batches.map { rows in rows.reduce(0.0) { sum, row in
-                data.targets[(row * k)..<((row + 1) * k)].reduce(sum) { $0 + Double($1) * Double($1) } } }
-            var lastRead = (step: firstStep, loss: Double(Float(bitPattern: state.step == 0 ? 0 : state.partialLossBits)))
-            // Said once an epoch, and not again while the last epoch found every output dead.
-            var warnedZero = state.metrics.last.map { $0.deadOutputs == k } ?? false
-            progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
-            progress?.advance(by: min(firstStep * batch, train.count))
-            var lastLoss: Float = 0
-            for step in firstStep..<steps {
-                let i = step - firstStep
-                let (rows, mine) = (batches[i], shards[i])
-                let more = step + 1 < steps
-                // Stop and save, or save and go on, at this step boundary: every rank at the same step.
-                var (stopNow, saveNow) = (false, false)
-                if let world {
-                    if !mine.isEmpty {
-                        try run(trainFeeder, step: i, trainSequence(mine.count, of: rows.count, parity: i % 2))
-                        try drain()
-                    }
-                    (stopNow, saveNow) = try exchangeGradients(world, haveShard: !mine.isEmpty, stop: more && shouldStop(),
-                                                               checkpoint: more && rank == 0 && checkpointDue())
-                    if busySince == nil { busySince = Date() }
-                    try sgd().submit()
-                    try drain()
-                } else {
-                    // Step i runs while the host writes step i + 1's indices (and brings in the next chunk of a stream).
-                    try run(trainFeeder, step: i, trainSequence(rows.count, of: rows.count, parity: i % 2))
-                    (stopNow, saveNow) = (more && shouldStop(), more && checkpointDue())
-                }
-                let done = min(train.count, (step + 1) * batch)
-                if (step + 1) % readbackEvery == 0 || step + 1 == steps {
-                    try drain()
-                    lastLoss = try trainLossSoFar()
-                    guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
-                    let running = (Double(lastLoss) / Double(done * k)).squareRoot()
-                    let squares = targetSquares[(lastRead.step - firstStep)...(step - firstStep)].reduce(0, +)
-                    if !warnedZero && LearningMonitor.everyOutputAnsweredZero(lossGrowth: Double(lastLoss) - lastRead.loss, targetSquares: squares) {
-                        warnedZero = true
-                        warn("warning: epoch \(epoch): every output answered 0 on steps \(lastRead.step + 1)-\(step + 1) (the loss grew by exactly "
-                             + "the targets' squares): the outputs may have died; \(monitor.advice)")
-                    }
-                    lastRead = (step + 1, Double(lastLoss))
-                    progress?.update(done: done, extra: String(format: "train RMSE %.4f", running))
-                    try tensorBoard?.append(step: imagesSeen(epoch: epoch - 1, plus: done), scalars: [(MetricsTable.runningTrainTag, Float(running))])
-                } else {
-                    progress?.update(done: done)
-                }
-                if stopNow || saveNow {
-                    try drain()
-                    let loss: Float = try trainLossSoFar()
-                    guard loss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
-                    // The state as a run resumed here needs it; the epoch goes on from the same numbers when only saving.
-                    var midEpoch = state
-                    midEpoch.step = step + 1
-                    midEpoch.partialLossBits = loss.bitPattern
-                    midEpoch.partialSeconds += Date().timeIntervalSince(started)
-                    midEpoch.partialStepSeconds = stepSeconds
-                    try saveLast(state: midEpoch)
-                    if stopNow {
-                        state = midEpoch
-                        progress?.finish(extra: "interrupted")
-                        log("interrupted at epoch \(epoch), step \(step + 1) of \(steps): resumable state written to \(directory.file(Self.lastState).path)")
-                        return .interrupted
-                    }
-                }
-            }
-            let trainSeconds = Date().timeIntervalSince(started) + state.partialSeconds
-            progress?.finish()
-            let trainRMSE = (Double(lastLoss) / Double(train.count * k)).squareRoot()
+            guard let pass = try trainSteps(epoch: epoch, shouldStop: shouldStop) else { return .interrupted }
             let evaluation = try evaluateAcrossRanks(rows: test)
-            let testLoss = evaluation.total
-            let testRMSE = (testLoss / Double(test.count * k)).squareRoot()
-            let dead = LearningMonitor.deadColumns(outputSums: evaluation.columnOutputSums, trainingTargetSums: trainingTargetSums)
-            let seconds = Date().timeIntervalSince(started) + state.partialSeconds
-            let lrUsed = state.learningRate
+            let row = epochMetrics(epoch, pass, evaluation)
             if options.plateau {
-                state.learningRate = state.scheduler.step(metric: testLoss, lr: state.learningRate)
+                state.learningRate = state.scheduler.step(metric: evaluation.total, lr: state.learningRate)
             }
-            let row = EpochMetrics(epoch: epoch, trainRMSE: trainRMSE, testRMSE: testRMSE, learningRate: lrUsed, seconds: seconds,
-                                   imagesPerSecond: Double(train.count - firstStep * batch) / max(trainSeconds - state.partialSeconds, 1e-9),
-                                   stepSeconds: stepSeconds, deadOutputs: dead.count,
-                                   testRMSEByQuestion: MetricsTable.questionRMSE(columnSSE: evaluation.columnSquaredErrors, rows: test.count,
-                                                                                 columns: data.columns))
-            state.metrics.append(row)
-            state.epoch = epoch
-            state.step = 0
-            state.partialLossBits = 0
-            state.partialSeconds = 0
-            state.partialStepSeconds = nil
-            let improved = state.bestTestRMSE.map { testRMSE < $0 } ?? true
-            if improved { state.bestTestRMSE = testRMSE }
-            let weights = try network.weights()
-            if let world { try checkSameWeights(world, weights, epoch: epoch) }
-            if rank == 0 && improved { try directory.writeBest(weights, metadata: checkpointMetadata()) }
-            try saveLast(weights, state: state)
-            if rank == 0 {
-                try directory.writeReports(metrics: state.metrics)
-                try tensorBoard?.append(step: imagesSeen(epoch: epoch), scalars: MetricsTable.scalars(row))
-            }
-            var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
-                              epoch, options.epochs, trainRMSE, testRMSE, lrUsed, seconds, stepSeconds, row.imagesPerSecond)
-            if let world { line += String(format: "  (%d ranks, gradient exchange %.1f s)", world.size, exchangeSeconds) }
-            if state.learningRate != lrUsed { line += String(format: "  (lr -> %.4g)", state.learningRate) }
-            if improved { line += "  *best" }
-            log(line)
+            let improved = try endEpoch(row)
+            log(epochLine(row, improved: improved))
             var watch = monitor
-            watch.learningRate = lrUsed
-            for warning in watch.epochWarnings(metrics: state.metrics, dead: dead) { warn(warning) }
-            if stopWhenDead && dead.count == k {
+            watch.learningRate = row.learningRate
+            for warning in watch.epochWarnings(metrics: state.metrics, dead: pass.dead(evaluation)) { warn(warning) }
+            if stopWhenDead && row.deadOutputs == data.columns.count {
                 log("stopped after epoch \(epoch): every output is dead (--stop-when-dead); the best checkpoint is "
                     + "\(directory.file(Self.bestWeights).path); \(watch.advice)")
                 return .dead
@@ -497,62 +359,177 @@ public final class Trainer {
         return .finished
     }
 
-    /// The rows of a batch of `count` that rank `rank` of `ranks` computes: the batch cut into `ranks`
-    /// contiguous shards in order, the first `count % ranks` one row larger (a shard may be empty).
-    public static func shard(_ count: Int, rank: Int, ranks: Int) -> Range<Int> {
-        let base = count / ranks, extra = count % ranks
-        let start = rank * base + min(rank, extra)
-        return start..<(start + base + (rank < extra ? 1 : 0))
-    }
+    /// What an epoch's training steps leave for its metrics.
+    struct EpochPass {
+        /// The training loss summed over the epoch (all ranks).
+        var loss: Float
+        var started: Date
+        /// Seconds of training steps, those before a resume included.
+        var trainSeconds: Double
+        /// The step the epoch started from (0, or where a resumed run stopped).
+        var firstStep: Int
+        var trainingTargetSums: [Double]
 
-    /// Replaces this rank's gradients by their sum over the ranks (added in rank order, so every rank
-    /// holds the same bits); a rank without rows in this batch adds zeros. Also agrees on stopping:
-    /// true when any rank asked to stop.
-    /// The same for writing the resumable state (rank 0's clock decides).
-    func exchangeGradients(_ world: MPIWorld, haveShard: Bool, stop: Bool, checkpoint: Bool) throws -> (stop: Bool, checkpoint: Bool) {
-        let t0 = Date()
-        let n = network.parameterCount
-        var mine = haveShard ? try network.grads!.download(count: n) : [Float](repeating: 0, count: n)
-        mine += [stop ? 1 : 0, checkpoint ? 1 : 0]
-        let total = try world.sum(mine)
-        try network.grads!.upload(Array(total[0..<n]))
-        exchangeSeconds += Date().timeIntervalSince(t0)
-        return (total[n] > 0, total[n + 1] > 0)
-    }
-
-    /// The training loss of the epoch so far (summed over the ranks in a distributed run).
-    func trainLossSoFar() throws -> Float {
-        let local: Float = try network.loss.download(count: 1)[0]
-        guard let world else { return local }
-        return try world.sum([local])[0]
-    }
-
-    /// Test loss, in total and per column: each rank evaluates its contiguous shard of `rows`, the sums are added in rank order.
-    func evaluateAcrossRanks(rows: [Int]) throws -> TestEvaluation {
-        guard let world else { return try evaluate(rows: rows) }
-        let k = data.columns.count
-        let mine = Self.shard(rows.count, rank: world.rank, ranks: world.size)
-        let local = mine.isEmpty ? TestEvaluation(total: 0, columnSquaredErrors: [Double](repeating: 0, count: k), columnOutputSums: [Double](repeating: 0, count: k))
-            : try evaluate(rows: Array(rows[mine]))
-        let sums = try world.sum([local.total] + local.columnSquaredErrors + local.columnOutputSums)
-        return TestEvaluation(total: sums[0], columnSquaredErrors: Array(sums[1...k]), columnOutputSums: Array(sums[(k + 1)...]))
-    }
-
-    /// Between epochs: true on every rank when any rank was asked to stop.
-    func stopRequested(_ local: Bool) throws -> Bool {
-        guard let world else { return local }
-        return try world.sum([local ? 1.0 : 0.0])[0] > 0
-    }
-
-    /// Stops the run when the ranks' weights differ (they must be bit-identical after every step).
-    func checkSameWeights(_ world: MPIWorld, _ weights: ModelWeights, epoch: Int) throws {
-        let bytes = try SafeTensors.serialize(weights.names.map { ($0, weights.tensors[$0]!) }, metadata: [:])
-        // 48 bits of the digest: exact in a double.
-        let mine = UInt64(Self.digest(bytes), radix: 16)! >> 16
-        let all = try world.allGather([Double(mine)]).map { UInt64($0[0]) }
-        guard Set(all).count == 1 else {
-            throw DistributedError.diverged(epoch: epoch, digests: all.map { String($0, radix: 16) })
+        func dead(_ evaluation: TestEvaluation) -> [Int] {
+            LearningMonitor.deadColumns(outputSums: evaluation.columnOutputSums, trainingTargetSums: trainingTargetSums)
         }
+    }
+
+    /// The steps of the epoch chosen by `steps(epoch:)`, from `state.step`. At each step boundary where the
+    /// run is asked to stop or the periodic state is due, every process agrees and the resumable state is
+    /// written; nil when the run stopped there.
+    func trainSteps(epoch: Int, shouldStop: () -> Bool) throws -> EpochPass? {
+        let k = data.columns.count
+        let batch = options.batch
+        let steps = (train.count + batch - 1) / batch
+        let order = order(epoch: epoch)
+        let runner = self.steps(epoch: epoch)
+        let firstStep = state.step
+        // The rows of each step left; their sequences are recorded before the epoch's clock starts: creating
+        // the pipelines is the process's start-up, not the epoch's host time (metrics.csv's host_share).
+        let batches = (firstStep..<steps).map { Array(order[($0 * batch)..<min(train.count, ($0 + 1) * batch)]) }
+        try runner.prepare(batches)
+        try trainFeeder.begin(batches.map { Array($0[runner.shard(of: $0)]) })
+        // A resumed epoch's loss so far is counted once: by rank 0.
+        try network.loss.upload([Float(bitPattern: state.step == 0 || rank != 0 ? 0 : state.partialLossBits)])
+        exchangeSeconds = 0
+        let started = Date()
+        stepSeconds = state.partialStepSeconds ?? 0
+        var watch = ZeroOutputWatch(trainer: self, epoch: epoch, batches: batches, firstStep: firstStep)
+        progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
+        progress?.advance(by: min(firstStep * batch, train.count))
+        var lastLoss: Float = 0
+        for step in firstStep..<steps {
+            let more = step + 1 < steps
+            // Stop and save, or save and go on, at this step boundary: every process at the same step.
+            let (stopNow, saveNow) = try runner.step(step - firstStep, rows: batches[step - firstStep]) {
+                (more && shouldStop(), more && checkpointDue())
+            }
+            let done = min(train.count, (step + 1) * batch)
+            if (step + 1) % readbackEvery == 0 || step + 1 == steps {
+                try drain()
+                lastLoss = try trainLossSoFar()
+                guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
+                let running = (Double(lastLoss) / Double(done * k)).squareRoot()
+                watch.check(step: step, loss: lastLoss)
+                progress?.update(done: done, extra: String(format: "train RMSE %.4f", running))
+                try tensorBoard?.append(step: imagesSeen(epoch: epoch - 1, plus: done), scalars: [(MetricsTable.runningTrainTag, Float(running))])
+            } else {
+                progress?.update(done: done)
+            }
+            if stopNow || saveNow {
+                let midEpoch = try saveMidEpoch(step: step + 1, epoch: epoch, started: started)
+                if stopNow {
+                    state = midEpoch
+                    progress?.finish(extra: "interrupted")
+                    log("interrupted at epoch \(epoch), step \(step + 1) of \(steps): resumable state written to \(directory.file(Self.lastState).path)")
+                    return nil
+                }
+            }
+        }
+        progress?.finish()
+        return EpochPass(loss: lastLoss, started: started, trainSeconds: Date().timeIntervalSince(started) + state.partialSeconds,
+                         firstStep: firstStep, trainingTargetSums: trainingTargetSums)
+    }
+
+    /// The epoch's steps in this process's form: alone, or as one rank of `world`.
+    func steps(epoch: Int) -> TrainingSteps {
+        let mode: AugmentMode = options.augment ? .random(seed: options.augmentSeed, epoch: UInt32(epoch)) : .none
+        guard let world else { return SingleProcessSteps(self, mode: mode) }
+        return DistributedSteps(self, world: world, mode: mode)
+    }
+
+    /// Writes the resumable state at `step` of `epoch` (a step boundary), as a run resumed there needs it, and
+    /// returns it; the epoch goes on from its own numbers when it only saves.
+    func saveMidEpoch(step: Int, epoch: Int, started: Date) throws -> TrainingState {
+        try drain()
+        let loss: Float = try trainLossSoFar()
+        guard loss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step, checkpoint: lastCheckpointDescription) }
+        var midEpoch = state
+        midEpoch.step = step
+        midEpoch.partialLossBits = loss.bitPattern
+        midEpoch.partialSeconds += Date().timeIntervalSince(started)
+        midEpoch.partialStepSeconds = stepSeconds
+        try saveLast(state: midEpoch)
+        return midEpoch
+    }
+
+    /// Inside an epoch, at the loss read-backs: every output answering 0 shows as a loss that grew by exactly
+    /// the targets' squares since the last read-back. Warned once an epoch, and not while the last epoch
+    /// found every output dead.
+    struct ZeroOutputWatch {
+        unowned let trainer: Trainer
+        let epoch: Int
+        let firstStep: Int
+        /// The targets' squares summed, per step left.
+        let targetSquares: [Double]
+        var lastRead: (step: Int, loss: Double)
+        var warned: Bool
+
+        init(trainer: Trainer, epoch: Int, batches: [[Int]], firstStep: Int) {
+            let (k, targets, state) = (trainer.data.columns.count, trainer.data.targets, trainer.state)
+            (self.trainer, self.epoch, self.firstStep) = (trainer, epoch, firstStep)
+            targetSquares = batches.map { rows in rows.reduce(0.0) { sum, row in
+                targets[(row * k)..<((row + 1) * k)].reduce(sum) { $0 + Double($1) * Double($1) } } }
+            lastRead = (firstStep, Double(Float(bitPattern: state.step == 0 ? 0 : state.partialLossBits)))
+            warned = state.metrics.last.map { $0.deadOutputs == k } ?? false
+        }
+
+        /// `loss`: the epoch's training loss after `step` (0-based).
+        mutating func check(step: Int, loss: Float) {
+            let squares = targetSquares[(lastRead.step - firstStep)...(step - firstStep)].reduce(0, +)
+            if !warned && LearningMonitor.everyOutputAnsweredZero(lossGrowth: Double(loss) - lastRead.loss, targetSquares: squares) {
+                warned = true
+                trainer.warn("warning: epoch \(epoch): every output answered 0 on steps \(lastRead.step + 1)-\(step + 1) (the loss grew by exactly "
+                             + "the targets' squares): the outputs may have died; \(trainer.monitor.advice)")
+            }
+            lastRead = (step + 1, Double(loss))
+        }
+    }
+
+    /// The epoch's row of metrics.csv, with the learning rate it trained at (before the scheduler's step).
+    func epochMetrics(_ epoch: Int, _ pass: EpochPass, _ evaluation: TestEvaluation) -> EpochMetrics {
+        let k = data.columns.count
+        let seconds = Date().timeIntervalSince(pass.started) + state.partialSeconds
+        return EpochMetrics(epoch: epoch, trainRMSE: (Double(pass.loss) / Double(train.count * k)).squareRoot(),
+                            testRMSE: (evaluation.total / Double(test.count * k)).squareRoot(), learningRate: state.learningRate, seconds: seconds,
+                            imagesPerSecond: Double(train.count - pass.firstStep * options.batch) / max(pass.trainSeconds - state.partialSeconds, 1e-9),
+                            stepSeconds: stepSeconds, deadOutputs: pass.dead(evaluation).count,
+                            testRMSEByQuestion: MetricsTable.questionRMSE(columnSSE: evaluation.columnSquaredErrors, rows: test.count,
+                                                                          columns: data.columns))
+    }
+
+    /// Ends the epoch: the state moves to its end, and the run directory gets the best checkpoint (when the
+    /// test RMSE improved), the resumable state, metrics.csv, the plot and the TensorBoard scalars.
+    /// Returns whether the test RMSE improved.
+    func endEpoch(_ row: EpochMetrics) throws -> Bool {
+        state.metrics.append(row)
+        state.epoch = row.epoch
+        state.step = 0
+        state.partialLossBits = 0
+        state.partialSeconds = 0
+        state.partialStepSeconds = nil
+        let improved = state.bestTestRMSE.map { row.testRMSE < $0 } ?? true
+        if improved { state.bestTestRMSE = row.testRMSE }
+        let weights = try network.weights()
+        if let world { try checkSameWeights(world, weights, epoch: row.epoch) }
+        if rank == 0 && improved { try directory.writeBest(weights, metadata: checkpointMetadata()) }
+        try saveLast(weights, state: state)
+        if rank == 0 {
+            try directory.writeReports(metrics: state.metrics)
+            try tensorBoard?.append(step: imagesSeen(epoch: row.epoch), scalars: MetricsTable.scalars(row))
+        }
+        return improved
+    }
+
+    /// The epoch's log line.
+    func epochLine(_ row: EpochMetrics, improved: Bool) -> String {
+        var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
+                          row.epoch, options.epochs, row.trainRMSE, row.testRMSE, row.learningRate, row.seconds, row.stepSeconds ?? 0, row.imagesPerSecond)
+        if let world { line += String(format: "  (%d ranks, gradient exchange %.1f s)", world.size, exchangeSeconds) }
+        if state.learningRate != row.learningRate { line += String(format: "  (lr -> %.4g)", state.learningRate) }
+        if improved { line += "  *best" }
+        return line
     }
 
     /// Seconds since the epoch began during which the device had work launched and not yet waited for
@@ -563,8 +540,13 @@ public final class Trainer {
 
     /// Runs step `i` of `feeder`'s pass (it may still run on return; the one before it has finished).
     func run(_ feeder: BatchFeeder, step i: Int, _ seq: CommandSequence) throws {
-        if busySince == nil { busySince = Date() }
+        markBusy()
         try feeder.run(step: i, seq)
+    }
+
+    /// Notes that the device has work from now (when it had none).
+    func markBusy() {
+        if busySince == nil { busySince = Date() }
     }
 
     /// Waits for every step launched.
@@ -604,89 +586,5 @@ public final class Trainer {
         let loss = Double(try network.loss.download(count: 1, from: 1)[0])
         guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
         return TestEvaluation(total: loss, columnSquaredErrors: columns, columnOutputSums: outputSums)
-    }
-
-    /// The weights on disk that a NaN leaves intact: the last resumable state, also a mid-epoch one.
-    var lastCheckpointDescription: String {
-        guard let at = savedAt else { return "none (nothing saved yet)" }
-        return directory.file(Self.lastWeights).path + " (\(at))"
-    }
-
-    /// Where the resumable state on disk stands ("after epoch 2", "at epoch 3, step 40"), nil when none is.
-    var savedAt: String? {
-        saved.map { $0.step == 0 ? "after epoch \($0.epoch)" : "at epoch \($0.epoch + 1), step \($0.step)" }
-    }
-
-    func checkpointMetadata() -> [String: String] {
-        ["format": "galaxy SanderDielemanNet", "output": options.outputMode.rawValue, "columns": data.columns.joined(separator: ","),
-         "epoch": "\(state.epoch)"]
-    }
-
-    /// Writes the resumable state `state` with the device's weights (or `weights`) and momentum (rank 0; the
-    /// other ranks only note it). The weights' digest is recorded for the runs written before the state
-    /// carried the weights itself.
-    func saveLast(_ weights: ModelWeights? = nil, state: TrainingState) throws {
-        defer { lastSave = Date() }
-        guard rank == 0 else {
-            saved = (state.epoch, state.step)
-            return
-        }
-        let w = try weights ?? network.weights()
-        let tensors = w.names.map { ($0, w.tensors[$0]!) }
-        var state = state
-        state.weightsDigest = Self.digest(try SafeTensors.serialize(tensors, metadata: checkpointMetadata()))
-        let momentum = try network.momentumValues()
-        let moments = SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
-            (name, Tensor(shape: shape, values: Array(momentum[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
-        }
-        try directory.writeResumable(state: state, weights: tensors, weightsMetadata: checkpointMetadata(), momentum: moments)
-        saved = (state.epoch, state.step)
-    }
-
-    static func loadResumable(_ runDir: URL, data: GalaxyDataset) throws -> (ModelWeights, TrainingState) {
-        let (weights, _, state) = try loadResumable(RunDirectory(unlocked: runDir), data: data)
-        return (weights, state)
-    }
-
-    /// The weights, momentum (by parameter name) and training state to resume from. The state file carries
-    /// the weights; a run written before it did is read with its last.safetensors, which must match the digest.
-    static func loadResumable(_ directory: RunDirectory, data: GalaxyDataset) throws -> (ModelWeights, [String: Tensor], TrainingState) {
-        let (state, tensors) = try directory.readState()
-        let stateURL = directory.file(lastState)
-        guard state.columns == data.columns else {
-            throw TrainingError.invalid("\(directory.url.path) was trained on columns \(state.columns.prefix(3))... but the data has \(data.columns.prefix(3))...")
-        }
-        var momentum: [String: Tensor] = [:], carried: [String: Tensor] = [:]
-        for (name, t) in tensors {
-            if name.hasPrefix("momentum.") { momentum[String(name.dropFirst("momentum.".count))] = t }
-            if name.hasPrefix("weights.") { carried[String(name.dropFirst("weights.".count))] = t }
-        }
-        if !carried.isEmpty {
-            return (try ModelWeights(from: carried, file: stateURL.path, expectedOutputs: data.columns.count), momentum, state)
-        }
-        let weightsURL = directory.file(lastWeights)
-        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw TrainingError.invalid("\(weightsURL.path) not found: \(directory.url.path) holds no resumable run")
-        }
-        let bytes = [UInt8](try Data(contentsOf: weightsURL))
-        guard digest(bytes) == state.weightsDigest else {
-            throw TrainingError.invalid("\(weightsURL.path) does not belong to \(stateURL.path) (digest mismatch): cannot resume exactly")
-        }
-        let (weights, _) = try SafeTensors.parse(bytes, name: weightsURL.path)
-        return (try ModelWeights(from: weights, file: weightsURL.path, expectedOutputs: data.columns.count), momentum, state)
-    }
-
-    /// FNV-1a 64 of bytes, hex.
-    static func digest(_ bytes: [UInt8]) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(h, radix: 16)
-    }
-
-    static func splitDigest(ids: [Int64], train: [Int]) -> String {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(train.count * 8)
-        for i in train { withUnsafeBytes(of: ids[i].littleEndian) { bytes += $0 } }
-        return digest(bytes) + "-\(ids.count)"
     }
 }

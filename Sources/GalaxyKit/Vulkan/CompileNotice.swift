@@ -12,10 +12,12 @@ final class CompileNotice: @unchecked Sendable {
     private var known: Set<String>
     private var announced = false
     private let lock = NSLock()
+    let device: String
     let driver: String
     let cpu: Bool
 
-    init(driver: String, cpu: Bool) {
+    init(device: String, driver: String, cpu: Bool) {
+        self.device = device
         self.driver = driver
         self.cpu = cpu
         let env = ProcessInfo.processInfo.environment
@@ -43,7 +45,7 @@ final class CompileNotice: @unchecked Sendable {
         defer { lock.unlock() }
         guard !announced, !known.contains(key) else { return }
         announced = true
-        notice?("compiling kernels for llvmpipe (first run on this machine only; this can take a few minutes)")
+        notice?("compiling kernels for \(device) (first run on this machine only; this can take a few minutes)")
     }
 
     /// Called after creating it: remembers the key for later processes.

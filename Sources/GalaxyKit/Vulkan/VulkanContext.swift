@@ -59,8 +59,11 @@ public struct DeviceInfo: Sendable {
     /// Vulkan 1.1 or later, which galaxy needs (its shaders are SPIR-V 1.3; it reads subgroup properties).
     public var supportsVulkan11 = true
 
-    /// The SHARE tiles' condition: 8-lane subgroups with subgroupBroadcast (lavapipe at 256-bit vectors).
-    public var sharesOperands: Bool { subgroupSize == 8 && subgroupBallot }
+    /// The subgroup-share path's condition (KernelPath): 8-lane subgroups with subgroupBroadcast in compute
+    /// shaders (lavapipe at 256-bit vectors).
+    public var sharesOperands: Bool { subgroupSize == SubgroupShareTiles.lanes && subgroupBallot }
+    /// A CPU implementation (VK_PHYSICAL_DEVICE_TYPE_CPU: lavapipe, SwiftShader).
+    public var isCPU: Bool { typeRank == 3 }
 }
 
 /// A Vulkan instance, one physical device and a logical device with one compute queue.
@@ -143,7 +146,7 @@ public final class VulkanContext: @unchecked Sendable {
         var props = VkPhysicalDeviceProperties()
         vkGetPhysicalDeviceProperties(physicalDevice, &props)
         limits = props.limits
-        compileNotice = CompileNotice(driver: "\(chosen.name)|\(props.driverVersion)", cpu: props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
+        compileNotice = CompileNotice(device: chosen.name, driver: "\(chosen.name)|\(props.driverVersion)", cpu: props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
         var mem = VkPhysicalDeviceMemoryProperties()
         vkGetPhysicalDeviceMemoryProperties(physicalDevice, &mem)
         memoryProperties = mem

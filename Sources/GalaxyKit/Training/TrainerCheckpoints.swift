@@ -1,0 +1,88 @@
+import Foundation
+
+/// The resumable state: what is saved (through `RunDirectory`), what a failure says of it, and reading it back.
+extension Trainer {
+    /// The weights on disk that a NaN leaves intact: the last resumable state, also a mid-epoch one.
+    var lastCheckpointDescription: String {
+        guard let at = savedAt else { return "none (nothing saved yet)" }
+        return directory.file(Self.lastWeights).path + " (\(at))"
+    }
+
+    /// Where the resumable state on disk stands ("after epoch 2", "at epoch 3, step 40"), nil when none is.
+    var savedAt: String? {
+        saved.map { $0.step == 0 ? "after epoch \($0.epoch)" : "at epoch \($0.epoch + 1), step \($0.step)" }
+    }
+
+    func checkpointMetadata() -> [String: String] {
+        ["format": "galaxy SanderDielemanNet", "output": options.outputMode.rawValue, "columns": data.columns.joined(separator: ","),
+         "epoch": "\(state.epoch)"]
+    }
+
+    /// Writes the resumable state `state` with the device's weights (or `weights`) and momentum (rank 0; the
+    /// other ranks only note it). The weights' digest is recorded for the runs written before the state
+    /// carried the weights itself.
+    func saveLast(_ weights: ModelWeights? = nil, state: TrainingState) throws {
+        defer { lastSave = Date() }
+        guard rank == 0 else {
+            saved = (state.epoch, state.step)
+            return
+        }
+        let w = try weights ?? network.weights()
+        let tensors = w.names.map { ($0, w.tensors[$0]!) }
+        var state = state
+        state.weightsDigest = Self.digest(try SafeTensors.serialize(tensors, metadata: checkpointMetadata()))
+        let momentum = try network.momentumValues()
+        let moments = SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
+            (name, Tensor(shape: shape, values: Array(momentum[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
+        }
+        try directory.writeResumable(state: state, weights: tensors, weightsMetadata: checkpointMetadata(), momentum: moments)
+        saved = (state.epoch, state.step)
+    }
+
+    static func loadResumable(_ runDir: URL, data: GalaxyDataset) throws -> (ModelWeights, TrainingState) {
+        let (weights, _, state) = try loadResumable(RunDirectory(unlocked: runDir), data: data)
+        return (weights, state)
+    }
+
+    /// The weights, momentum (by parameter name) and training state to resume from. The state file carries
+    /// the weights; a run written before it did is read with its last.safetensors, which must match the digest.
+    static func loadResumable(_ directory: RunDirectory, data: GalaxyDataset) throws -> (ModelWeights, [String: Tensor], TrainingState) {
+        let (state, tensors) = try directory.readState()
+        let stateURL = directory.file(lastState)
+        guard state.columns == data.columns else {
+            throw TrainingError.invalid("\(directory.url.path) was trained on columns \(state.columns.prefix(3))... but the data has \(data.columns.prefix(3))...")
+        }
+        var momentum: [String: Tensor] = [:], carried: [String: Tensor] = [:]
+        for (name, t) in tensors {
+            if name.hasPrefix("momentum.") { momentum[String(name.dropFirst("momentum.".count))] = t }
+            if name.hasPrefix("weights.") { carried[String(name.dropFirst("weights.".count))] = t }
+        }
+        if !carried.isEmpty {
+            return (try ModelWeights(from: carried, file: stateURL.path, expectedOutputs: data.columns.count), momentum, state)
+        }
+        let weightsURL = directory.file(lastWeights)
+        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
+            throw TrainingError.invalid("\(weightsURL.path) not found: \(directory.url.path) holds no resumable run")
+        }
+        let bytes = [UInt8](try Data(contentsOf: weightsURL))
+        guard digest(bytes) == state.weightsDigest else {
+            throw TrainingError.invalid("\(weightsURL.path) does not belong to \(stateURL.path) (digest mismatch): cannot resume exactly")
+        }
+        let (weights, _) = try SafeTensors.parse(bytes, name: weightsURL.path)
+        return (try ModelWeights(from: weights, file: weightsURL.path, expectedOutputs: data.columns.count), momentum, state)
+    }
+
+    /// FNV-1a 64 of bytes, hex.
+    static func digest(_ bytes: [UInt8]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+
+    static func splitDigest(ids: [Int64], train: [Int]) -> String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(train.count * 8)
+        for i in train { withUnsafeBytes(of: ids[i].littleEndian) { bytes += $0 } }
+        return digest(bytes) + "-\(ids.count)"
+    }
+}
