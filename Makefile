@@ -41,7 +41,7 @@ DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests
 ## validation on: 2 min here. (SwiftShader trains about 40x slower than lavapipe
 ## with today's tiles: the predictor, trainer and PyTorch-golden network suites take minutes there and are left out.)
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
-## The self-test against PyTorch's golden steps there adds 85 s more (3.4 min in all, over the 2.5 this pass may take):
+## The self-test against PyTorch's golden steps there adds 86 s more (3.3 min in all, over the 2.5 this pass may take):
 ## SWIFTSHADER_SELFTEST=1 runs it.
 SWIFTSHADER_SELFTEST ?= 0
 SWIFTSHADER_TESTS := VulkanRuntimeTests|ReluTests|MSETests|SGDTests|ChunkSumTests|MaxPool2dTests|AugmentTests|ConstrainedOutputTests|LinearTests|SGEMMTests|Conv2dTests|ActivationPlanTests|DeviceNetworkTests|BatchFeederTests
