@@ -38,7 +38,7 @@ DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests
 ## And a second Vulkan driver, SwiftShader (chromium-common's, named by VK_DRIVER_FILES since the loader does not list
 ## it): another compiler, 4-lane subgroups, 256-byte offset alignment, a 1 GiB allocation limit. Every op (the GPU
 ## configurations included), the device network, the activation plan, the batch feeder and the runtime, with
-## validation on: 2 min here. (SwiftShader runs the same shaders about 27x slower than lavapipe, docs/performance.md:
+## validation on: 2 min here. (SwiftShader runs the same shaders about 17x slower than lavapipe, docs/performance.md:
 ## the predictor, trainer and PyTorch-golden network suites take minutes there and are left out.)
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 ## The self-test against PyTorch's golden steps there adds 86 s more (3.3 min in all, over the 2.5 this pass may take):
