@@ -30,18 +30,21 @@ class GPUTestCase: XCTestCase {
     static let poison = Float(bitPattern: 0x7FC0_DEAD)
     static let guardCount = 37
 
-    /// A buffer holding `values` followed by poisoned guard elements.
-    func input(_ values: [Float], _ label: String = "input") throws -> DeviceBuffer {
-        let b = try DeviceBuffer(context, floats: values.count + Self.guardCount, label: label)
-        try b.upload(values + [Float](repeating: Self.poison, count: Self.guardCount))
-        return b
+    /// A buffer holding `values` bound on their own, between poisoned guard elements: a shader that reads
+    /// before or past its binding and uses what it read gets NaN, and the result shows it. (This is the
+    /// bounds check that every op test makes on any driver; GPU-assisted validation is not practical here,
+    /// docs/architecture.md.)
+    func input(_ values: [Float], _ label: String = "input") throws -> GuardedBuffer {
+        let b = try DeviceBuffer(context, floats: GuardedBuffer.lead + values.count + Self.guardCount, label: label)
+        try b.upload([Float](repeating: Self.poison, count: GuardedBuffer.lead) + values + [Float](repeating: Self.poison, count: Self.guardCount))
+        return GuardedBuffer(buffer: b, count: values.count)
     }
 
-    /// A poisoned output buffer for `count` floats plus guard elements.
-    func output(_ count: Int, _ label: String = "output") throws -> DeviceBuffer {
-        let b = try DeviceBuffer(context, floats: count + Self.guardCount, label: label)
-        try b.upload([Float](repeating: Self.poison, count: count + Self.guardCount))
-        return b
+    /// A poisoned output of `count` floats bound on their own, between guard elements.
+    func output(_ count: Int, _ label: String = "output") throws -> GuardedBuffer {
+        let b = try DeviceBuffer(context, floats: GuardedBuffer.lead + count + Self.guardCount, label: label)
+        try b.upload([Float](repeating: Self.poison, count: GuardedBuffer.lead + count + Self.guardCount))
+        return GuardedBuffer(buffer: b, count: count)
     }
 
     /// Runs `record` once in a fresh sequence.
@@ -51,14 +54,36 @@ class GPUTestCase: XCTestCase {
         try seq.submit()
     }
 
-    /// Reads `count` results, checking that every one was written (finite) and the guard is intact.
-    func result(_ b: DeviceBuffer, _ count: Int, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
-        let all: [Float] = try b.download(count: count + Self.guardCount)
-        let firstBad = all[..<count].firstIndex { !$0.isFinite }
-        XCTAssertNil(firstBad, "\(b.label)[\(firstBad ?? -1)] not written or not finite: \(firstBad.map { all[$0] } ?? 0)", file: file, line: line)
-        let guardBroken = all[count...].contains { $0.bitPattern != Self.poison.bitPattern }
-        XCTAssertFalse(guardBroken, "\(b.label): a write past its \(count) elements", file: file, line: line)
-        return Array(all[..<count])
+    /// Reads `count` results, checking that every one was written (finite) and both guards are intact.
+    func result(_ g: GuardedBuffer, _ count: Int, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
+        let all: [Float] = try g.buffer.download(count: GuardedBuffer.lead + g.count + Self.guardCount)
+        let values = Array(all[GuardedBuffer.lead..<(GuardedBuffer.lead + count)])
+        let firstBad = values.firstIndex { !$0.isFinite }
+        XCTAssertNil(firstBad, "\(g.label)[\(firstBad ?? -1)] not written or not finite: \(firstBad.map { values[$0] } ?? 0)", file: file, line: line)
+        let before = all[..<GuardedBuffer.lead], after = all[(GuardedBuffer.lead + g.count)...]
+        XCTAssertFalse(before.contains { $0.bitPattern != Self.poison.bitPattern }, "\(g.label): a write before its binding", file: file, line: line)
+        XCTAssertFalse(after.contains { $0.bitPattern != Self.poison.bitPattern }, "\(g.label): a write past its \(g.count) elements", file: file, line: line)
+        return values
+    }
+}
+
+/// A test buffer's `count` floats, bound (`whole`) at a 256-byte offset, after `lead` guard elements and
+/// before `GPUTestCase.guardCount` more.
+struct GuardedBuffer {
+    static let lead = VulkanContext.bindingAlignment / 4
+    let buffer: DeviceBuffer
+    let count: Int
+    var label: String { buffer.label }
+    var whole: BufferRange { buffer.floats(Self.lead, count) }
+    /// `count` floats from float `offset` of the bound values.
+    func floats(_ offset: Int, _ count: Int) -> BufferRange {
+        precondition(offset >= 0 && offset + count <= self.count, "\(label): floats \(offset)..<\(offset + count) of \(self.count)")
+        return buffer.floats(Self.lead + offset, count)
+    }
+    /// The first `count` of the bound values, unchecked.
+    func download<T: BitwiseCopyable>(_ type: T.Type = Float.self, count: Int) throws -> [T] {
+        precondition(MemoryLayout<T>.stride == 4, "a guarded buffer holds 4-byte elements")
+        return try buffer.download(type, count: count, from: Self.lead)
     }
 }
 

@@ -153,9 +153,11 @@ final class VulkanRuntimeTests: GPUTestCase {
         guard alignment > 4 else { throw XCTSkip("\(context.info.name) binds at any 4-byte offset (minStorageBufferOffsetAlignment \(alignment))") }
         let x = try input(randomFloats(64, seed: 3), "misaligned input"), y = try output(64)
         let seq = try CommandSequence(context)
-        XCTAssertThrowsError(try kernels.reluForward(seq, x: x.floats(1, 32), y: y.floats(0, 32), count: 32)) {
+        let misaligned = x.floats(1, 32)
+        XCTAssertNotEqual(misaligned.offset % alignment, 0)
+        XCTAssertThrowsError(try kernels.reluForward(seq, x: misaligned, y: y.floats(0, 32), count: 32)) {
             let text = "\($0)"
-            for part in ["misaligned input", "byte offset 4", "minStorageBufferOffsetAlignment \(alignment)"] { XCTAssertTrue(text.contains(part), "\(part) not in: \(text)") }
+            for part in ["misaligned input", "byte offset \(misaligned.offset)", "minStorageBufferOffsetAlignment \(alignment)"] { XCTAssertTrue(text.contains(part), "\(part) not in: \(text)") }
         }
     }
 
