@@ -8,20 +8,10 @@ final class ShaderLibraryTests: XCTestCase {
                              "linear_forward", "linear_backward_input", "linear_backward_weight", "sgemm"]
 
     /// The operands of every OpCapability instruction (opcode 17) of a SPIR-V module.
-    static func capabilities(_ words: [UInt32]) -> Set<UInt32> {
-        var out: Set<UInt32> = []
-        var i = 5  // after the header
-        while i < words.count {
-            let count = Int(words[i] >> 16), opcode = words[i] & 0xFFFF
-            guard count > 0 else { break }
-            if opcode == 17, i + 1 < words.count { out.insert(words[i + 1]) }
-            i += count
-        }
-        return out
-    }
+    static func capabilities(_ words: [UInt32]) -> Set<UInt32> { SubgroupCapability.declaredCapabilities(words) }
 
     /// SPIR-V's GroupNonUniform capabilities: 61 (GroupNonUniform) to 68 (GroupNonUniformQuad).
-    static let subgroupCapabilities = Set<UInt32>(61...68)
+    static let subgroupCapabilities = Set(SubgroupCapability.all.map(\.capability))
 
     func testPortableBuildsDeclareNoSubgroupCapability() throws {
         for name in Self.gemmShaped {

@@ -197,6 +197,12 @@ struct SubgroupCapability: Equatable {
 
     /// The subgroup capabilities that `code` (SPIR-V words) declares with OpCapability.
     static func required(_ code: [UInt32]) -> [SubgroupCapability] {
+        let declared = declaredCapabilities(code)
+        return all.filter { declared.contains($0.capability) }
+    }
+
+    /// Every capability that `code` (SPIR-V words) declares with OpCapability.
+    static func declaredCapabilities(_ code: [UInt32]) -> Set<UInt32> {
         guard code.count > 5, code[0] == 0x0723_0203 else { return [] }
         var declared: Set<UInt32> = []
         var i = 5
@@ -208,6 +214,6 @@ struct SubgroupCapability: Equatable {
             if opcode != 17 && opcode != 10 && opcode != 11 && opcode != 14 { break }  // OpExtension, OpExtInstImport, OpMemoryModel
             i += count
         }
-        return all.filter { declared.contains($0.capability) }
+        return declared
     }
 }

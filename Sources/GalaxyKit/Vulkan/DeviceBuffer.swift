@@ -96,9 +96,8 @@ public final class DeviceBuffer: @unchecked Sendable {
     static func checkFits(_ context: VulkanContext, bytes: Int, label: String, role: BufferRole) throws {
         let types = context.memoryTypes(for: role, bits: ~0)
         guard !types.isEmpty else { throw VulkanError("no memory type for buffer \(label) (\(role.rawValue)) on \(context.info.name)") }
-        let heap = types.map { context.heapSize(ofType: $0) }.max()!
-        if UInt64(bytes) > heap || UInt64(bytes) > context.maxMemoryAllocationSize {
-            throw tooLarge(context, bytes: bytes, label: label, heap: heap)
+        if bytes > context.largestAllocation(for: role) {
+            throw tooLarge(context, bytes: bytes, label: label, heap: types.map { context.heapSize(ofType: $0) }.max()!)
         }
     }
 
