@@ -19,4 +19,19 @@ static inline void galaxy_vk_destroy_debug_messenger(VkInstance instance, VkDebu
     PFN_vkDestroyDebugUtilsMessengerEXT f = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT");
     if (f) f(instance, messenger, NULL);
 }
+// VK_KHR_pipeline_executable_properties: what the device's compiler made of a pipeline (registers, spills,
+// shared memory, occupancy, ...), looked up through the device.
+static inline VkResult galaxy_vk_pipeline_executables(VkDevice device, VkPipeline pipeline, uint32_t *count, VkPipelineExecutablePropertiesKHR *out) {
+    PFN_vkGetPipelineExecutablePropertiesKHR f = (PFN_vkGetPipelineExecutablePropertiesKHR)vkGetDeviceProcAddr(device, "vkGetPipelineExecutablePropertiesKHR");
+    if (!f) return VK_ERROR_EXTENSION_NOT_PRESENT;
+    VkPipelineInfoKHR info = {VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR, NULL, pipeline};
+    return f(device, &info, count, out);
+}
+static inline VkResult galaxy_vk_pipeline_executable_statistics(VkDevice device, VkPipeline pipeline, uint32_t executable, uint32_t *count,
+                                                                 VkPipelineExecutableStatisticKHR *out) {
+    PFN_vkGetPipelineExecutableStatisticsKHR f = (PFN_vkGetPipelineExecutableStatisticsKHR)vkGetDeviceProcAddr(device, "vkGetPipelineExecutableStatisticsKHR");
+    if (!f) return VK_ERROR_EXTENSION_NOT_PRESENT;
+    VkPipelineExecutableInfoKHR info = {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR, NULL, pipeline, executable};
+    return f(device, &info, count, out);
+}
 #endif

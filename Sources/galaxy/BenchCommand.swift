@@ -18,7 +18,12 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Timed runs after one warm-up; the median is reported.") var runs = 5
     @Flag(help: "Print the figures as one JSON object.") var json = false
     @Flag(help: "Print the launch plan instead (workgroups, invocations, multiply-adds per invocation, bytes read of every dispatch); runs nothing.") var plan = false
-    @Option(help: "With --plan: the kernel path, lavapipe (subgroup share), gpu (shared-memory tiles) or portable (default: the device's).") var config: PlanConfig?
+    @Flag(help: ArgumentHelp("Print what the device's own compiler makes of every distinct pipeline of a training step and inference: registers, spills, scratch, shared memory, occupancy, instructions (VK_KHR_pipeline_executable_properties); runs nothing.",
+                             discussion: "Works without the GPU on RADV's null device, AMD's compiler for any chip: RADV_FORCE_FAMILY=navi21 VK_DRIVER_FILES=/usr/share/vulkan/icd.d/radeon_icd.x86_64.json galaxy bench --shader-stats"))
+    var shaderStats = false
+    @Option(help: "With --plan or --shader-stats: the kernel path, lavapipe (subgroup share), gpu (shared-memory tiles) or portable (default: the device's).") var config: PlanConfig?
+    @Option(help: "With --plan or --shader-stats on the gpu path: its shared-memory tiles, e.g. workgroup=256,rows=4,columns=4,depth=16 (powers of two; unnamed ones keep their defaults).")
+    var tiles: String?
 
     /// The kernel paths by the names --config takes.
     enum PlanConfig: String, ExpressibleByArgument {
@@ -32,10 +37,10 @@ struct BenchTrainCommand: ParsableCommand {
             }
         }
 
-        var path: KernelPath {
+        func path(tiles: SharedMemoryTiles? = nil) -> KernelPath {
             switch self {
             case .lavapipe: .subgroupShare()
-            case .gpu: .sharedMemory()
+            case .gpu: .sharedMemory(tiles ?? SharedMemoryTiles())
             case .portable: .portable()
             }
         }
@@ -43,10 +48,12 @@ struct BenchTrainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if plan && shaderStats { throw ValidationError("--plan and --shader-stats are two reports: ask for one") }
+            if shaderStats { return try printShaderStatistics() }
             if !plan, let world = try MPIWorld.join(), world.size > 1 { return try runDistributed(world) }
             let context = try VulkanContext(selector: device)
             if plan { return try printPlan(context) }
-            if config != nil { throw ValidationError("--config goes with --plan") }
+            if config != nil || tiles != nil { throw ValidationError("--config and --tiles go with --plan or --shader-stats") }
             let r = try Benchmark.run(context: context, batch: batch, runs: runs) { msg in
                 if !json { FileHandle.standardError.write(Data("\(msg)\n".utf8)) }
             }
@@ -87,14 +94,21 @@ extension BenchTrainCommand {
                      r.exchangeMilliseconds, Double(r.gradientBytes) / 1e6))
     }
 
-    func printPlan(_ context: VulkanContext) throws {
-        VulkanContext.notice = nil  // pipelines are created, never dispatched: nothing is JIT-compiled
+    /// The configuration --config names (default: the device's) and its path with --tiles.
+    func chosenPath(_ context: VulkanContext) throws -> (PlanConfig, KernelPath) {
         let chosen = config ?? PlanConfig(KernelPath.forDevice(context.info))
         if chosen == .lavapipe && !context.info.sharesOperands {
             throw ValidationError("the lavapipe configuration needs 8-lane subgroups with subgroupBroadcast; this device has \(context.info.subgroupSize)-lane subgroups"
                                   + (context.info.subgroupBallot ? "" : " without subgroupBroadcast"))
         }
-        let p = try Benchmark.launchPlan(context: context, path: chosen.path, config: chosen.rawValue, batch: batch)
+        if tiles != nil && chosen != .gpu { throw ValidationError("--tiles sets the gpu configuration's tiles; this is the \(chosen.rawValue) configuration") }
+        return (chosen, chosen.path(tiles: try tiles.map(SharedMemoryTiles.parse)))
+    }
+
+    func printPlan(_ context: VulkanContext) throws {
+        VulkanContext.notice = nil  // pipelines are created, never dispatched: nothing is JIT-compiled
+        let (chosen, path) = try chosenPath(context)
+        let p = try Benchmark.launchPlan(context: context, path: path, config: chosen.rawValue, batch: batch)
         if json { return try printJSON(p) }
         print("launch plan: \(chosen.rawValue) configuration, batch \(batch), split-reduction scratch \(p.scratchBytes / 1024) KiB")
         for (title, pass) in [("training step", p.train), ("inference", p.inference)] {
@@ -105,6 +119,35 @@ extension BenchTrainCommand {
                       + ["\(d.workgroups)", "\(d.invocations)", "\(d.macsPerInvocation)", String(format: "%.2f", Double(d.bytesRead) / 1_048_576)].map { $0.leftPadded(13) }.joined())
             }
         }
+    }
+}
+
+extension BenchTrainCommand {
+    /// `--shader-stats`: the device opened for compiling only (a device without memory allows nothing else).
+    func printShaderStatistics() throws {
+        VulkanContext.notice = nil  // nothing is dispatched
+        let context = try VulkanContext(selector: device, compileOnly: true)
+        if !context.info.hasMemory {
+            FileHandle.standardError.write(Data(("note: \(context.info.name) has no memory (a compile-only device such as RADV's null device): "
+                                                 + "opened to compile pipelines only\n").utf8))
+        }
+        let (chosen, path) = try chosenPath(context)
+        let r = try Benchmark.shaderStatistics(context: context, path: path, config: chosen.rawValue, batch: batch)
+        if json { return try printJSON(r) }
+        print("shader statistics: \(r.device), \(chosen.rawValue) configuration" + (r.tiles.map { " (\($0))" } ?? "")
+              + ", batch \(batch): \(r.pipelines.count) pipelines; shared memory limit \(r.maxSharedMemoryBytes) bytes")
+        let columns = ["wave", "VGPRs", "SGPRs", "spills", "scratch", "LDS", "waves/SIMD", "instrs", "latency", "inv.thru"]
+        print("pipeline".rightPadded(34) + columns.map { $0.leftPadded(11) }.joined())
+        func int(_ v: Int?) -> String { v.map(String.init) ?? "-" }
+        for p in r.pipelines {
+            let spills = p.spilledVGPRs == nil && p.spilledSGPRs == nil ? "-" : "\((p.spilledVGPRs ?? 0) + (p.spilledSGPRs ?? 0))"
+            let cells = ["\(p.subgroupSize)", int(p.vgprs), int(p.sgprs), spills, int(p.scratchBytes), int(p.ldsBytes),
+                         p.wavesPerSIMD.map { String(format: "%g", $0) } ?? "-", int(p.instructions),
+                         p.raw["Latency"].map { String(format: "%.0f", $0) } ?? "-", p.raw["Inverse Throughput"].map { String(format: "%.0f", $0) } ?? "-"]
+            print(p.name.rightPadded(34) + cells.map { $0.leftPadded(11) }.joined())
+        }
+        let others = Set(r.pipelines.flatMap(\.raw.keys)).subtracting(["Latency", "Inverse Throughput"]).sorted()
+        if !others.isEmpty { print("\nthe driver's other statistics (--json has them all, per pipeline): " + others.joined(separator: ", ")) }
     }
 }
 

@@ -54,6 +54,15 @@ extension Benchmark {
     /// Records (without submitting) a training step and an inference batch on `path`. Pipelines are
     /// created but not dispatched, so no kernel is compiled by a driver that compiles on first use.
     public static func launchPlan(context: VulkanContext, path: KernelPath, config: String, batch: Int = 128, outputs: Int = 37) throws -> LaunchPlan {
+        let (train, infer, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
+        return LaunchPlan(config: config, batch: batch, train: .init(dispatches: train.records), inference: .init(dispatches: infer.records),
+                          scratchBytes: kernels.scratchBytes)
+    }
+
+    /// A training step and an inference batch recorded on `path` with all-zero data (the sequences keep
+    /// their buffers and pipelines alive).
+    static func recordPlan(context: VulkanContext, path: KernelPath, batch: Int, outputs: Int) throws
+        -> (train: CommandSequence, infer: CommandSequence, kernels: Kernels) {
         let kernels = Kernels(context, path: path)
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         let data = try DeviceDataset(context, images: [UInt8](repeating: 0, count: batch * GalaxyDataset.imageBytes), side: GalaxyDataset.imageSide,
@@ -61,8 +70,7 @@ extension Benchmark {
         let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
         let train = try CommandSequence(context), infer = try CommandSequence(context)
         try recordPasses(train: train, infer: infer, data: data, net: net, indices: indices, batch: batch)
-        return LaunchPlan(config: config, batch: batch, train: .init(dispatches: train.records), inference: .init(dispatches: infer.records),
-                          scratchBytes: kernels.scratchBytes)
+        return (train, infer, kernels)
     }
 }
 

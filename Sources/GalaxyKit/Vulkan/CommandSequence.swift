@@ -89,6 +89,8 @@ public final class CommandSequence {
     public private(set) var barriers = 0
     /// Every dispatch recorded, in order.
     public private(set) var records: [DispatchRecord] = []
+    /// The pipeline of each recorded dispatch, in order.
+    public private(set) var pipelines: [ComputePipeline] = []
     /// The byte ranges each recorded dispatch reads and writes, in order.
     public private(set) var accesses: [(reads: [BufferRange], writes: [BufferRange])] = []
     private let maxTimed: Int
@@ -99,7 +101,9 @@ public final class CommandSequence {
     /// `timestamps`: record a timestamp pair around each of up to `maxTimedDispatches` dispatches.
     public init(_ context: VulkanContext, timestamps: Bool = false, maxTimedDispatches: Int = 256) throws {
         self.context = context
-        self.maxTimed = timestamps && context.timestampsSupported ? maxTimedDispatches : 0
+        self.maxTimed = timestamps && context.timestampsSupported && !context.compileOnly ? maxTimedDispatches : 0
+        // A compile-only context records the plan (records, accesses, barriers) and creates the pipelines, no commands.
+        if context.compileOnly { return }
         var ai = VkCommandBufferAllocateInfo()
         ai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
         ai.commandPool = context.commandPool
@@ -127,7 +131,7 @@ public final class CommandSequence {
         let device = context.device
         if isPending { _ = vkWaitForFences(device, 1, &fence, VkBool32(VK_TRUE), UInt64.max) }
         if let fence { vkDestroyFence(device, fence, nil) }
-        vkFreeCommandBuffers(device, context.commandPool, 1, &commandBuffer)
+        if commandBuffer != nil { vkFreeCommandBuffers(device, context.commandPool, 1, &commandBuffer) }
         for pool in pools { vkDestroyDescriptorPool(device, pool, nil) }
         if let queryPool { vkDestroyQueryPool(device, queryPool, nil) }
     }
@@ -148,8 +152,9 @@ public final class CommandSequence {
         precondition(pushBytes.count == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, got \(pushBytes.count)")
         guard invocations > 0 else { return }
         let cmd = commandBuffer
-        let set = try allocateSet(pipeline)
-        try write(set, bindings)
+        let compileOnly = context.compileOnly
+        let set = compileOnly ? nil : try allocateSet(pipeline)
+        if let set { try write(set, bindings) }
         bindings.forEach { retained.append($0.buffer) }
         retained.append(pipeline)
 
@@ -161,8 +166,8 @@ public final class CommandSequence {
             pendingReads.removeAll()
             pendingWrites.removeAll()
             barriers += 1
-            Barrier.memory(cmd!, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue,
-                           to: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue)
+            if !compileOnly { Barrier.memory(cmd!, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue,
+                           to: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue) }
         }
         pendingReads += reads
         pendingWrites += writes
@@ -171,10 +176,10 @@ public final class CommandSequence {
             // At the compute stage: written once the dispatches before it (and the barrier) are done.
             vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count))
         }
-        vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+        if !compileOnly { vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline) }
         var setRef: VkDescriptorSet? = set
-        vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &setRef, 0, nil)
-        if pipeline.pushSize > 0 {
+        if !compileOnly { vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &setRef, 0, nil) }
+        if pipeline.pushSize > 0 && !compileOnly {
             pushBytes.withUnsafeBytes { raw in
                 vkCmdPushConstants(cmd, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(raw.count), raw.baseAddress)
             }
@@ -185,7 +190,8 @@ public final class CommandSequence {
             throw VulkanError("\(pipeline.name): \(invocations) invocations need \(gx) x \(gy) workgroups of \(pipeline.workgroupSize), over this device's "
                               + "maxComputeWorkGroupCount \(context.limits.maxComputeWorkGroupCount.0) x \(context.limits.maxComputeWorkGroupCount.1)")
         }
-        vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1)
+        if !compileOnly { vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1) }
+        pipelines.append(pipeline)
         accesses.append((reads, writes))
         records.append(DispatchRecord(name: label ?? pipeline.name, workgroups: gx * gy, invocations: invocations, macs: macs,
                                       bytesRead: reads.reduce(0) { $0 + $1.bytes }))
@@ -200,7 +206,7 @@ public final class CommandSequence {
     public func copy(_ src: BufferRange, to dst: BufferRange) {
         precondition(!ended, "copy after end()")
         precondition(src.bytes == dst.bytes, "copy of \(src.bytes) bytes into \(dst.bytes)")
-        let cmd = commandBuffer!
+        guard let cmd = commandBuffer else { return }  // compile-only: nothing is recorded
         let shader = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, transfer = VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
         let shaderAccess = VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
         let transferAccess = VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue
@@ -224,6 +230,7 @@ public final class CommandSequence {
     /// Ends recording. Called automatically by the first `submit()`.
     public func end() throws {
         guard !ended else { return }
+        if context.compileOnly { ended = true; return }
         // The shaders' writes visible to the host (mapped read-backs) and to later transfers.
         Barrier.memory(commandBuffer!, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_WRITE_BIT.rawValue,
                        to: VK_PIPELINE_STAGE_HOST_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
@@ -246,6 +253,7 @@ public final class CommandSequence {
     /// The queue runs submissions in order, and each sequence begins with a barrier after the earlier ones.
     public func launch() throws {
         precondition(!isPending, "launch of a sequence still running: wait() first")
+        if context.compileOnly { throw VulkanError.compileOnly(context, "submit commands") }
         try end()
         if fence == nil {
             var fci = VkFenceCreateInfo()

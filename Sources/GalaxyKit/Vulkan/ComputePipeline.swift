@@ -15,6 +15,8 @@ public final class ComputePipeline: @unchecked Sendable {
     public let bindingCount: Int
     public let pushSize: Int
     public let workgroupSize: Int
+    /// Its specialization constants, id 0 (the workgroup size) first.
+    public let specialization: [UInt32]
     /// Which bindings the shader reads and writes (its readonly / writeonly qualifiers).
     public let access: ShaderAccess
 
@@ -27,6 +29,7 @@ public final class ComputePipeline: @unchecked Sendable {
         self.bindingCount = bindings
         self.pushSize = pushSize
         self.workgroupSize = Int(specialization[0])
+        self.specialization = specialization
         let code = try ShaderLibrary.spirv(named: shader)
         access = ShaderAccess(spirv: code)
         try Self.checkDevice(context.info, context.limits, shader: shader, bindings: bindings, workgroupSize: Int(specialization[0]), spirv: code)
@@ -105,6 +108,7 @@ public final class ComputePipeline: @unchecked Sendable {
                         ci.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
                         ci.stage = stage
                         ci.layout = layout
+                        if context.capturesStatistics { ci.flags = VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR.rawValue }
                         try check(vkCreateComputePipelines(device, nil, 1, &ci, nil, &pipeline), "vkCreateComputePipelines(\(shader))")
                     }
                 }
@@ -135,12 +139,63 @@ public final class ComputePipeline: @unchecked Sendable {
         }
     }
 
+    /// What the driver's compiler made of the pipeline, one entry per executable (a compute pipeline has
+    /// one; VK_KHR_pipeline_executable_properties): every statistic by the driver's own name. Needs a
+    /// context that captures statistics (`VulkanContext.capturesStatistics`).
+    public func statistics(_ context: VulkanContext) throws -> [PipelineExecutable] {
+        guard context.capturesStatistics else {
+            throw VulkanError("device \(context.info.name) does not report pipeline statistics (VK_KHR_pipeline_executable_properties"
+                              + (context.info.pipelineStatistics ? " is only enabled on a compile-only context)" : " is not offered by its driver)"))
+        }
+        var count: UInt32 = 0
+        try check(galaxy_vk_pipeline_executables(device, pipeline, &count, nil), "vkGetPipelineExecutablePropertiesKHR(\(name))")
+        var props = [VkPipelineExecutablePropertiesKHR](repeating: VkPipelineExecutablePropertiesKHR(), count: Int(count))
+        for i in props.indices { props[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR }
+        try check(galaxy_vk_pipeline_executables(device, pipeline, &count, &props), "vkGetPipelineExecutablePropertiesKHR(\(name))")
+        return try props.prefix(Int(count)).enumerated().map { index, p in
+            var p = p
+            var n: UInt32 = 0
+            try check(galaxy_vk_pipeline_executable_statistics(device, pipeline, UInt32(index), &n, nil), "vkGetPipelineExecutableStatisticsKHR(\(name))")
+            var stats = [VkPipelineExecutableStatisticKHR](repeating: VkPipelineExecutableStatisticKHR(), count: Int(n))
+            for i in stats.indices { stats[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR }
+            try check(galaxy_vk_pipeline_executable_statistics(device, pipeline, UInt32(index), &n, &stats), "vkGetPipelineExecutableStatisticsKHR(\(name))")
+            let values = stats.prefix(Int(n)).map { s -> PipelineExecutable.Statistic in
+                var s = s
+                let value: Double = switch s.format {
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: s.value.b32 != 0 ? 1 : 0
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: Double(s.value.i64)
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: Double(s.value.u64)
+                default: s.value.f64
+                }
+                return .init(name: Self.string(&s.name), description: Self.string(&s.description), value: value)
+            }
+            return PipelineExecutable(name: Self.string(&p.name), subgroupSize: Int(p.subgroupSize), statistics: values)
+        }
+    }
+
+    private static func string<T>(_ field: inout T) -> String {
+        withUnsafeBytes(of: &field) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+    }
+
     deinit {
         vkDestroyPipeline(device, pipeline, nil)
         vkDestroyPipelineLayout(device, layout, nil)
         vkDestroyDescriptorSetLayout(device, setLayout, nil)
         vkDestroyShaderModule(device, shaderModule, nil)
     }
+}
+
+/// One executable of a pipeline as its driver describes it (VK_KHR_pipeline_executable_properties).
+public struct PipelineExecutable: Sendable {
+    public struct Statistic: Sendable {
+        public let name: String
+        public let description: String
+        public let value: Double
+    }
+    public let name: String
+    /// The subgroup size it was compiled for (RDNA: 32 or 64).
+    public let subgroupSize: Int
+    public let statistics: [Statistic]
 }
 
 extension VulkanContext {
@@ -156,7 +211,7 @@ extension VulkanContext {
         let start = Date()
         let p = try ComputePipeline(self, shader: shader, bindings: bindings, pushSize: pushSize, specialization: specialization)
         let created = Date()
-        if CompileNotice.tracing { try firstDispatch(p) }
+        if CompileNotice.tracing && !compileOnly { try firstDispatch(p) }
         compileNotice.created(compileKey, shader: "\(shader) [\(specialization.map(String.init).joined(separator: ","))]",
                               seconds: created.timeIntervalSince(start), firstDispatch: Date().timeIntervalSince(created))
         pipelineCache[key] = p

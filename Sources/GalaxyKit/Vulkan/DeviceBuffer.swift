@@ -6,13 +6,14 @@ import Foundation
 public final class DeviceBuffer: @unchecked Sendable {
     public let context: VulkanContext
     public let handle: VkBuffer
-    let memory: VkDeviceMemory
+    /// nil in a compile-only context, where a buffer is a handle with no memory behind it.
+    let memory: VkDeviceMemory?
     /// Size in bytes.
     public let size: Int
     fileprivate let mapped: UnsafeMutableRawPointer?
     public let label: String
     public let role: BufferRole
-    /// The memory type it was allocated from.
+    /// The memory type it was allocated from (UInt32.max in a compile-only context).
     public let memoryTypeIndex: UInt32
 
     /// `hostVisible`: for small buffers the host rewrites often (batch indices), even on a discrete GPU.
@@ -28,7 +29,7 @@ public final class DeviceBuffer: @unchecked Sendable {
         self.role = role
         // An allocation larger than its heap is invalid usage (VUID-vkAllocateMemory-pAllocateInfo-01713),
         // and one over maxMemoryAllocationSize may fail in any way: refuse both before any Vulkan call.
-        try Self.checkFits(context, bytes: bytes, label: label, role: role)
+        if !context.compileOnly { try Self.checkFits(context, bytes: bytes, label: label, role: role) }
         var bci = VkBufferCreateInfo()
         bci.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
         bci.size = VkDeviceSize(bytes)
@@ -41,6 +42,10 @@ public final class DeviceBuffer: @unchecked Sendable {
                               + "the device's largest heap is \(ByteSize.describe(context.largestDeviceLocalHeap)): " + Self.hint(label))
         }
         handle = buffer!
+        guard !context.compileOnly else {
+            (memory, memoryTypeIndex, mapped) = (nil, .max, nil)
+            return
+        }
         var req = VkMemoryRequirements()
         vkGetBufferMemoryRequirements(context.device, handle, &req)
         // Every acceptable type in the policy's order; the next one also when an allocation fails.
@@ -124,14 +129,15 @@ public final class DeviceBuffer: @unchecked Sendable {
     deinit {
         if mapped != nil { vkUnmapMemory(context.device, memory) }
         vkDestroyBuffer(context.device, handle, nil)
-        vkFreeMemory(context.device, memory, nil)
+        if let memory { vkFreeMemory(context.device, memory, nil) }
     }
 
     /// Copies `bytes` into the buffer at byte `offset` (through staging chunks of at most
     /// `VulkanContext.stagingChunk` bytes when the buffer is not mapped).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws {
         precondition(offset >= 0 && offset + bytes.count <= size, "write past the end of \(label)")
-        guard bytes.count > 0 else { return }
+        // A compile-only context never runs what it records, so what the buffer would hold does not matter.
+        guard bytes.count > 0, !context.compileOnly else { return }
         if let mapped {
             (mapped + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             return
@@ -149,6 +155,7 @@ public final class DeviceBuffer: @unchecked Sendable {
     public func read(into bytes: UnsafeMutableRawBufferPointer, from offset: Int = 0) throws {
         precondition(offset >= 0 && offset + bytes.count <= size, "read past the end of \(label)")
         guard bytes.count > 0 else { return }
+        if context.compileOnly { throw VulkanError.compileOnly(context, "read buffer \(label)") }
         if let mapped {
             bytes.baseAddress!.copyMemory(from: mapped + offset, byteCount: bytes.count)
             return
@@ -210,6 +217,7 @@ enum Barrier {
 /// Records, submits and waits for a single-use command buffer.
 enum OneShot {
     static func run(_ context: VulkanContext, _ record: (VkCommandBuffer) -> Void) throws {
+        if context.compileOnly { throw VulkanError.compileOnly(context, "run commands") }
         var ai = VkCommandBufferAllocateInfo()
         ai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
         ai.commandPool = context.commandPool

@@ -58,6 +58,11 @@ public struct DeviceInfo: Sendable {
     public let apiVersion: String
     /// Vulkan 1.1 or later, which galaxy needs (its shaders are SPIR-V 1.3; it reads subgroup properties).
     public var supportsVulkan11 = true
+    /// The device reports memory types. RADV's null device (RADV_FORCE_FAMILY) reports none: it compiles
+    /// pipelines with the real chip's compiler but cannot hold a buffer, so it can only be opened to compile.
+    public var hasMemory = true
+    /// VK_KHR_pipeline_executable_properties: the driver reports what its compiler made of each pipeline.
+    public var pipelineStatistics = false
 
     /// The subgroup-share path's condition (KernelPath): 8-lane subgroups with subgroupBroadcast in compute
     /// shaders (lavapipe at 256-bit vectors).
@@ -89,6 +94,12 @@ public final class VulkanContext: @unchecked Sendable {
     /// this many bytes, reused chunk after chunk.
     public static let stagingChunk = 64 << 20
     public let validationEnabled: Bool
+    /// Opened to compile pipelines and nothing else (`galaxy bench --shader-stats`): buffers get no memory
+    /// (writes to them are dropped, reads are an error) and sequences are recorded but never submitted.
+    public let compileOnly: Bool
+    /// Pipelines are created with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR (a compile-only context
+    /// on a device with VK_KHR_pipeline_executable_properties): `ComputePipeline.statistics()` reads them.
+    public let capturesStatistics: Bool
     public let timestampsSupported: Bool
     /// Meaningful low bits of the compute queue's timestamps (differences are taken modulo 2^bits).
     public let timestampValidBits: Int
@@ -107,15 +118,17 @@ public final class VulkanContext: @unchecked Sendable {
     /// Opens the device picked by `selector` (index or case-insensitive name substring), or the best one.
     /// `memory`: the memory layout, overriding GALAXY_MEMORY and the heaps (tests compare the two).
     /// `slot`: without a selector, take the (slot mod count)-th device of the best type (a rank of an mpirun job).
+    /// `compileOnly`: open the device to compile pipelines only (see `compileOnly`), which a device without
+    /// memory (RADV's null device) allows; every other use of such a device is refused with a clear error.
     public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested, memory: MemoryPolicy.Layout? = nil,
-                            slot: Int? = nil) throws {
+                            slot: Int? = nil, compileOnly: Bool = false) throws {
         try FaultInjection.validate()
         let instance = try Self.createInstance(validation: validation)
         var messenger: VkDebugUtilsMessengerEXT?
         do {
             if instance.validation { messenger = try Self.createMessenger(instance.handle) }
             try self.init(instance: instance.handle, messenger: messenger, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector,
-                          memory: memory, slot: slot)
+                          memory: memory, slot: slot, compileOnly: compileOnly)
         } catch {
             if let messenger { galaxy_vk_destroy_debug_messenger(instance.handle, messenger) }
             vkDestroyInstance(instance.handle, nil)
@@ -135,9 +148,11 @@ public final class VulkanContext: @unchecked Sendable {
     }
 
     /// Takes ownership of `instance` and `messenger` only when it succeeds.
-    private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?, memory: MemoryPolicy.Layout?, slot: Int?) throws {
+    private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?, memory: MemoryPolicy.Layout?, slot: Int?,
+                 compileOnly: Bool) throws {
         self.instance = instance
         self.validationEnabled = validation
+        self.compileOnly = compileOnly
         let devices = try Self.physicalDevices(instance)
         let infos = devices.enumerated().map { Self.describe($0.element, index: $0.offset) }
         let chosen = try Self.choose(infos, selector: selector, slot: slot)
@@ -154,7 +169,8 @@ public final class VulkanContext: @unchecked Sendable {
         if let memory { environment["GALAXY_MEMORY"] = memory.rawValue }
         memoryPolicy = try MemoryPolicy(props: mem, environment: environment)
         maxMemoryAllocationSize = chosen.supportsVulkan11 ? Self.maxAllocation(physicalDevice) : 0
-        try Self.checkRequirements(chosen, limits: props.limits, policy: memoryPolicy, memory: mem)
+        try Self.checkRequirements(chosen, limits: props.limits, policy: memoryPolicy, memory: mem, compileOnly: compileOnly)
+        capturesStatistics = compileOnly && chosen.pipelineStatistics
 
         var familyCount: UInt32 = 0
         vkGetPhysicalDeviceQueueFamilyProperties(physicalDevice, &familyCount, nil)
@@ -170,6 +186,15 @@ public final class VulkanContext: @unchecked Sendable {
         var priority: Float = 1
         var device: VkDevice?
         let physicalDevice = self.physicalDevice
+        // Pipeline statistics: the extension and its feature, only where they are read (compile-only contexts).
+        var executableInfo = VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR()
+        executableInfo.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR
+        executableInfo.pipelineExecutableInfo = VkBool32(VK_TRUE)
+        let extensions = capturesStatistics ? [VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME] : []
+        let extensionNames = extensions.map { strdup($0) }
+        defer { extensionNames.forEach { free($0) } }
+        var extensionPointers = extensionNames.map { UnsafePointer<CChar>($0) }
+        let captures = capturesStatistics
         try withUnsafePointer(to: &priority) { prio in
             var qci = VkDeviceQueueCreateInfo()
             qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
@@ -177,11 +202,18 @@ public final class VulkanContext: @unchecked Sendable {
             qci.queueCount = 1
             qci.pQueuePriorities = prio
             try withUnsafePointer(to: &qci) { q in
-                var dci = VkDeviceCreateInfo()
-                dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-                dci.queueCreateInfoCount = 1
-                dci.pQueueCreateInfos = q
-                try check(vkCreateDevice(physicalDevice, &dci, nil, &device), "vkCreateDevice")
+                try withUnsafeMutablePointer(to: &executableInfo) { features in
+                    try extensionPointers.withUnsafeMutableBufferPointer { names in
+                        var dci = VkDeviceCreateInfo()
+                        dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                        dci.queueCreateInfoCount = 1
+                        dci.pQueueCreateInfos = q
+                        dci.enabledExtensionCount = UInt32(names.count)
+                        dci.ppEnabledExtensionNames = UnsafePointer(names.baseAddress)
+                        if captures { dci.pNext = UnsafeRawPointer(features) }
+                        try check(vkCreateDevice(physicalDevice, &dci, nil, &device), "vkCreateDevice")
+                    }
+                }
             }
         }
         self.device = device!
@@ -321,11 +353,25 @@ public final class VulkanContext: @unchecked Sendable {
         info.supportsVulkan11 = vulkan11
         info.subgroupOperations = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue != 0 ? subgroup.supportedOperations : 0
         info.subgroupBallot = info.subgroupOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT.rawValue != 0
+        info.hasMemory = mem.memoryTypeCount > 0
+        info.pipelineStatistics = deviceExtensions(device).contains(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)
         return info
     }
 
+    /// The names of the device extensions `device` offers.
+    static func deviceExtensions(_ device: VkPhysicalDevice) -> Set<String> {
+        var count: UInt32 = 0
+        guard vkEnumerateDeviceExtensionProperties(device, nil, &count, nil) == VK_SUCCESS, count > 0 else { return [] }
+        var props = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(count))
+        guard vkEnumerateDeviceExtensionProperties(device, nil, &count, &props) == VK_SUCCESS else { return [] }
+        return Set(props.prefix(Int(count)).map { p in
+            var p = p
+            return withUnsafeBytes(of: &p.extensionName) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        })
+    }
+
     /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU (among the
-    /// Vulkan 1.1 devices when there are any); with a
+    /// Vulkan 1.1 devices with memory when there are any: a compile-only device is taken only by name); with a
     /// `slot`, the (slot mod count)-th of the devices of that best type, in index order.
     public static func choose(_ infos: [DeviceInfo], selector: String?, slot: Int? = nil) throws -> DeviceInfo {
         if let selector, !selector.isEmpty {
@@ -341,7 +387,8 @@ public final class VulkanContext: @unchecked Sendable {
             return match
         }
         // A device galaxy cannot use (Vulkan 1.0) is only taken when it is the only kind present, to name what it lacks.
-        let usable = infos.contains(where: \.supportsVulkan11) ? infos.filter(\.supportsVulkan11) : infos
+        let runnable = infos.filter { $0.supportsVulkan11 && $0.hasMemory }
+        let usable = !runnable.isEmpty ? runnable : infos.contains(where: \.supportsVulkan11) ? infos.filter(\.supportsVulkan11) : infos
         let best = usable.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
         guard let slot else { return best }
         let peers = usable.filter { $0.typeRank == best.typeRank }.sorted { $0.index < $1.index }
@@ -371,7 +418,7 @@ public final class VulkanContext: @unchecked Sendable {
     /// pipeline's own needs, its bindings, workgroup size and subgroup operations, are checked when it
     /// is created; the workgroup count per dispatch when it is recorded.)
     static func checkRequirements(_ info: DeviceInfo, limits: VkPhysicalDeviceLimits, policy: MemoryPolicy,
-                                  memory: VkPhysicalDeviceMemoryProperties) throws {
+                                  memory: VkPhysicalDeviceMemoryProperties, compileOnly: Bool = false) throws {
         guard info.supportsVulkan11 else {
             throw VulkanError("device \(info.name) supports Vulkan \(info.apiVersion); galaxy needs Vulkan 1.1 or later "
                               + "(its shaders are SPIR-V 1.3, and it reads subgroup and maintenance3 properties)")
@@ -379,6 +426,12 @@ public final class VulkanContext: @unchecked Sendable {
         guard limits.minStorageBufferOffsetAlignment <= VkDeviceSize(bindingAlignment) else {
             throw VulkanError("device \(info.name) has minStorageBufferOffsetAlignment \(limits.minStorageBufferOffsetAlignment) bytes; galaxy binds "
                               + "buffer ranges at multiples of \(bindingAlignment) bytes, the most the Vulkan specification allows that limit to be")
+        }
+        if compileOnly { return }  // nothing is allocated
+        guard memory.memoryTypeCount > 0 else {
+            throw VulkanError("device \(info.name) reports no memory types: it can compile pipelines but not run them (RADV's null device, "
+                              + "opened by RADV_FORCE_FAMILY, is such a device). `galaxy bench --shader-stats` shows what its compiler makes of galaxy's kernels; "
+                              + "to train or predict, pick a device with memory (`galaxy devices`)")
         }
         for role in BufferRole.allCases where policy.memoryTypes(for: role, bits: ~0, in: memory).isEmpty {
             let wanted = policy.preferences[role]!.map(MemoryPolicy.flagNames).joined(separator: "\" or \"")
@@ -390,12 +443,14 @@ public final class VulkanContext: @unchecked Sendable {
     /// The largest buffer of `role` one allocation can hold: the largest heap among the memory types
     /// the role may use, and at most maxMemoryAllocationSize.
     public func largestAllocation(for role: BufferRole = .device) -> Int {
+        if compileOnly { return Int.max }  // nothing is allocated: no buffer is too large
         let heap = memoryTypes(for: role, bits: ~0).map { heapSize(ofType: $0) }.max() ?? 0
         return Int(min(heap, maxMemoryAllocationSize, UInt64(Int.max)))
     }
 
     /// Bytes of the largest device-local heap (the host's memory on lavapipe).
     public var largestDeviceLocalHeap: Int {
+        if compileOnly { return Int.max / 2 }  // nothing is allocated: data sets plan as resident
         var mem = memoryProperties
         let heaps = withUnsafeBytes(of: &mem.memoryHeaps) { Array($0.bindMemory(to: VkMemoryHeap.self).prefix(Int(mem.memoryHeapCount))) }
         let local = heaps.filter { $0.flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue != 0 }
@@ -413,5 +468,10 @@ public final class VulkanContext: @unchecked Sendable {
 }
 
 extension VulkanError {
+    /// What a compile-only context (`VulkanContext.compileOnly`) answers to anything but compiling.
+    static func compileOnly(_ context: VulkanContext, _ what: String) -> VulkanError {
+        VulkanError("device \(context.info.name) is open for compiling only (it has no memory, or galaxy opened it for `bench --shader-stats`): "
+                    + "cannot \(what)")
+    }
     static let noDevice = VulkanError("no Vulkan device found: install a GPU driver, or mesa-vulkan-drivers for lavapipe (software Vulkan on the CPU)")
 }
