@@ -146,7 +146,8 @@ extension BenchTrainCommand {
                          p.raw["Latency"].map { String(format: "%.0f", $0) } ?? "-", p.raw["Inverse Throughput"].map { String(format: "%.0f", $0) } ?? "-"]
             print(p.name.rightPadded(34) + cells.map { $0.leftPadded(11) }.joined())
         }
-        let others = Set(r.pipelines.flatMap(\.raw.keys)).subtracting(["Latency", "Inverse Throughput"]).sorted()
+        let shown = Set(ShaderStatistics.namedStatistics + ["latency", "inverse throughput"])
+        let others = Set(r.pipelines.flatMap(\.raw.keys)).filter { !shown.contains($0.lowercased()) }.sorted()
         if !others.isEmpty { print("\nthe driver's other statistics (--json has them all, per pipeline): " + others.joined(separator: ", ")) }
     }
 }

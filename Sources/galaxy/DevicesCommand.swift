@@ -20,10 +20,11 @@ struct DevicesCommand: ParsableCommand {
         try reportingErrors {
             let (devices, chosen) = try VulkanContext.listDevices()
             for d in devices {
-                print(String(format: "%@ %d  %@  (%@, %.1f GiB, subgroup %d, Vulkan %@)", d.index == chosen ? "*" : " ", d.index, d.name,
-                             d.type, Double(d.memoryBytes) / 1073741824, d.subgroupSize, d.apiVersion))
+                print(String(format: "%@ %d  %@  (%@, %.1f GiB, subgroup %d, Vulkan %@)%@", d.index == chosen ? "*" : " ", d.index, d.name,
+                             d.type, Double(d.memoryBytes) / 1073741824, d.subgroupSize, d.apiVersion,
+                             d.hasMemory ? "" : ": compile only, no memory (bench --shader-stats)"))
             }
-            print("* default (discrete > integrated > virtual > CPU)")
+            print("* default (discrete > integrated > virtual > CPU, among the devices with memory)")
             let selector = device ?? VulkanContext.environmentDeviceSelector
             if let selector, !selector.isEmpty {
                 let picked = try VulkanContext.choose(devices, selector: selector)

@@ -67,6 +67,8 @@ public struct ShaderStatistics: Encodable, Sendable {
         \.instructions: ["instructions", "instruction count"],
     ]
     static let occupancyNames = ["subgroups per simd", "waves per simd", "occupancy"]
+    /// Every driver name (lowercased) that fills a named key.
+    public static var namedStatistics: [String] { names.values.flatMap { $0 } + occupancyNames }
 
     /// Fills the named keys of `pipeline` from `statistics`.
     static func name(_ pipeline: inout Pipeline, from statistics: [PipelineExecutable.Statistic]) {
