@@ -26,6 +26,7 @@ def main():
     except OSError:
         report["devices"] = None
 
+    report["shader_stats"] = load(f"{out}/shader-stats.json")
     report["bench"], report["torch_cuda"] = {}, {}
     for path in sorted(glob.glob(f"{out}/bench-*.json")):
         bench = load(path)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU kit's check (make gpu-kit): on a Linux x86-64 machine with a Vulkan driver and no Swift.
 #   ./run.sh [OUT]     writes OUT/report.json (default: ./out) and the logs of each part beside it
-# (a) the shader and network correctness checks on the GPU (galaxy selftest), (b) galaxy bench at
+# (a) the shader and network correctness checks on the GPU (galaxy selftest), (a2) the driver's statistics of every
+# pipeline (galaxy bench --shader-stats: registers, spills, shared memory, occupancy), (b) galaxy bench at
 # batch 128 and 512, (c) one timed training epoch of 49,262 synthetic galaxies at batch 128, (d) the
 # seed's PyTorch model on the same GPU when PyTorch with CUDA is there. Exit status: that of (a).
 # KIT_EPOCH_IMAGES, KIT_BATCHES and KIT_SELFTEST_ARGS shrink it for the dry run on lavapipe.
@@ -33,6 +34,10 @@ step "(a) selftest"
 "$galaxy" selftest --json --golden "$kit/sdnet_two_sgd_steps.safetensors" ${KIT_SELFTEST_ARGS:-} > "$out/selftest.json" 2> "$out/selftest.log"
 selftest_status=$?
 echo "selftest exit $selftest_status" >&2
+
+step "(a2) what the GPU's own compiler makes of every pipeline (bench --shader-stats)"
+"$galaxy" bench --shader-stats --json > "$out/shader-stats.json" 2> "$out/shader-stats.log" || echo "shader statistics failed (see shader-stats.log)" >&2
+"$galaxy" bench --shader-stats > "$out/shader-stats.txt" 2>> "$out/shader-stats.log" && cat "$out/shader-stats.txt" >&2
 
 step "(b) bench"
 for b in $batches; do

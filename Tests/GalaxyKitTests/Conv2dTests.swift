@@ -8,10 +8,10 @@ final class Conv2dTests: GPUTestCase {
 
     /// The device's own tiles, lavapipe's quick ones, the portable and GPU paths (GPUTestSupport.gpuVariants),
     /// plus the GPU path's weight-gradient sum split into a few chunks of k (at least 5 workgroups: 3 to 5
-    /// chunks at most shapes here), whose last stage is a partial one.
+    /// chunks at most shapes here), whose last stage is a partial one, on 4 x 4 blocks (the defaults are 4 x 8).
     var variants: [(String, Kernels)] {
         var few = SharedMemoryTiles()
-        (few.bounds.minInvocations, few.bounds.minWorkgroups) = (64, 5)
+        (few.bounds.minInvocations, few.bounds.minWorkgroups, few.columnBlock) = (64, 5, 4)
         let extra = gpuVariants().isEmpty ? [] : [("gpu few chunks", Kernels(context, path: .sharedMemory(few)))]
         return [("device", kernels)] + quickVariants() + gpuVariants() + extra
     }

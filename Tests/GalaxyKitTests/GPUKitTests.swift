@@ -34,6 +34,19 @@ final class GPUKitTests: XCTestCase {
         XCTAssertEqual(metrics["epoch"], "1")
         XCTAssertGreaterThan(Double(metrics["seconds"] ?? "") ?? 0, 0)
         XCTAssertGreaterThan(epoch["train_process_seconds"] as? Double ?? 0, 0)
+
+        // (a2) ran: lavapipe has no pipeline statistics, and says so; the kit's own galaxy, with the kit's own
+        // Vulkan loader, reports them from a compiler that has them (ACO, on RADV's null device).
+        let statsLog = try String(contentsOf: out.appendingPathComponent("shader-stats.log"), encoding: .utf8)
+        XCTAssertTrue(statsLog.contains("VK_KHR_pipeline_executable_properties"), statsLog)
+        XCTAssertTrue(report["shader_stats"] is NSNull, "\(report["shader_stats"] ?? "absent")")
+        env["RADV_FORCE_FAMILY"] = "navi21"
+        env["VK_DRIVER_FILES"] = GPUCompilerTests.radv
+        env["LD_LIBRARY_PATH"] = kit.appendingPathComponent("lib").path
+        let stats = try runProcess(kit.appendingPathComponent("galaxy"), ["bench", "--shader-stats", "--json"], env: env)
+        XCTAssertEqual(stats.status, 0, stats.stderr)
+        let pipelines = (try? JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])?["pipelines"] as? [[String: Any]]
+        XCTAssertGreaterThan(pipelines?.count ?? 0, 10, stats.stdout)
     }
 
     /// Runs a command from the repository root; its output goes to this test's log.

@@ -32,7 +32,7 @@ final class LaunchPlanTests: GPUTestCase {
     /// one none; blocks shrink to a small C; both tiles of a stage fit the device's shared memory.
     func testTiledPlanRules() throws {
         var few = SharedMemoryTiles()
-        (few.bounds.minInvocations, few.bounds.minWorkgroups) = (64, 5)
+        (few.bounds.minInvocations, few.bounds.minWorkgroups, few.columnBlock) = (64, 5, 4)
         let k = Kernels(context, path: .sharedMemory(few))
         // conv2d_backward_weight of Conv2dTests' batch-5 shape: C is 32 x 108 (2 workgroups), k = 5 * 16 * 16.
         let split = k.tiledPlan(m: 32, n: 108, k: 1280, splittable: true)
@@ -46,7 +46,7 @@ final class LaunchPlanTests: GPUTestCase {
         let small = gpu.tiledPlan(m: 5, n: 7, k: 100, splittable: false)
         XCTAssertEqual([small.spec.mb, small.spec.nc], [1, 1], "a 16 x 16 tile for a 5 x 7 C")
         let big = gpu.tiledPlan(m: 64, n: 100_352, k: 800, splittable: false)  // conv2's forward pass at batch 128
-        XCTAssertEqual([big.spec.mb, big.spec.nc, big.spec.tc], [4, 4, 16])
+        XCTAssertEqual([big.spec.mb, big.spec.nc, big.spec.tc], [4, 8, 16])
         let limit = Int(context.limits.maxComputeSharedMemorySize)
         for p in [split, whole, small, big] {
             let (tc, mb, nc, bk) = (Int(p.spec.tc), Int(p.spec.mb), Int(p.spec.nc), Int(p.spec.bk))

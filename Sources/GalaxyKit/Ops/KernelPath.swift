@@ -121,11 +121,15 @@ public struct SubgroupShareTiles: Sendable, Equatable {
 /// The shared-memory path (GPUs): workgroups of `workgroupSize` invocations (fewer where the device allows
 /// fewer: `Kernels` fits them) stage tiles of A and B through shared memory, `depth` steps of k at a time
 /// (halved until both tiles fit the device's shared memory); each invocation computes a block of up to
-/// `rowBlock` x `columnBlock` elements of C.
+/// `rowBlock` x `columnBlock` elements of C. The defaults were chosen from what AMD's compiler makes of
+/// every variant for GCN, CDNA and RDNA (`bench/gpu_tiles.py`; docs/performance.md, "The GPU path through
+/// ACO"): of the tiles that keep every GEMM kernel within 64 VGPRs (4 waves per SIMD on GCN and CDNA, 16 on
+/// RDNA), 4 x 8 blocks at depth 16 have the lowest estimated GEMM time (0.93x the 4 x 4 blocks') and load
+/// 30% fewer values from global memory per multiply-add.
 public struct SharedMemoryTiles: Sendable, Equatable {
     public var workgroupSize: UInt32 = 256
     public var rowBlock: UInt32 = 4
-    public var columnBlock: UInt32 = 4
+    public var columnBlock: UInt32 = 8
     public var depth: UInt32 = 16
     public var bounds = ReductionBounds(minWorkgroups: 1_024)
 

@@ -19,6 +19,9 @@ public struct ShaderStatistics: Encodable, Sendable {
         /// Dispatches of the plan that run it, and in which passes.
         public var dispatches: Int
         public var passes: [String]
+        /// Multiply-adds of its dispatches in a training step and in an inference batch (0 for element-wise kernels).
+        public var trainMACs = 0
+        public var inferenceMACs = 0
         public var vgprs: Int?
         public var sgprs: Int?
         public var spilledVGPRs: Int?
@@ -35,6 +38,7 @@ public struct ShaderStatistics: Encodable, Sendable {
             case name, kernel, specialization, dispatches, passes, vgprs, sgprs, instructions, raw
             case workgroupSize = "workgroup_size", subgroupSize = "subgroup_size", spilledVGPRs = "spilled_vgprs", spilledSGPRs = "spilled_sgprs"
             case scratchBytes = "scratch_bytes", ldsBytes = "lds_bytes", wavesPerSIMD = "waves_per_simd"
+            case trainMACs = "train_macs", inferenceMACs = "inference_macs"
         }
 
         /// Whether it carries a GEMM (the convolutions and linear layers, forward and backward).
@@ -96,12 +100,13 @@ extension Benchmark {
         }
         let (train, infer, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
         var order: [ComputePipeline] = []
-        var uses: [ObjectIdentifier: (count: Int, passes: [String])] = [:]
+        var uses: [ObjectIdentifier: (count: Int, passes: [String], macs: [Int])] = [:]
         for (pass, seq) in [("train", train), ("inference", infer)] {
-            for p in seq.pipelines {
+            for (p, record) in zip(seq.pipelines, seq.records) {
                 let id = ObjectIdentifier(p)
-                if uses[id] == nil { order.append(p); uses[id] = (0, []) }
+                if uses[id] == nil { order.append(p); uses[id] = (0, [], [0, 0]) }
                 uses[id]!.count += 1
+                uses[id]!.macs[pass == "train" ? 0 : 1] += record.macs
                 if !uses[id]!.passes.contains(pass) { uses[id]!.passes.append(pass) }
             }
         }
@@ -114,7 +119,8 @@ extension Benchmark {
             let name = kernelCounts[p.name]! > 1 ? "\(p.name)/\(perKernel[p.name]!)" : p.name
             let use = uses[ObjectIdentifier(p)]!
             var row = ShaderStatistics.Pipeline(name: name, kernel: p.name, specialization: p.specialization, workgroupSize: p.workgroupSize,
-                                                subgroupSize: first.subgroupSize, dispatches: use.count, passes: use.passes, raw: [:])
+                                                subgroupSize: first.subgroupSize, dispatches: use.count, passes: use.passes,
+                                                trainMACs: use.macs[0], inferenceMACs: use.macs[1], raw: [:])
             ShaderStatistics.name(&row, from: executables.flatMap(\.statistics))
             return row
         }
