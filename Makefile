@@ -26,6 +26,9 @@ build: deps
 
 ## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on, synchronization
 ## validation included (it checks that CommandSequence puts a barrier between every pair of dependent dispatches).
+## It includes GPUCompilerTests: the GPU path compiled by AMD's ACO through RADV's null device (RADV_FORCE_FAMILY,
+## mesa-vulkan-drivers) for eight chips from GCN 4 to RDNA 3, wave64 and wave32: no spills, no scratch, shared
+## memory within the limit, occupancy floors (docs/performance.md, "The GPU path through ACO").
 ## Then the shader and device-network tests again with lavapipe's subgroups at 4 and 16 lanes
 ## (LP_NATIVE_VECTOR_WIDTH=128 / 512), the lane counts other GPUs have: the device's tiles are then the
 ## portable ones, chosen by the same code a GPU goes through (GALAXY_TEST_VARIANTS=device: the GPU

@@ -6,7 +6,7 @@ and summarises the GEMM-carrying pipelines (the convolutions and linear layers, 
 training step at batch 128:
   vgprs       the most VGPRs of any of them           waves   the fewest waves per SIMD (occupancy)
   spills      spilled registers + scratch bytes, summed over them (must be 0)
-  est         ACO's static estimate of the step's GEMM time, relative to the default tiles: for each pipeline,
+  est         ACO's static estimate of the step's GEMM time, relative to 4 x 4 blocks (BASELINE): for each pipeline,
               its inverse throughput (cycles per wave64, loop bodies weighted x8) divided by the multiply-adds
               one pass of its loop body does per invocation (rows x columns x depth) and by 8, times the
               pipeline's multiply-adds in the step; summed
@@ -18,7 +18,9 @@ Usage: bench/gpu_tiles.py [GALAXY] [--families polaris10,aldebaran,navi21,gfx110
 import argparse, itertools, json, os, subprocess, sys
 
 RADV = "/usr/share/vulkan/icd.d/radeon_icd.x86_64.json"
-DEFAULT = "workgroup=256,rows=4,columns=4,depth=16"
+# The unit of "est" (the tiles before 2026-12-03), and today's defaults (SharedMemoryTiles).
+BASELINE = "workgroup=256,rows=4,columns=4,depth=16"
+DEFAULT = "workgroup=256,rows=4,columns=8,depth=16"
 
 
 def stats(galaxy, family, tiles, wave32):
@@ -52,6 +54,33 @@ def summary(report):
     }
 
 
+def per_pipeline(a):
+    configs = []
+    for family in a.families.split(","):
+        configs.append((family, False))
+        if family.startswith(("navi", "gfx1")):
+            configs.append((family, True))
+    reports = {c: stats(a.galaxy, c[0], a.tiles, c[1]) for c in configs}
+    first = next(r for r in reports.values() if r)
+    names = [p["name"] for p in first["pipelines"]]
+    heads = [f"{f}{' w32' if w else ''}" for f, w in configs]
+    print(f"Tiles {a.tiles}; cells: VGPRs / waves per SIMD (x: failed to compile). LDS bytes, instructions, latency and "
+          f"inverse throughput are {configs[0][0]}'s.\n")
+    print("| pipeline | LDS | instrs | latency | inv. thr. | " + " | ".join(heads) + " |")
+    print("|---|---:|---:|---:|---:|" + "---:|" * len(heads))
+    for name in names:
+        base = next(p for p in first["pipelines"] if p["name"] == name)
+        cells = []
+        for c in configs:
+            r = reports[c]
+            p = next((p for p in r["pipelines"] if p["name"] == name), None) if r else None
+            spill = "" if p is None or p["spilled_vgprs"] + p["spilled_sgprs"] + p["scratch_bytes"] == 0 else " SPILLS"
+            cells.append("x" if p is None else f"{p['vgprs']} / {p['waves_per_simd']:g}{spill}")
+        raw = base["raw"]
+        print(f"| {name} | {base['lds_bytes']} | {base['instructions']} | {raw.get('Latency', 0):.0f} | {raw.get('Inverse Throughput', 0):.0f} | "
+              + " | ".join(cells) + " |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("galaxy", nargs="?", default=".build/release/galaxy")
@@ -59,20 +88,27 @@ def main():
     ap.add_argument("--wave32", action="store_true", help="RDNA families in wave32 (RADV_PERFTEST=cswave32)")
     ap.add_argument("--variants", help="semicolon-separated --tiles values (default: a grid)")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--per-pipeline", action="store_true",
+                    help="instead: one markdown table of every pipeline at TILES (default: the defaults), VGPRs / waves per SIMD per "
+                         "family, wave64 and (RDNA) wave32")
+    ap.add_argument("--tiles", default=DEFAULT)
     a = ap.parse_args()
+    if a.per_pipeline:
+        return per_pipeline(a)
     if a.variants:
         variants = a.variants.split(";")
     else:
         variants = [f"workgroup={w},rows={r},columns={c},depth={d}" for w, (r, c), d in
                     itertools.product((64, 128, 256), ((2, 2), (2, 4), (4, 4), (4, 8), (8, 4), (8, 8)), (8, 16, 32))]
-    if DEFAULT not in variants:
-        variants.insert(0, DEFAULT)
+    for v in (BASELINE, DEFAULT):
+        if v not in variants:
+            variants.insert(0, v)
     for family in a.families.split(","):
         rows = {}
         for v in variants:
             r = stats(a.galaxy, family, v, a.wave32)
             rows[v] = summary(r) if r else None
-        base = rows[DEFAULT]["est"]
+        base = rows[BASELINE]["est"]
         title = f"{family}{' wave32' if a.wave32 else ''}"
         if a.markdown:
             print(f"\n{title}\n\n| tiles | VGPRs (max) | waves/SIMD (min) | spills+scratch | LDS bytes | est. GEMM time | MACs/global load | LDS reads/MAC |")
@@ -85,7 +121,7 @@ def main():
                 print(f"| {v} | failed |" if a.markdown else f"{v:45s} failed to compile")
                 continue
             cells = [s["vgprs"], s["waves"], s["spills"], s["lds_bytes"], f"{s['est'] / base:.3f}", f"{s['load']:.1f}", f"{s['lds']:.3f}"]
-            mark = " (default)" if v == DEFAULT else ""
+            mark = " (default)" if v == DEFAULT else " (before)" if v == BASELINE else ""
             if a.markdown:
                 print(f"| {v}{mark} | " + " | ".join(str(c) for c in cells) + " |")
             else:

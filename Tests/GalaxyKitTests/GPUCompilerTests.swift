@@ -18,17 +18,20 @@ final class GPUCompilerTests: XCTestCase {
         var occupancyFloor: Double
     }
 
-    /// GCN 4, GCN 5, CDNA 1 and 2, RDNA 1, 2 and 3 (Mesa 22.3's family names), RDNA in wave64 and wave32.
+    /// GCN 4, GCN 5, CDNA 1 and 2, RDNA 1, 2 and 3 (Mesa 22.3's family names; eight chips), RDNA in wave64 and wave32.
     static let families: [Family] = [
         Family(chip: "polaris10", generation: "GCN 4", occupancyFloor: 4),
         Family(chip: "vega10", generation: "GCN 5", occupancyFloor: 4),
         Family(chip: "arcturus", generation: "CDNA 1", occupancyFloor: 4),
         Family(chip: "aldebaran", generation: "CDNA 2", occupancyFloor: 4),
         Family(chip: "navi10", generation: "RDNA 1", occupancyFloor: 16),
+        Family(chip: "navi10", generation: "RDNA 1", wave32: true, occupancyFloor: 16),
         Family(chip: "navi21", generation: "RDNA 2", occupancyFloor: 16),
         Family(chip: "navi21", generation: "RDNA 2", wave32: true, occupancyFloor: 16),
         Family(chip: "gfx1100", generation: "RDNA 3", occupancyFloor: 16),
         Family(chip: "gfx1100", generation: "RDNA 3", wave32: true, occupancyFloor: 16),
+        Family(chip: "gfx1102", generation: "RDNA 3", occupancyFloor: 16),
+        Family(chip: "gfx1102", generation: "RDNA 3", wave32: true, occupancyFloor: 16),
     ]
 
     func environment(_ f: Family) -> [String: String] {
@@ -103,7 +106,7 @@ final class GPUCompilerTests: XCTestCase {
     /// error that says what the device is and what it can do.
     func testACompileOnlyDeviceRefusesToRun() throws {
         guard FileManager.default.fileExists(atPath: Self.radv) else { return XCTFail("\(Self.radv) is missing (mesa-vulkan-drivers)") }
-        let env = environment(Self.families[5])
+        let env = environment(Self.families.first { $0.chip == "navi21" }!)
         for args in [["bench", "--runs", "1"], ["bench", "--plan"], ["selftest"]] {
             let r = try runProcess(CLITests.executable, args, env: env)
             XCTAssertEqual(r.status, 1, "\(args): \(r.output)")
