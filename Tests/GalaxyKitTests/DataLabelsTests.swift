@@ -38,6 +38,18 @@ final class DataLabelsTests: XCTestCase {
         assertRejects("", ["labels.csv", "empty"])
     }
 
+    /// Column names are shown in reports and tables as they are: any printable text, but no control
+    /// characters (a tab, an escape, a carriage return inside a name, a bidirectional override).
+    func testColumnNamesMayHoldAnyPrintableTextButNoControlCharacters() throws {
+        assertRejects("GalaxyID,A\u{1B}[31m,B\n1,0.5,0.5\n", ["labels.csv:1", "target column 2", "U+001B", "A\\u{1B}[31m"])
+        assertRejects("GalaxyID,A,B\tC\n1,0.5,0.5\n", ["labels.csv:1", "target column 3", "U+0009"])
+        assertRejects("GalaxyID,A\rB,C\n1,0.5,0.5\n", ["labels.csv:1", "target column 2", "U+000D"])
+        assertRejects("GalaxyID,A\u{202E}B,C\n1,0.5,0.5\n", ["labels.csv:1", "target column 2", "U+202E"])
+        let hostile = "<img src=x onerror=alert(1)> \"q\" 'q' & ]]> </svg> Ümlaut 日本"
+        let labels = try GalaxyLabels.parse(Array("GalaxyID,\(hostile),B\r\n1,0.5,0.5\r\n".utf8), name: "labels.csv")
+        XCTAssertEqual(labels.columns, [hostile, "B"], "printable names are taken as they are")
+    }
+
     func testRejectsMissingAndExtraFields() {
         assertRejects("GalaxyID,A,B\n1,0.5,0.5\n2,0.5\n", ["labels.csv:3", "expected 3 fields", "found 2"])
         assertRejects("GalaxyID,A,B\n1,0.5,0.5,0.1\n", ["labels.csv:2", "expected 3 fields", "found 4"])

@@ -132,6 +132,93 @@ final class ReportTests: XCTestCase {
         print("report screenshot: \(keep)")
     }
 
+    /// A report of someone else's data: column names and a run folder name full of markup are shown as text,
+    /// in the page and in the browser's DOM, and the page allows no script but its own.
+    func testHostileNamesAreShownAsTextAndRunNothing() throws {
+        let data = dir.appendingPathComponent("data").path
+        let run = dir.appendingPathComponent("run <b id=rundir>'\"&").path
+        var r = try galaxy(["synth", "--count", "24", "--test-count", "0", "--seed", "4", "--out", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Every column renamed (a saliency card names the answer with the largest output).
+        let hostile = ["<img src=x onerror=document.body.id='pwned'>", "</svg><b id=svgbreak>x</b>", "y\" onclick=\"document.body.id='quoted'",
+                       "]]><i id=cdata>z</i>", "<script>document.body.id='script'</script>", "x' onmouseover='document.body.id=1", "Ümlaut → 日本 & co"]
+        let csv = URL(fileURLWithPath: data).appendingPathComponent("training_solutions_rev1.csv")
+        var lines = try String(contentsOf: csv, encoding: .utf8).components(separatedBy: "\n")
+        var header = lines[0].components(separatedBy: ",")
+        let names = header.indices.dropFirst().map { $0 <= hostile.count ? hostile[$0 - 1] : "answer \($0) <u>&amp;</u>" }
+        header = ["GalaxyID"] + names
+        lines[0] = header.joined(separator: ",")
+        try lines.joined(separator: "\n").write(to: csv, atomically: true, encoding: .utf8)
+        r = try galaxy(["train", "--data", data, "--run", run, "--epochs", "1", "--batch", "8", "--no-augment"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try galaxy(["report", run])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = URL(fileURLWithPath: run).appendingPathComponent("report.html")
+        let html = try String(contentsOf: report, encoding: .utf8)
+        XCTAssertTrue(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"\(Page.contentSecurityPolicy)\">"), "no policy")
+        XCTAssertEqual(html.components(separatedBy: "<script").count - 1, 1, "one script: the page's own")
+        // An element or attribute made of the names would start with a raw "<", or close an attribute's quote.
+        let injected = try NSRegularExpression(pattern: "<img src=\"?x|<b id=|<i id=|<u>|<[a-z][^<>]*\\s(onerror|onclick|onmouseover|onload)=|<script>document")
+        func injections(_ text: String) -> [String] {
+            injected.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { String(text[Range($0.range, in: text)!]) }
+        }
+        XCTAssertEqual(injections(html), [], "markup from the names reached the page")
+        XCTAssertTrue(html.contains(HTML.escape(URL(fileURLWithPath: run).path)), "the run folder's name, escaped")
+
+        let browser = try Self.browser()
+        let profile = dir.appendingPathComponent("chromium-profile").path
+        let dom = try exec(URL(fileURLWithPath: browser), ["--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--user-data-dir=\(profile)",
+                                                           "--virtual-time-budget=5000", "--dump-dom", report.absoluteString])
+        XCTAssertEqual(dom.status, 0, dom.stderr)
+        let body = try XCTUnwrap(dom.stdout.range(of: "<body[^>]*>", options: .regularExpression).map { String(dom.stdout[$0]) })
+        XCTAssertFalse(body.contains(" id=") || body.contains("pwned"), "the body was changed: \(body)")
+        XCTAssertTrue(body.contains("data-images-decoded"), "the page's own script did not run under its policy: \(body)")
+        XCTAssertEqual(injections(dom.stdout), [], "markup from the names became elements or attributes in the browser")
+        for id in ["rundir", "svgbreak", "cdata"] { XCTAssertFalse(dom.stdout.contains("id=\"\(id)\""), "an element \(id) in the browser") }
+        XCTAssertEqual(dom.stdout.components(separatedBy: "<script").count - 1, 1)
+        // Shown as text: the browser serializes a text node with &, < and > escaped, quotes as they are.
+        func asText(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        XCTAssertTrue(dom.stdout.contains("Run report: " + asText(URL(fileURLWithPath: run).path)), "the run folder's name is not shown as text")
+        let shown = names.filter { dom.stdout.contains(asText($0)) }
+        let headings = dom.stdout.components(separatedBy: "<h3>").dropFirst().map { $0.components(separatedBy: "</h3>")[0] }
+        XCTAssertFalse(shown.isEmpty, "no card shows a renamed answer as text: \(headings.suffix(RunReport.saliencyCount))")
+    }
+
+    /// The one script the page's policy allows is allowed by its SHA-256 (python3's hashlib recomputes it).
+    func testThePolicyAllowsExactlyThePagesScript() throws {
+        let p = Process(), out = Pipe(), input = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sys, hashlib, base64; print(base64.b64encode(hashlib.sha256(sys.stdin.buffer.read()).digest()).decode())"]
+        p.standardOutput = out
+        p.standardInput = input
+        try p.run()
+        input.fileHandleForWriting.write(Data(Page.loadScript.utf8))
+        try input.fileHandleForWriting.close()
+        let digest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        p.waitUntilExit()
+        XCTAssertEqual(Page.loadScriptHash, "sha256-" + digest, "Page.loadScript changed: its hash in the policy must be \(digest)")
+        XCTAssertTrue(Page.contentSecurityPolicy.hasPrefix("default-src 'none'; img-src data:;"), Page.contentSecurityPolicy)
+        XCTAssertEqual(HTML.escape("<a href=\"x\" title='y'>&</a>"), "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;")
+        let name = "<b>"
+        let html: HTML = "<td title=\"\(name)\">\(name) \(3) \(0.5)</td>"
+        XCTAssertEqual(html.markup, "<td title=\"&lt;b&gt;\">&lt;b&gt; 3 0.5</td>")
+    }
+
+    /// The browser `make test` uses (GALAXY_BROWSER), else Debian's chromium; skipped without one outside `make test`.
+    static func browser() throws -> String {
+        if let given = ProcessInfo.processInfo.environment["GALAXY_BROWSER"] {
+            guard FileManager.default.isExecutableFile(atPath: given) else {
+                XCTFail("GALAXY_BROWSER=\(given) is not installed (make browser)")
+                throw XCTSkip("no browser")
+            }
+            return given
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") { return "/usr/bin/chromium" }
+        throw XCTSkip("no chromium (make test installs it and sets GALAXY_BROWSER)")
+    }
+
     /// `predict --explain`: the PNG, and with --json the gradient the reference network computes for the
     /// checkpoint's weights and the image's crop; then the bad inputs of report and predict.
     func testExplainAndBadInput() throws {

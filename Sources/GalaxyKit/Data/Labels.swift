@@ -36,6 +36,11 @@ public struct GalaxyLabels: Sendable {
         var seenColumns = Set<String>()
         for (i, column) in columns.enumerated() {
             guard !column.isEmpty else { throw DataError("\(name):1: target column \(i + 2) of the header has no name") }
+            if let control = column.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format && $0 != "\u{200D}" }) {
+                let shown = column.unicodeScalars.map { $0 == control ? "\\u{\(String(control.value, radix: 16, uppercase: true))}" : String($0) }.joined()
+                throw DataError("\(name):1: target column \(i + 2) of the header (\"\(shown)\") contains the control character U+"
+                                + String(format: "%04X", control.value) + "; a column name may hold any printable text, but no control characters or line breaks")
+            }
             guard seenColumns.insert(column).inserted else { throw DataError("\(name):1: column \"\(column)\" appears twice in the header") }
         }
         let k = columns.count

@@ -47,10 +47,9 @@ public struct RunReport {
             ?? (weights.outputs == GalaxyZooTree.answerCount ? GalaxyZooTree.columnNames : (1...weights.outputs).map { "output\($0)" })
         var omitted: [String] = []
         var page = Page(title: "galaxy run report: \(runDir.lastPathComponent)")
-        page.raw("<h1>Run report: \(escape(runDir.path))</h1>")
-        page.raw("<p class=\"meta\">checkpoint <code>\(escape(checkpoint.lastPathComponent))</code>, output layer <code>\(mode.argument)</code>, \(weights.outputs) outputs"
-                 + (state.map { ", \($0.epoch) epoch(s) done, batch \($0.options.batch), split seed \($0.options.splitSeed), test fraction \($0.options.testFraction)" } ?? "")
-                 + "</p>")
+        page.add("<h1>Run report: \(runDir.path)</h1>")
+        let stateText = state.map { ", \($0.epoch) epoch(s) done, batch \($0.options.batch), split seed \($0.options.splitSeed), test fraction \($0.options.testFraction)" } ?? ""
+        page.add("<p class=\"meta\">checkpoint <code>\(checkpoint.lastPathComponent)</code>, output layer <code>\(mode.argument)</code>, \(weights.outputs) outputs\(stateText)</p>")
 
         // The data, when there is a folder to read.
         var dataset: GalaxyDataset?
@@ -113,16 +112,16 @@ public struct RunReport {
         page.section("curves", "Training curves")
         let metricsURL = run.file(RunDirectory.metricsFile)
         if let text = try? String(contentsOf: metricsURL, encoding: .utf8), let rows = MetricsCSV(text), !rows.epochs.isEmpty {
-            page.raw("<p>Train and test RMSE after each epoch (linear scale). The dashed line is the constant-mean baseline (every answer predicted as its training-split mean)"
+            page.add("<p>Train and test RMSE after each epoch (linear scale). The dashed line is the constant-mean baseline (every answer predicted as its training-split mean)"
                      + (numbers == nil ? ", left out here: no data" : "") + "; the green marker is the best test epoch, grey dotted lines the learning-rate changes.</p>")
-            page.raw(Plots.curves(rows, baseline: numbers?.baseline))
+            page.add(Plots.curves(rows, baseline: numbers?.baseline))
         } else {
             omitted.append("\(metricsURL.path) is missing or unreadable: no training curves")
-            page.raw("<p class=\"omitted\">No training curves: \(escape(metricsURL.path)) is missing or unreadable.</p>")
+            page.add("<p class=\"omitted\">No training curves: \(metricsURL.path) is missing or unreadable.</p>")
         }
 
         if let numbers {
-            page.raw("<p id=\"summary\" data-test-count=\"\(numbers.testCount)\" data-rmse=\"\(f5(numbers.rmse))\" data-baseline=\"\(f5(numbers.baseline))\">"
+            page.add("<p id=\"summary\" data-test-count=\"\(numbers.testCount)\" data-rmse=\"\(f5(numbers.rmse))\" data-baseline=\"\(f5(numbers.baseline))\">"
                      + "Test split: \(numbers.testCount) galaxies. RMSE <b>\(f5(numbers.rmse))</b>, constant-mean baseline \(f5(numbers.baseline)).</p>")
         }
         page.end()
@@ -130,24 +129,24 @@ public struct RunReport {
         // 2. Per question and per answer.
         page.section("questions", "Test RMSE per question and per answer")
         if let numbers, !numbers.questions.isEmpty {
-            page.raw("<p>Each question's RMSE over its answer columns on the test split, beside the constant-mean baseline's. A question whose bar is not clearly below the baseline's is one the model has not learned.</p>")
-            page.raw(Plots.questionBars(numbers.questions))
-            var t = "<table class=\"numbers\"><tr><th>question</th><th></th><th>model</th><th>baseline</th><th>model / baseline</th></tr>"
+            page.add("<p>Each question's RMSE over its answer columns on the test split, beside the constant-mean baseline's. A question whose bar is not clearly below the baseline's is one the model has not learned.</p>")
+            page.add(Plots.questionBars(numbers.questions))
+            var t: HTML = "<table class=\"numbers\"><tr><th>question</th><th></th><th>model</th><th>baseline</th><th>model / baseline</th></tr>"
             for (q, v) in numbers.questions.enumerated() {
-                t += "<tr data-q=\"\(q + 1)\" data-model=\"\(f5(v.model))\" data-baseline=\"\(f5(v.baseline))\"><td>Q\(q + 1)</td><td>\(escape(GalaxyZooTree.questionTexts[q]))</td><td>\(f5(v.model))</td><td>\(f5(v.baseline))</td><td>\(String(format: "%.3f", v.model / v.baseline))</td></tr>"
+                t += "<tr data-q=\"\(q + 1)\" data-model=\"\(f5(v.model))\" data-baseline=\"\(f5(v.baseline))\"><td>Q\(q + 1)</td><td>\(GalaxyZooTree.questionTexts[q])</td><td>\(f5(v.model))</td><td>\(f5(v.baseline))</td><td>\(String(format: "%.3f", v.model / v.baseline))</td></tr>"
             }
-            page.raw(t + "</table>")
+            page.add(t + "</table>")
             let baselineRows = split!.test.flatMap { _ in means }
-            var a = "<details><summary>Per answer (click to open)</summary><table class=\"numbers\"><tr><th>answer</th><th></th><th>model</th><th>baseline</th><th>mean true</th></tr>"
+            var a: HTML = "<details><summary>Per answer (click to open)</summary><table class=\"numbers\"><tr><th>answer</th><th></th><th>model</th><th>baseline</th><th>mean true</th></tr>"
             for c in 0..<k {
                 let model = Metrics.rmse(pred, target, width: k, columns: c..<(c + 1))
                 let base = Metrics.rmse(baselineRows, target, width: k, columns: c..<(c + 1))
                 let meanTrue = stride(from: c, to: target.count, by: k).map { Double(target[$0]) }.reduce(0, +) / Double(numbers.testCount)
-                a += "<tr data-answer=\"\(columns[c])\"><td>\(columns[c])</td><td>\(escape(GalaxyZooTree.answerLabels[c]))</td><td>\(f5(model))</td><td>\(f5(base))</td><td>\(String(format: "%.3f", meanTrue))</td></tr>"
+                a += "<tr data-answer=\"\(columns[c])\"><td>\(columns[c])</td><td>\(GalaxyZooTree.answerLabels[c])</td><td>\(f5(model))</td><td>\(f5(base))</td><td>\(String(format: "%.3f", meanTrue))</td></tr>"
             }
-            page.raw(a + "</table></details>")
+            page.add(a + "</table></details>")
         } else {
-            page.raw("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
+            page.add("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
             if numbers != nil { omitted.append("per-question RMSE, calibration and the answer tables: the columns are not the 37 Galaxy Zoo answers") }
         }
         page.end()
@@ -155,15 +154,15 @@ public struct RunReport {
         // 3. Calibration.
         page.section("calibration", "Calibration")
         if numbers != nil, columns == GalaxyZooTree.columnNames {
-            page.raw("<p>Predicted against true vote fraction of the main answers on the test split: grey dots are galaxies (at most 400), the blue line the mean true fraction in each tenth of the predicted range, the diagonal perfect calibration. Blue above the diagonal: the model under-predicts there.</p><div class=\"grid\">")
+            page.add("<p>Predicted against true vote fraction of the main answers on the test split: grey dots are galaxies (at most 400), the blue line the mean true fraction in each tenth of the predicted range, the diagonal perfect calibration. Blue above the diagonal: the model under-predicts there.</p><div class=\"grid\">")
             for name in calibrationColumns {
                 let c = columns.firstIndex(of: name)!
                 let p = stride(from: c, to: pred.count, by: k).map { Double(pred[$0]) }, t = stride(from: c, to: target.count, by: k).map { Double(target[$0]) }
-                page.raw(Plots.calibration(name: "\(name) \(GalaxyZooTree.answerLabels[c])", predicted: p, truth: t))
+                page.add(Plots.calibration(name: "\(name) \(GalaxyZooTree.answerLabels[c])", predicted: p, truth: t))
             }
-            page.raw("</div>")
+            page.add("</div>")
         } else {
-            page.raw("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
+            page.add("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
         }
         page.end()
 
@@ -173,30 +172,30 @@ public struct RunReport {
             let rowError: [Double] = (0..<split.test.count).map { i in
                 Metrics.rmse(Array(pred[i * k..<(i + 1) * k]), Array(target[i * k..<(i + 1) * k]))
             }
-            func card(_ i: Int) throws -> String {
+            func card(_ i: Int) throws -> HTML {
                 let row = split.test[i], id = dataset.ids[row]
                 let url = source.imageURL(for: id)
                 let bytes: [UInt8]
                 do { bytes = try readFileBytes(url) } catch { throw GalaxyError.message("\(url.path): cannot be read (\(error))") }
                 _ = try JPEG.decode(bytes, name: url.path)
                 let crop = Array(dataset.images[row * GalaxyDataset.imageBytes..<(row + 1) * GalaxyDataset.imageBytes])
-                var s = "<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id) <small>RMSE \(f5(rowError[i]))</small></h3><div class=\"pics\">"
+                var s: HTML = "<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id) <small>RMSE \(f5(rowError[i]))</small></h3><div class=\"pics\">"
                 s += "<figure><img class=\"original\" width=\"212\" height=\"212\" alt=\"original \(id)\" src=\"data:image/jpeg;base64,\(Data(bytes).base64EncodedString())\"><figcaption>original</figcaption></figure>"
                 s += "<figure><img class=\"crop\" width=\"138\" height=\"138\" alt=\"crop \(id)\" src=\"\(try jpegURI(SaliencyPicture.crop(crop, zoom: 2)))\"><figcaption>69x69 crop (2x)</figcaption></figure></div>"
-                s += tree ? answerTable(prediction: Array(pred[i * k..<(i + 1) * k]), truth: Array(target[i * k..<(i + 1) * k])) : ""
+                if tree { s += answerTable(prediction: Array(pred[i * k..<(i + 1) * k]), truth: Array(target[i * k..<(i + 1) * k])) }
                 return s + "</div>"
             }
             page.section("gallery", "Test galaxies")
-            page.raw("<p>The first test galaxies: the original image, the 69x69 crop the network saw, and per question of the decision tree the true and predicted top answers with their vote fractions (a question is only asked of the votes its parent answer gets: its weight is that answer's true fraction; a mismatch is red).</p><div class=\"cards\">")
+            page.add("<p>The first test galaxies: the original image, the 69x69 crop the network saw, and per question of the decision tree the true and predicted top answers with their vote fractions (a question is only asked of the votes its parent answer gets: its weight is that answer's true fraction; a mismatch is red).</p><div class=\"cards\">")
             let shown = Array(0..<min(galleryCount, split.test.count))
-            for i in shown { page.raw(try card(i)) }
-            page.raw("</div>")
+            for i in shown { page.add(try card(i)) }
+            page.add("</div>")
             page.end()
             page.section("worst", "The worst-predicted test galaxies")
-            page.raw("<p>The test galaxies with the largest RMSE over their \(k) answers.</p><div class=\"cards\">")
+            page.add("<p>The test galaxies with the largest RMSE over their \(k) answers.</p><div class=\"cards\">")
             let worst = rowError.indices.sorted { rowError[$0] > rowError[$1] }.prefix(worstCount)
-            for i in worst { page.raw(try card(i)) }
-            page.raw("</div>")
+            for i in worst { page.add(try card(i)) }
+            page.add("</div>")
             page.end()
             page.section("saliency", "Saliency maps")
             if let context {
@@ -206,43 +205,43 @@ public struct RunReport {
                                                 path: KernelPath.forWork(context.info, images: rows.count))
                 let images = Metrics.images(dataset, rows.map { split.test[$0] })
                 let explained = try mapper.explain(images: images, answers: rows.map { _ in nil })
-                page.raw("<p>Where in the crop the answer comes from: the gradient of the answer named (Question 1's predicted top answer) with respect to the input pixels, computed by the backward shaders down to conv1's input; brightness is the largest |gradient| over the three colour channels, scaled to the image's largest.</p><div class=\"cards\">")
+                page.add("<p>Where in the crop the answer comes from: the gradient of the answer named (Question 1's predicted top answer) with respect to the input pixels, computed by the backward shaders down to conv1's input; brightness is the largest |gradient| over the three colour channels, scaled to the image's largest.</p><div class=\"cards\">")
                 for (j, e) in explained.enumerated() {
                     let crop = Array(images[j * GalaxyDataset.imageBytes..<(j + 1) * GalaxyDataset.imageBytes])
                     let id = dataset.ids[split.test[rows[j]]]
                     let zero = e.gradient.allSatisfy { $0 == 0 }
-                    page.raw("<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id): \(columns[e.answer]) \(escape(tree ? GalaxyZooTree.answerLabels[e.answer] : ""))"
+                    page.add("<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id): \(columns[e.answer]) \(tree ? GalaxyZooTree.answerLabels[e.answer] : "")"
                              + " <small>predicted \(String(format: "%.3f", e.outputs[e.answer]))</small></h3><div class=\"pics\">"
                              + "<figure><img class=\"crop\" width=\"276\" height=\"276\" alt=\"crop \(id)\" src=\"\(try jpegURI(SaliencyPicture.crop(crop, zoom: 4)))\"><figcaption>crop (4x)</figcaption></figure>"
                              + "<figure><img class=\"saliency\" width=\"276\" height=\"276\" alt=\"saliency \(id)\" src=\"\(try jpegURI(SaliencyPicture.render(crop: crop, gradient: e.gradient)))\"><figcaption>"
                              + (zero ? "gradient zero (the output is dead here)" : "|d answer / d pixel|") + "</figcaption></figure></div></div>")
                 }
-                page.raw("</div>")
+                page.add("</div>")
             }
             page.end()
         } else {
             for (id, title) in [("gallery", "Test galaxies"), ("worst", "The worst-predicted test galaxies"), ("saliency", "Saliency maps")] {
                 page.section(id, title)
-                page.raw("<p class=\"omitted\">Left out: no data or no device to evaluate on (see below).</p>")
+                page.add("<p class=\"omitted\">Left out: no data or no device to evaluate on (see below).</p>")
                 page.end()
             }
         }
 
         page.section("omitted", "Left out")
-        page.raw(omitted.isEmpty ? "<p>Nothing: every section is complete.</p>" : "<ul>" + omitted.map { "<li>\(escape($0))</li>" }.joined() + "</ul>")
+        page.add(omitted.isEmpty ? "<p>Nothing: every section is complete.</p>" : "<ul>\(omitted.map { (o: String) -> HTML in "<li>\(o)</li>" }.joined())</ul>")
         page.end()
         return RunReport(html: page.finish(), omitted: omitted, numbers: numbers, checkpoint: checkpoint)
     }
 
     /// The seed's answer table drawn: per question its true and predicted top answers.
-    static func answerTable(prediction: [Float], truth: [Float]) -> String {
+    static func answerTable(prediction: [Float], truth: [Float]) -> HTML {
         let p = AnswerTable.bestAnswers(prediction), t = AnswerTable.bestAnswers(truth)
-        var s = "<table class=\"answers\"><tr><th>question</th><th>weight</th><th>true</th><th>predicted</th></tr>"
+        var s: HTML = "<table class=\"answers\"><tr><th>question</th><th>weight</th><th>true</th><th>predicted</th></tr>"
         for q in 0..<GalaxyZooTree.questionRanges.count {
             let weight = GalaxyZooTree.parentColumn[q].map { truth[$0] } ?? 1
             let miss = p[q].label != t[q].label
-            s += "<tr class=\"\(weight < 0.2 ? "faint" : "")\(miss ? " miss" : "")\"><td>Q\(q + 1) \(escape(GalaxyZooTree.questionTexts[q]))</td><td>\(String(format: "%.2f", weight))</td>"
-                + "<td>\(escape(t[q].label)) \(String(format: "%.3f", t[q].value))</td><td>\(escape(p[q].label)) \(String(format: "%.3f", p[q].value))</td></tr>"
+            s += "<tr class=\"\(weight < 0.2 ? "faint" : "")\(miss ? " miss" : "")\"><td>Q\(q + 1) \(GalaxyZooTree.questionTexts[q])</td><td>\(String(format: "%.2f", weight))</td>"
+                + "<td>\(t[q].label) \(String(format: "%.3f", t[q].value))</td><td>\(p[q].label) \(String(format: "%.3f", p[q].value))</td></tr>"
         }
         return s + "</table>"
     }
@@ -250,10 +249,6 @@ public struct RunReport {
     /// Pictures go in as JPEG (quality 92): a tenth of an uncompressed PNG's bytes.
     static func jpegURI(_ image: RGBImage) throws -> String { "data:image/jpeg;base64," + Data(try JPEG.encode(image, quality: 92)).base64EncodedString() }
     static func f5(_ v: Double) -> String { String(format: "%.5f", v) }
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }
 
 /// metrics.csv read back by its header: the columns the report plots.
@@ -272,17 +267,45 @@ struct MetricsCSV {
 }
 
 /// The HTML page: a style sheet, sections, and a script that records on load whether each image decoded.
+/// Everything goes in as `HTML`, which escapes what is interpolated into it; and the page's
+/// Content-Security-Policy lets nothing run or load but its own script and data: images, so that a hole
+/// in the escaping would still run nothing.
 struct Page {
-    private var body = ""
+    private var body: HTML = ""
     let title: String
     init(title: String) { self.title = title }
-    mutating func raw(_ s: String) { body += s + "\n" }
-    mutating func section(_ id: String, _ title: String) { body += "<section id=\"\(id)\"><h2>\(RunReport.escape(title))</h2>\n" }
+    mutating func add(_ s: HTML) { body += s + "\n" }
+    mutating func section(_ id: String, _ title: String) { body += "<section id=\"\(id)\"><h2>\(title)</h2>\n" }
     mutating func end() { body += "</section>\n" }
-    func finish() -> String {
+
+    /// The page's one script: on load, each image's natural size and how many decoded, as attributes the
+    /// tests read from the browser's DOM.
+    static let loadScript = """
+
+        window.addEventListener('load', function () {
+          var images = document.querySelectorAll('img'), decoded = 0;
+          images.forEach(function (img) {
+            img.setAttribute('data-natural-width', img.naturalWidth);
+            img.setAttribute('data-natural-height', img.naturalHeight);
+            if (img.complete && img.naturalWidth > 0) decoded++;
+          });
+          document.body.setAttribute('data-images', images.length);
+          document.body.setAttribute('data-images-decoded', decoded);
+        });
+
         """
+    /// SHA-256 of `loadScript`, base64: the one script the policy allows (ReportTests recomputes it).
+    static let loadScriptHash = "sha256-z3IroLlqlGQ7LafqdpiPQovrfL6wgh7EKy8+eRDVpaw="
+    /// No source of any kind but data: images, inline styles and the load script by its hash.
+    static let contentSecurityPolicy = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '\(loadScriptHash)'; "
+        + "base-uri 'none'; form-action 'none'"
+
+    func finish() -> String {
+        let page: HTML = """
         <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(RunReport.escape(title))</title>
+        <html lang="en"><head><meta charset="utf-8">
+        <meta http-equiv="Content-Security-Policy" content="\(unescaped: Page.contentSecurityPolicy)">
+        <title>\(title)</title>
         <style>
         body { font-family: sans-serif; margin: 1.5em auto; max-width: 1150px; color: #222; }
         h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.6em; }
@@ -301,21 +324,11 @@ struct Page {
         .omitted { color: #a60; }
         </style></head>
         <body>
-        \(body)<script>
-        window.addEventListener('load', function () {
-          var images = document.querySelectorAll('img'), decoded = 0;
-          images.forEach(function (img) {
-            img.setAttribute('data-natural-width', img.naturalWidth);
-            img.setAttribute('data-natural-height', img.naturalHeight);
-            if (img.complete && img.naturalWidth > 0) decoded++;
-          });
-          document.body.setAttribute('data-images', images.length);
-          document.body.setAttribute('data-images-decoded', decoded);
-        });
-        </script>
+        \(body)<script>\(unescaped: Page.loadScript)</script>
         </body></html>
 
         """
+        return page.markup
     }
 }
 
@@ -333,7 +346,7 @@ enum Plots {
         return out
     }
 
-    static func curves(_ m: MetricsCSV, baseline: Double?) -> String {
+    static func curves(_ m: MetricsCSV, baseline: Double?) -> HTML {
         let (width, height, left, right, top, bottom) = (760.0, 360.0, 70.0, 20.0, 20.0, 50.0)
         let pw = width - left - right, ph = height - top - bottom
         let values = (m.train + m.test + (baseline.map { [$0] } ?? [])).filter(\.isFinite)
@@ -343,7 +356,7 @@ enum Plots {
         let n = m.epochs.count
         func x(_ i: Int) -> Double { left + (n <= 1 ? pw / 2 : pw * Double(i) / Double(n - 1)) }
         func y(_ v: Double) -> Double { top + ph * (1 - (v - lo) / (hi - lo)) }
-        var s = "<svg class=\"plot curves\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"12\">"
+        var s: HTML = "<svg class=\"plot curves\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"12\">"
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>"
         for t in ticks(lo, hi) {
             s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(f(y(t)))\" y2=\"\(f(y(t)))\" stroke=\"#eee\"/><text x=\"\(left - 6)\" y=\"\(f(y(t) + 4))\" text-anchor=\"end\">\(String(format: "%g", t))</text>"
@@ -377,13 +390,13 @@ enum Plots {
         return s + "</svg>"
     }
 
-    static func questionBars(_ q: [(model: Double, baseline: Double)]) -> String {
+    static func questionBars(_ q: [(model: Double, baseline: Double)]) -> HTML {
         let (width, height, left, top, bottom) = (760.0, 260.0, 60.0, 20.0, 40.0)
         let pw = width - left - 20, ph = height - top - bottom
         let hi = (q.flatMap { [$0.model, $0.baseline] }.filter(\.isFinite).max() ?? 1) * 1.1
         func y(_ v: Double) -> Double { top + ph * (1 - v / hi) }
         let slot = pw / Double(q.count), bar = slot * 0.35
-        var s = "<svg class=\"plot questions\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"12\">"
+        var s: HTML = "<svg class=\"plot questions\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"12\">"
         for t in ticks(0, hi) {
             s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(f(y(t)))\" y2=\"\(f(y(t)))\" stroke=\"#eee\"/><text x=\"\(left - 6)\" y=\"\(f(y(t) + 4))\" text-anchor=\"end\">\(String(format: "%g", t))</text>"
         }
@@ -400,12 +413,12 @@ enum Plots {
         return s + "</svg>"
     }
 
-    static func calibration(name: String, predicted p: [Double], truth t: [Double]) -> String {
+    static func calibration(name: String, predicted p: [Double], truth t: [Double]) -> HTML {
         let (size, m) = (250.0, 36.0)
         let pw = size - m - 10
         func x(_ v: Double) -> Double { m + pw * min(max(v, 0), 1) }
         func y(_ v: Double) -> Double { 10 + pw * (1 - min(max(v, 0), 1)) }
-        var s = "<svg class=\"plot calibration\" width=\"\(Int(size))\" height=\"\(Int(size + 16))\" font-size=\"11\">"
+        var s: HTML = "<svg class=\"plot calibration\" width=\"\(Int(size))\" height=\"\(Int(size + 16))\" font-size=\"11\">"
         s += "<rect x=\"\(m)\" y=\"10\" width=\"\(pw)\" height=\"\(pw)\" fill=\"none\" stroke=\"#333\"/>"
         s += "<line class=\"diagonal\" x1=\"\(f(x(0)))\" y1=\"\(f(y(0)))\" x2=\"\(f(x(1)))\" y2=\"\(f(y(1)))\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>"
         for v in [0.0, 0.5, 1.0] {
@@ -424,7 +437,7 @@ enum Plots {
             s += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(pts.joined(separator: " "))\"/>"
             for q in pts { let xy = q.split(separator: ","); s += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"#1f77b4\"/>" }
         }
-        s += "<text x=\"\(f(m + pw / 2))\" y=\"\(f(size + 12))\" text-anchor=\"middle\">\(RunReport.escape(name)): predicted (x) vs true (y)</text>"
+        s += "<text x=\"\(f(m + pw / 2))\" y=\"\(f(size + 12))\" text-anchor=\"middle\">\(name): predicted (x) vs true (y)</text>"
         return s + "</svg>"
     }
 }
