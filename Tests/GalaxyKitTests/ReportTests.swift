@@ -145,7 +145,8 @@ final class ReportTests: XCTestCase {
         let csv = URL(fileURLWithPath: data).appendingPathComponent("training_solutions_rev1.csv")
         var lines = try String(contentsOf: csv, encoding: .utf8).components(separatedBy: "\n")
         var header = lines[0].components(separatedBy: ",")
-        let names = header.indices.dropFirst().map { $0 <= hostile.count ? hostile[$0 - 1] : "answer \($0) <u>&amp;</u>" }
+        // Each ends in an element too, so that whichever a card shows, unescaped it would make one.
+        let names = header.indices.dropFirst().map { ($0 <= hostile.count ? hostile[$0 - 1] : "answer \($0) &amp;") + " <u>\($0)</u>" }
         header = ["GalaxyID"] + names
         lines[0] = header.joined(separator: ",")
         try lines.joined(separator: "\n").write(to: csv, atomically: true, encoding: .utf8)
