@@ -51,7 +51,7 @@ final class VulkanRuntimeTests: GPUTestCase {
             for i in 0..<Int(memory.memoryTypeCount) { types[i].propertyFlags = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue }
         }
         let policy = try MemoryPolicy(props: unmappable, environment: [:])
-        assertNames(["no memory type", "host-visible coherent", "host-written"]) {
+        assertNames(["no memory type", "host-visible coherent", "VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT", "host-written"]) {
             try VulkanContext.checkRequirements(info, limits: limits, policy: policy, memory: unmappable)
         }
 

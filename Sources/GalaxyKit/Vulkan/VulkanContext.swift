@@ -473,7 +473,8 @@ public final class VulkanContext: @unchecked Sendable {
         }
         for role in BufferRole.allCases where policy.memoryTypes(for: role, bits: ~0, in: memory).isEmpty {
             let wanted = policy.preferences[role]!.map(MemoryPolicy.flagNames).joined(separator: "\" or \"")
-            throw VulkanError("device \(info.name) has no memory type that is \"\(wanted)\", which galaxy's \(role.rawValue) buffers need "
+            let flags = policy.preferences[role]!.map(MemoryPolicy.vulkanFlagNames).joined(separator: ", or ")
+            throw VulkanError("device \(info.name) has no memory type that is \"\(wanted)\" (\(flags)), which galaxy's \(role.rawValue) buffers need "
                               + "(memory layout \(policy.layout.rawValue))")
         }
     }
