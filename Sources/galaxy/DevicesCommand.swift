@@ -40,6 +40,9 @@ struct DevicesCommand: ParsableCommand {
             if verbose {
                 let context = try VulkanContext(selector: selector)
                 print("\n\(context.info.name):")
+                if context.info.portabilitySubset {
+                    print("  a portability driver such as MoltenVK (VK_KHR_portability_subset, enabled); galaxy is untested on one")
+                }
                 for line in context.memoryReport() { print("  " + line) }
                 let budget = try ByteSize.deviceMemory(nil) ?? DeviceDataset.defaultBudget(context)
                 print("  a data set's images stay on the device up to \(ByteSize.describe(budget)) and stream beyond "

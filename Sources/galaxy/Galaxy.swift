@@ -35,6 +35,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
                 + "once the device is back (or on another with --device)"
         }
         FileHandle.standardError.write(Data("\(message)\n".utf8))
+        if case .timedOut = ExitStatus.deviceFailure(of: error) { ExitStatus.endLeavingTheDevice(ExitStatus.of(error)) }
         throw ExitCode(ExitStatus.of(error))
     }
 }

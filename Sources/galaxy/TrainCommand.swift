@@ -13,7 +13,8 @@ struct TrainCommand: ParsableCommand {
         never overwritten unless --overwrite is given. Ctrl-C (exit 130), SIGTERM and SIGUSR1 (exit 75: a \
         scheduler's preemption) stop after the current step with the resumable state written; a second signal \
         exits at once. The resumable state is also written every --checkpoint-every inside an epoch. A lost or \
-        full device exits with 69 and says which saved state to resume from. \
+        full device, or one that stops answering (a wait past its limit, GALAXY_WAIT_TIMEOUT), exits with 69 \
+        and says which saved state to resume from. \
         Under mpirun (`mpirun -np N galaxy train ...`) N ranks train together: rank r takes its host's \
         (local rank mod count)-th GPU unless --device is given, computes the gradient of the r-th contiguous \
         shard of every batch, the gradients are summed over the ranks, and rank 0 alone writes the run directory.

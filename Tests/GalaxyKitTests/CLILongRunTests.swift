@@ -186,6 +186,70 @@ extension CLITests {
                         env: ["GALAXY_FAULT": "bogus"])
     }
 
+    /// A device that stops answering: a wait past its limit ends train, predict and eval as a lost device does
+    /// (exit 69, the saved state intact, the command that resumes), and the message gives the limit and how to
+    /// raise it. Once injected (`wait:N:timeout`, the limit derived from the work or set by GALAXY_WAIT_TIMEOUT),
+    /// once for real: GALAXY_WAIT_TIMEOUT=0.001 runs out while lavapipe still works, and the process must end
+    /// promptly without waiting for that work or crashing under it.
+    func testADeviceThatStopsAnsweringEndsTheCommandLikeALostOne() throws {
+        let data = try preparedData(count: 20, seed: 25)  // 16 training images at batch 1: 16 steps an epoch, 4 to evaluate
+        let common = ["--data", data, "--epochs", "2", "--batch", "1", "--lr", "0.02", "--checkpoint-every", "off"]
+        let derived = try NSRegularExpression(pattern: "stopped answering: its work did not finish within [0-9]+ seconds, the limit galaxy derives")
+        func hasDerivedLimit(_ text: String) -> Bool { derived.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil }
+
+        // The 30th wait (step 10 of epoch 2, one wait a step) times out: the state of epoch 1 is intact, and resumed
+        // the run ends bit for bit where an uninterrupted one does.
+        let straight = dir.appendingPathComponent("straight").path
+        XCTAssertEqual(try galaxy(["train", "--run", straight] + common).status, 0)
+        let hung = dir.appendingPathComponent("hung").path
+        var r = try galaxy(["train", "--run", hung] + common, env: ["GALAXY_FAULT": "wait:30:timeout"])
+        XCTAssertEqual(r.status, ExitStatus.deviceFailed, r.stderr)
+        XCTAssertTrue(hasDerivedLimit(r.stderr), r.stderr)
+        for text in ["VK_TIMEOUT", "vkWaitForFences", "GALAXY_WAIT_TIMEOUT=SECONDS", "state saved after epoch 1 is intact", "galaxy train --resume \(hung)"] {
+            XCTAssertTrue(r.stderr.contains(text), "lacks \"\(text)\":\n\(r.stderr)")
+        }
+        XCTAssertEqual(state(hung)?.epoch, 1)
+        XCTAssertEqual(leftovers(hung), [])
+        XCTAssertEqual(try galaxy(["train", "--resume", hung]).status, 0)
+        XCTAssertEqual(try bytes(hung), try bytes(straight), "a timed-out wait + resume differs from the uninterrupted run")
+
+        // For real: the first step's wait runs out while the device still works on it; nothing saved yet.
+        let real = dir.appendingPathComponent("real").path
+        let started = Date()
+        r = try galaxy(["train", "--run", real] + common, env: ["GALAXY_WAIT_TIMEOUT": "0.001"])
+        XCTAssertEqual(r.status, ExitStatus.deviceFailed, r.stderr)
+        for text in ["stopped answering: its work did not finish within 0.001 seconds, the limit GALAXY_WAIT_TIMEOUT=0.001 sets",
+                     "raise it there", "No state had been saved yet"] {
+            XCTAssertTrue(r.stderr.contains(text), "lacks \"\(text)\":\n\(r.stderr)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 120, "the process waited for the device it had given up on")
+        XCTAssertNil(state(real))
+
+        // predict and eval, injected with the derived limit and with a set one, and for real: nothing is written.
+        let checkpoint = "\(straight)/\(Trainer.lastWeights)"
+        let image = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted().first)
+        for args in [["predict", "--checkpoint", checkpoint, "\(data)/images_training_rev1/\(image)"], ["eval", "--checkpoint", checkpoint, "--data", data]] {
+            r = try galaxy(args, env: ["GALAXY_FAULT": "wait:1:timeout"])
+            XCTAssertEqual(r.status, ExitStatus.deviceFailed, "\(args[0]):\n\(r.stderr)")
+            XCTAssertTrue(hasDerivedLimit(r.stderr) && r.stderr.contains("GALAXY_WAIT_TIMEOUT=SECONDS") && r.stderr.contains("nothing was written"),
+                          "\(args[0]):\n\(r.stderr)")
+            r = try galaxy(args, env: ["GALAXY_FAULT": "wait:1:timeout", "GALAXY_WAIT_TIMEOUT": "20m"])
+            XCTAssertEqual(r.status, ExitStatus.deviceFailed, "\(args[0]):\n\(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("within 1200 seconds, the limit GALAXY_WAIT_TIMEOUT=20m sets"), "\(args[0]):\n\(r.stderr)")
+            r = try galaxy(args, env: ["GALAXY_WAIT_TIMEOUT": "0.001"])
+            XCTAssertEqual(r.status, ExitStatus.deviceFailed, "\(args[0]):\n\(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("within 0.001 seconds") && r.stderr.contains("nothing was written"), "\(args[0]):\n\(r.stderr)")
+            XCTAssertFalse(r.stdout.contains("RMSE") || r.stdout.contains("Q1"), "\(args[0]) printed results:\n\(r.stdout)")
+        }
+        // A setting that is not a time, and a timeout injected where no call has a time limit.
+        try assertFails(["eval", "--checkpoint", checkpoint, "--data", data], mentioning: ["GALAXY_WAIT_TIMEOUT=soon", "above 0"],
+                        env: ["GALAXY_WAIT_TIMEOUT": "soon"])
+        try assertFails(["eval", "--checkpoint", checkpoint, "--data", data], mentioning: ["GALAXY_WAIT_TIMEOUT=0", "above 0"],
+                        env: ["GALAXY_WAIT_TIMEOUT": "0"])
+        try assertFails(["eval", "--checkpoint", checkpoint, "--data", data], mentioning: ["GALAXY_FAULT=submit:1:timeout", "wait only"],
+                        env: ["GALAXY_FAULT": "submit:1:timeout"])
+    }
+
     /// Two processes preparing one data folder: one builds, the other waits and uses it. A read-only data
     /// folder: the cache goes to the user's cache folder, and galaxy says where.
     func testConcurrentPreparesBuildOnceAndAReadOnlyFolderUsesTheUserCache() throws {

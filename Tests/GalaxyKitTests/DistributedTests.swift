@@ -194,6 +194,27 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(Trainer.lastWeights)), expected, "SIGUSR1, device loss and resumes differ")
     }
 
+    /// Rank 1's device stops answering (a wait past its limit, injected): the job ends with exit 69, naming the
+    /// rank, the limit and how to raise it, and the state to resume from, which then resumes to the end.
+    func testARankWhoseDeviceStopsAnsweringEndsTheJobLikeALostDevice() throws {
+        let data = dir.appendingPathComponent("data").path
+        XCTAssertEqual(try galaxy(["synth", "--count", "20", "--seed", "14", "--out", data]).status, 0)
+        // 16 training images at batch 2: 8 steps of 1 image per rank; the state is written after every step.
+        let run = dir.appendingPathComponent("run")
+        let common = ["--data", data, "--epochs", "1", "--batch", "2", "--lr", "0.05", "--checkpoint-every", "0"]
+        // Rank 1 waits twice a step (its shard's pass and the SGD step): its 5th wait is in step 3.
+        var r = try mpi(2, ["train", "--run", run.path] + common, env: ["GALAXY_FAULT": "wait:5:timeout:1"])
+        XCTAssertEqual(r.status, ExitStatus.deviceFailed, r.output)
+        for text in ["rank 1 of 2", "VK_TIMEOUT", "the device stopped answering", "GALAXY_WAIT_TIMEOUT=SECONDS",
+                     "state saved at epoch 1, step 2 is intact", "galaxy train --resume \(run.path)"] {
+            XCTAssertTrue(r.output.contains(text), "lacks \"\(text)\":\n\(r.output)")
+        }
+        r = try mpi(2, ["train", "--resume", run.path])
+        XCTAssertEqual(r.status, 0, r.output)
+        let dataset = try GalaxyCache.loadOrPrepare(DataSource(dataDir: URL(fileURLWithPath: data)), strict: false, progress: nil)
+        XCTAssertEqual(try Trainer.loadResumable(run, data: dataset).1.epoch, 1)
+    }
+
     /// The PID of the galaxy process that is rank `rank` of a running mpirun job.
     static func rankProcess(_ rank: Int) -> Int32? {
         let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -51,7 +51,7 @@ final class VulkanRuntimeTests: GPUTestCase {
             for i in 0..<Int(memory.memoryTypeCount) { types[i].propertyFlags = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue }
         }
         let policy = try MemoryPolicy(props: unmappable, environment: [:])
-        assertNames(["no memory type", "host-visible coherent", "host-written"]) {
+        assertNames(["no memory type", "host-visible coherent", "VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT", "host-written"]) {
             try VulkanContext.checkRequirements(info, limits: limits, policy: policy, memory: unmappable)
         }
 
@@ -71,7 +71,7 @@ final class VulkanRuntimeTests: GPUTestCase {
         XCTAssertTrue(SubgroupCapability.required(sgemm).contains { $0.name == "ballot" }, "sgemm uses subgroupBroadcast")
         XCTAssertEqual(SubgroupCapability.required(portable), [], "the subgroup-free build declares no subgroup operation")
         info.subgroupOperations = VK_SUBGROUP_FEATURE_BASIC_BIT.rawValue
-        assertNames(["sgemm", "ballot", info.name]) {
+        assertNames(["sgemm", "ballot", info.name, "VK_SUBGROUP_FEATURE_BALLOT_BIT"]) {
             try ComputePipeline.checkDevice(info, context.limits, shader: "sgemm", bindings: 3, workgroupSize: 64, spirv: sgemm)
         }
         XCTAssertNoThrow(try ComputePipeline.checkDevice(info, context.limits, shader: "sgemm_nosg", bindings: 3, workgroupSize: 64, spirv: portable))
@@ -212,6 +212,97 @@ final class VulkanRuntimeTests: GPUTestCase {
         let (a, b) = (try step(context), try step(try VulkanContext(memory: .discrete)))
         XCTAssertEqual(a.output.map(\.bitPattern), b.output.map(\.bitPattern))
         for (name, g) in a.grads { XCTAssertEqual(g.map(\.bitPattern), b.grads[name]!.map(\.bitPattern), name) }
+    }
+
+    /// Every VkResult value in the installed vulkan_core.h has its name (a value promoted to core by its core
+    /// name, without the _KHR or _EXT it had before), and errors say the name, not the number.
+    func testVulkanResultsAreNamed() throws {
+        let candidates = [ProcessInfo.processInfo.environment["VULKAN_SDK"].map { "\($0)/include" }, "/usr/include", "/usr/local/include",
+                          "/opt/homebrew/include"].compactMap { $0 }.map { "\($0)/vulkan/vulkan_core.h" }
+        guard let path = candidates.first(where: FileManager.default.fileExists) else {
+            return XCTFail("no vulkan_core.h in \(candidates) (libvulkan-dev installs it)")
+        }
+        let header = try String(contentsOfFile: path, encoding: .utf8)
+        let start = try XCTUnwrap(header.range(of: "typedef enum VkResult {"))
+        let end = try XCTUnwrap(header.range(of: "} VkResult;", range: start.upperBound..<header.endIndex))
+        let body = String(header[start.upperBound..<end.lowerBound])
+        // Values, not aliases (`VK_X_KHR = VK_X`) nor VK_RESULT_MAX_ENUM (hexadecimal).
+        let entry = try NSRegularExpression(pattern: "(VK_[A-Z0-9_]+) = (-?[0-9]+),")
+        var named = 0
+        for m in entry.matches(in: body, range: NSRange(body.startIndex..., in: body)) {
+            let name = String(body[Range(m.range(at: 1), in: body)!]), value = Int32(body[Range(m.range(at: 2), in: body)!])!
+            let ours = VulkanResult.name(value)
+            let renamed = ["VK_ERROR_INCOMPATIBLE_SHADER_BINARY_EXT": "VK_INCOMPATIBLE_SHADER_BINARY_EXT"]
+            XCTAssertTrue(ours == name || name == ours + "_KHR" || name == ours + "_EXT" || renamed[name] == ours, "\(name) = \(value) is named \(ours)")
+            named += 1
+        }
+        XCTAssertGreaterThan(named, 40, "the VkResult values of \(path) were not found")
+        XCTAssertEqual(VulkanResult.name(VK_ERROR_OUT_OF_DEVICE_MEMORY), "VK_ERROR_OUT_OF_DEVICE_MEMORY")
+        XCTAssertEqual(VulkanResult.name(VkResult(rawValue: -1_000_483_000)), "VK_ERROR_NOT_ENOUGH_SPACE_KHR", "newer than some headers")
+        XCTAssertTrue(VulkanResult.name(-77).contains("-77"), VulkanResult.name(-77))
+        XCTAssertEqual(VulkanError("vkCreateDescriptorPool", VK_ERROR_FRAGMENTED_POOL).description, "vkCreateDescriptorPool failed: VK_ERROR_FRAGMENTED_POOL")
+        let lost = VulkanError("vkQueueSubmit", VK_ERROR_DEVICE_LOST)
+        XCTAssertEqual(lost.deviceFailure, .deviceLost)
+        XCTAssertTrue(lost.description.hasPrefix("vkQueueSubmit failed: VK_ERROR_DEVICE_LOST: "), lost.description)
+    }
+
+    /// The instance enables VK_KHR_portability_enumeration with its flag exactly where the loader offers it
+    /// (else a portability driver such as MoltenVK stays hidden), and a device that offers
+    /// VK_KHR_portability_subset gets it enabled.
+    func testPortabilityDriversAreEnumeratedAndTheirSubsetEnabled() {
+        let linux = VulkanContext.instanceSetup(available: ["VK_KHR_surface", "VK_EXT_debug_utils"], validation: false)
+        XCTAssertEqual(linux.layers, [])
+        XCTAssertEqual(linux.extensions, [])
+        XCTAssertEqual(linux.flags, 0)
+        let mac = VulkanContext.instanceSetup(available: ["VK_KHR_surface", "VK_KHR_portability_enumeration", "VK_EXT_debug_utils"], validation: false)
+        XCTAssertEqual(mac.extensions, ["VK_KHR_portability_enumeration"])
+        XCTAssertEqual(mac.flags, VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR.rawValue)
+        let validated = VulkanContext.instanceSetup(available: ["VK_KHR_portability_enumeration"], validation: true)
+        XCTAssertEqual(validated.layers, ["VK_LAYER_KHRONOS_validation"])
+        XCTAssertEqual(validated.extensions, ["VK_EXT_debug_utils", "VK_KHR_portability_enumeration"])
+        XCTAssertEqual(validated.flags, VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR.rawValue)
+        XCTAssertEqual(VulkanContext.deviceExtensions(available: ["VK_KHR_maintenance4", "VK_KHR_portability_subset"]), ["VK_KHR_portability_subset"])
+        XCTAssertEqual(VulkanContext.deviceExtensions(available: ["VK_KHR_maintenance4"]), [])
+    }
+
+    /// A wait's limit: the floor plus the recorded work's allowance, or GALAXY_WAIT_TIMEOUT's; a recorded
+    /// sequence counts its dispatches, multiply-adds and the bytes its dispatches read and its copies move.
+    func testWaitLimitsFollowTheWorkOrTheSetting() throws {
+        XCTAssertEqual(WaitLimit(work: .init()).seconds, WaitLimit.floorSeconds)
+        XCTAssertGreaterThanOrEqual(WaitLimit.floorSeconds, 120, "room for a driver that compiles on first use")
+        let step = WaitLimit(work: .init(dispatches: 40, macs: 30_000_000_000, bytes: 2_000_000_000))
+        XCTAssertEqual(step.seconds, WaitLimit.floorSeconds + 40 + 300 + 20, accuracy: 1e-6)
+        XCTAssertTrue("\(step)".hasPrefix("660 seconds, the limit galaxy derives") && "\(step)".contains("GALAXY_WAIT_TIMEOUT=SECONDS"), "\(step)")
+        let set = WaitLimit(work: step.work, setting: ("2h", try WaitLimit.parse("2h")))
+        XCTAssertEqual(set.seconds, 7200)
+        XCTAssertTrue("\(set)".hasPrefix("7200 seconds, the limit GALAXY_WAIT_TIMEOUT=2h sets"), "\(set)")
+        XCTAssertEqual(try WaitLimit.parse("90"), 90)
+        XCTAssertEqual(try WaitLimit.parse("0.5"), 0.5)
+        for bad in ["0", "-3", "soon", "nan", "inf"] {
+            XCTAssertThrowsError(try WaitLimit.parse(bad), bad) { XCTAssertTrue("\($0)".contains("GALAXY_WAIT_TIMEOUT=\(bad)"), "\($0)") }
+        }
+        XCTAssertEqual(WaitLimit(work: .init(), setting: ("1.5", 1.5)).nanoseconds, 1_500_000_000)
+        XCTAssertEqual(WaitLimit(work: .init(), setting: ("1e12", 1e12)).nanoseconds, UInt64.max, "beyond UInt64 nanoseconds: no limit")
+        XCTAssertEqual(try FaultInjection.parse("wait:3:timeout", rank: nil)?.result, VK_TIMEOUT)
+        XCTAssertThrowsError(try FaultInjection.parse("allocate:3:timeout", rank: nil)) { XCTAssertTrue("\($0)".contains("wait only"), "\($0)") }
+
+        let (count, chunks) = (64, 3)
+        let x = try DeviceBuffer(context, floats: count * chunks, label: "x"), y = try DeviceBuffer(context, floats: count, label: "y")
+        let z = try DeviceBuffer(context, floats: count, label: "z")
+        try x.upload((0..<count * chunks).map(Float.init))
+        let seq = try CommandSequence(context)
+        try kernels.chunkSum(seq, x: x.whole, y: y.whole, count: count, chunks: chunks)
+        seq.copy(y.whole, to: z.whole)
+        XCTAssertEqual(seq.work, WaitLimit.Work(dispatches: 1, macs: count * chunks, bytes: 4 * count * chunks + 4 * count))
+        XCTAssertEqual(seq.waitLimit, context.waitLimit(for: seq.work))
+        if ProcessInfo.processInfo.environment["GALAXY_WAIT_TIMEOUT"] == nil {
+            XCTAssertEqual(seq.waitLimit.seconds, WaitLimit.floorSeconds + 1 + Double(count * chunks) * 1e-8 + Double(4 * count * (chunks + 1)) * 1e-8,
+                           accuracy: 1e-9)
+        }
+        try seq.submit()  // within its limit on a working device
+        XCTAssertFalse(context.isAbandoned)
+        XCTAssertEqual(try z.download(count: 2), [0 + 64 + 128, 1 + 65 + 129])
+        try context.waitIdle()
     }
 
     /// A buffer no memory type can hold: the error names the buffer and its size, and gives a hint.

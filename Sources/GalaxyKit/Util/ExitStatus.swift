@@ -20,6 +20,15 @@ public enum ExitStatus {
         deviceFailure(of: error) != nil ? deviceFailed : failed
     }
 
+    /// Ends the process now with `code`, without its exit handlers: after a device stopped answering, work
+    /// may still be running on it, and a driver's handlers may wait for that work forever or pull its code
+    /// out from under it (llvmpipe's compiler thread crashes). The kernel reclaims what the process held.
+    public static func endLeavingTheDevice(_ code: Int32) -> Never {
+        fflush(stdout)
+        fflush(stderr)
+        _exit(code)
+    }
+
     /// The device failure behind `error`, if it is one.
     public static func deviceFailure(of error: Error) -> DeviceFailure? {
         (error as? VulkanError)?.deviceFailure ?? (error as? TrainingError)?.deviceFailure

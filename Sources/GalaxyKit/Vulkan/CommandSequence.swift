@@ -94,6 +94,8 @@ public final class CommandSequence {
     /// The byte ranges each recorded dispatch reads and writes, in order.
     public private(set) var accesses: [(reads: [BufferRange], writes: [BufferRange])] = []
     private let maxTimed: Int
+    /// Bytes the recorded copies move (for the wait's limit; the dispatches' are in `records`).
+    private var copiedBytes = 0
     public private(set) var labels: [String] = []
     private static let setsPerPool = 64
     private static let descriptorsPerSet = 12
@@ -129,7 +131,16 @@ public final class CommandSequence {
 
     deinit {
         let device = context.device
-        if isPending { _ = vkWaitForFences(device, 1, &fence, VkBool32(VK_TRUE), UInt64.max) }
+        // A launch nobody waited for (an error came between): waited for within the same limit, since
+        // nothing it uses may be destroyed while it runs; past the limit, or on a device that stopped
+        // answering before, everything is left to the process's end.
+        if isPending && !context.isAbandoned {
+            let limit = waitLimit
+            if vkWaitForFences(device, 1, &fence, VkBool32(VK_TRUE), limit.nanoseconds) == VK_TIMEOUT {
+                context.abandonment.abandon(.timedOut(limit))
+            }
+        }
+        guard !context.isAbandoned else { return }
         if let fence { vkDestroyFence(device, fence, nil) }
         if commandBuffer != nil { vkFreeCommandBuffers(device, context.commandPool, 1, &commandBuffer) }
         for pool in pools { vkDestroyDescriptorPool(device, pool, nil) }
@@ -215,6 +226,7 @@ public final class CommandSequence {
         vkCmdCopyBuffer(cmd, src.buffer.handle, dst.buffer.handle, 1, &region)
         Barrier.memory(cmd, from: transfer, VK_ACCESS_TRANSFER_WRITE_BIT.rawValue, to: shader | transfer, shaderAccess | transferAccess)
         retained += [src.buffer, dst.buffer]
+        copiedBytes += src.bytes
         pendingReads.removeAll()
         pendingWrites.removeAll()
     }
@@ -266,13 +278,25 @@ public final class CommandSequence {
         isPending = true
     }
 
-    /// Waits until the last launch has finished (returns at once when none is pending).
+    /// Waits until the last launch has finished (returns at once when none is pending), at most `waitLimit`:
+    /// past it the device is taken for hung, a device failure (`DeviceFailure.timedOut`).
     public func wait() throws {
         guard isPending else { return }
-        // Waited for once, whatever the answer: a lost device does not signal the fence again.
+        // Waited for once, whatever the answer: a lost device does not signal the fence again, and a
+        // timed-out one is abandoned.
         isPending = false
-        try Fence.wait(context, &fence)
+        try Fence.wait(context, &fence, limit: waitLimit)
     }
+
+    /// What one submission of the sequence does, for its wait's limit: the dispatches recorded, their
+    /// multiply-adds and the bytes they read, and the bytes the copies move.
+    public var work: WaitLimit.Work {
+        WaitLimit.Work(dispatches: records.count, macs: records.reduce(0) { $0 + $1.macs },
+                       bytes: records.reduce(copiedBytes) { $0 + $1.bytesRead })
+    }
+
+    /// How long a wait for one submission lasts at most (GALAXY_WAIT_TIMEOUT, or derived from `work`).
+    public var waitLimit: WaitLimit { context.waitLimit(for: work) }
 
     /// Per-dispatch GPU time in seconds of the last submission, in recording order.
     public func timings() throws -> [(label: String, seconds: Double)] {

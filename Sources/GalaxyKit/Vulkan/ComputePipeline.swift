@@ -7,6 +7,8 @@ import Foundation
 public final class ComputePipeline: @unchecked Sendable {
     // The device handle, not the context: pipelines are destroyed from the context's own deinit.
     let device: VkDevice
+    /// The context's: once set, the pipeline may still be in use on a device that stopped answering.
+    let abandonment: Abandonment
     let shaderModule: VkShaderModule
     let setLayout: VkDescriptorSetLayout
     let layout: VkPipelineLayout
@@ -25,6 +27,7 @@ public final class ComputePipeline: @unchecked Sendable {
         precondition(pushSize % 4 == 0, "push constants of \(shader) must be whole 32-bit words")
         precondition(!specialization.isEmpty && specialization[0] > 0, "specialization constant 0 (workgroup size) missing for \(shader)")
         self.device = context.device
+        self.abandonment = context.abandonment
         self.name = shader
         self.bindingCount = bindings
         self.pushSize = pushSize
@@ -135,7 +138,8 @@ public final class ComputePipeline: @unchecked Sendable {
         let missing = SubgroupCapability.required(spirv).filter { info.subgroupOperations & $0.feature != $0.feature }
         if !missing.isEmpty {
             throw VulkanError("shader \(shader) uses subgroup operations (\(missing.map(\.name).joined(separator: ", "))) that device \(name) does not "
-                              + "support in compute shaders (VkPhysicalDeviceSubgroupProperties)")
+                              + "support in compute shaders (VkPhysicalDeviceSubgroupProperties.supportedOperations lacks "
+                              + missing.map(\.flagName).joined(separator: ", ") + ")")
         }
     }
 
@@ -178,6 +182,7 @@ public final class ComputePipeline: @unchecked Sendable {
     }
 
     deinit {
+        guard abandonment.failure == nil else { return }
         vkDestroyPipeline(device, pipeline, nil)
         vkDestroyPipelineLayout(device, layout, nil)
         vkDestroyDescriptorSetLayout(device, setLayout, nil)
@@ -238,6 +243,8 @@ struct SubgroupCapability: Equatable {
     let capability: UInt32
     let name: String
     let feature: UInt32
+    /// The VkSubgroupFeatureFlagBits name of `feature` ("shuffle relative": VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT).
+    var flagName: String { "VK_SUBGROUP_FEATURE_" + name.uppercased().replacingOccurrences(of: " ", with: "_") + "_BIT" }
 
     static let all: [SubgroupCapability] = [
         .init(capability: 61, name: "basic", feature: VK_SUBGROUP_FEATURE_BASIC_BIT.rawValue),

@@ -38,7 +38,7 @@ public final class DeviceBuffer: @unchecked Sendable {
         var buffer: VkBuffer?
         let created = vkCreateBuffer(context.device, &bci, nil, &buffer)
         guard created == VK_SUCCESS else {
-            throw VulkanError("cannot create buffer \(label) of \(ByteSize.describe(bytes)) (\(bytes) bytes; vkCreateBuffer: VkResult \(created.rawValue)); "
+            throw VulkanError("cannot create buffer \(label) of \(ByteSize.describe(bytes)) (\(bytes) bytes; vkCreateBuffer: \(VulkanResult.name(created))); "
                               + "the device's largest heap is \(ByteSize.describe(context.largestDeviceLocalHeap)): " + Self.hint(label))
         }
         handle = buffer!
@@ -71,7 +71,7 @@ public final class DeviceBuffer: @unchecked Sendable {
             if r == VK_SUCCESS { chosen = typeIndex; break }
             failed.append(r)
             failures.append("type \(typeIndex) (heap \(context.heapIndex(ofType: typeIndex)), \(context.heapSize(ofType: typeIndex) >> 20) MiB): "
-                            + (DeviceFailure(r).map { "\($0)" } ?? "VkResult \(r.rawValue)"))
+                            + (DeviceFailure(r).map { "\($0)" } ?? VulkanResult.name(r)))
         }
         guard let chosen, let mem else {
             vkDestroyBuffer(context.device, handle, nil)
@@ -127,6 +127,8 @@ public final class DeviceBuffer: @unchecked Sendable {
     }
 
     deinit {
+        // Work still running on a device that stopped answering may use it: left to the process's end.
+        guard !context.isAbandoned else { return }
         if mapped != nil { vkUnmapMemory(context.device, memory) }
         vkDestroyBuffer(context.device, handle, nil)
         if let memory { vkFreeMemory(context.device, memory, nil) }
@@ -188,7 +190,7 @@ public final class DeviceBuffer: @unchecked Sendable {
     /// submissions before it, and the copy's writes made visible to shaders, transfers and the host after.
     /// (Host writes before the submission are visible to it by the submission itself.)
     private func copy(from src: VkBuffer, srcOffset: Int, to dst: VkBuffer, dstOffset: Int, bytes: Int) throws {
-        try OneShot.run(context) { cmd in
+        try OneShot.run(context, work: WaitLimit.Work(bytes: bytes)) { cmd in
             Barrier.memory(cmd, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
                            VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue,
                            to: VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue, VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue)
@@ -214,9 +216,9 @@ enum Barrier {
     }
 }
 
-/// Records, submits and waits for a single-use command buffer.
+/// Records, submits and waits for a single-use command buffer; `work` sets the wait's limit.
 enum OneShot {
-    static func run(_ context: VulkanContext, _ record: (VkCommandBuffer) -> Void) throws {
+    static func run(_ context: VulkanContext, work: WaitLimit.Work, _ record: (VkCommandBuffer) -> Void) throws {
         if context.compileOnly { throw VulkanError.compileOnly(context, "run commands") }
         var ai = VkCommandBufferAllocateInfo()
         ai.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
@@ -225,14 +227,15 @@ enum OneShot {
         ai.commandBufferCount = 1
         var cmd: VkCommandBuffer?
         try check(vkAllocateCommandBuffers(context.device, &ai, &cmd), "vkAllocateCommandBuffers")
-        defer { vkFreeCommandBuffers(context.device, context.commandPool, 1, &cmd) }
+        // Not while a device that stopped answering may still run it.
+        defer { if !context.isAbandoned { vkFreeCommandBuffers(context.device, context.commandPool, 1, &cmd) } }
         var bi = VkCommandBufferBeginInfo()
         bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
         bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT.rawValue
         try check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer")
         record(cmd!)
         try check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer")
-        try Fence.submitAndWait(context, cmd!)
+        try Fence.submitAndWait(context, cmd!, limit: context.waitLimit(for: work))
     }
 }
 
@@ -240,6 +243,9 @@ enum OneShot {
 enum Fence {
     /// Submits `cmd`; `fence` is signalled once it has run.
     static func submit(_ context: VulkanContext, _ cmd: VkCommandBuffer, signalling fence: VkFence?) throws {
+        if let failure = context.abandonment.failure {
+            throw VulkanError("vkQueueSubmit refused: the device stopped answering earlier (\(failure))", failure: failure)
+        }
         var cmdRef: VkCommandBuffer? = cmd
         try withUnsafePointer(to: &cmdRef) { cp in
             var si = VkSubmitInfo()
@@ -250,21 +256,28 @@ enum Fence {
         }
     }
 
-    /// Submits `cmd` and waits for it with a fence created and destroyed around it.
-    static func submitAndWait(_ context: VulkanContext, _ cmd: VkCommandBuffer) throws {
+    /// Submits `cmd` and waits for it, at most `limit`, with a fence created and destroyed around it.
+    static func submitAndWait(_ context: VulkanContext, _ cmd: VkCommandBuffer, limit: WaitLimit) throws {
         var fci = VkFenceCreateInfo()
         fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
         var fence: VkFence?
         try check(vkCreateFence(context.device, &fci, nil, &fence), "vkCreateFence")
-        defer { vkDestroyFence(context.device, fence, nil) }
+        defer { if !context.isAbandoned { vkDestroyFence(context.device, fence, nil) } }
         try submit(context, cmd, signalling: fence)
-        try Fence.wait(context, &fence)
+        try Fence.wait(context, &fence, limit: limit)
     }
 
-    /// Waits for `fence` (a lost device returns VK_ERROR_DEVICE_LOST here).
-    static func wait(_ context: VulkanContext, _ fence: inout VkFence?) throws {
-        let waited = vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), UInt64.max)
+    /// Waits for `fence` at most `limit` (a lost device returns VK_ERROR_DEVICE_LOST here). Past the limit
+    /// the device is taken for hung: the context is abandoned (nothing it may still use is destroyed, nothing
+    /// more submitted) and the error is a device failure, as a lost device's is.
+    static func wait(_ context: VulkanContext, _ fence: inout VkFence?, limit: WaitLimit) throws {
+        let waited = vkWaitForFences(context.device, 1, &fence, VkBool32(VK_TRUE), limit.nanoseconds)
         // An injected failure comes after the real wait: the work is over, as a lost device's is.
-        try check(FaultInjection.result(.wait) ?? waited, "vkWaitForFences")
+        let result = FaultInjection.result(.wait) ?? waited
+        if result == VK_TIMEOUT {
+            context.abandonment.abandon(.timedOut(limit))
+            throw VulkanError("vkWaitForFences", timedOutAfter: limit)
+        }
+        try check(result, "vkWaitForFences")
     }
 }

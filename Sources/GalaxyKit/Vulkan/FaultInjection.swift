@@ -6,7 +6,8 @@ import Foundation
 /// OPERATION return RESULT instead of running.
 /// - OPERATION: `submit` (vkQueueSubmit), `wait` (vkWaitForFences), `allocate` (a buffer's memory: every
 ///   memory type it may use fails).
-/// - RESULT: `device-lost`, `out-of-device-memory`, `out-of-host-memory`.
+/// - RESULT: `device-lost`, `out-of-device-memory`, `out-of-host-memory`; for `wait` also `timeout` (VK_TIMEOUT:
+///   the wait's limit ran out, as on a device that stopped answering).
 /// - RANK: only that rank of an mpirun job (OMPI_COMM_WORLD_RANK); every process when absent.
 /// Read here only, inside the Vulkan wrapper; the rest of galaxy sees the error as a real one.
 enum FaultInjection {
@@ -27,6 +28,7 @@ enum FaultInjection {
         "device-lost": VK_ERROR_DEVICE_LOST,
         "out-of-device-memory": VK_ERROR_OUT_OF_DEVICE_MEMORY,
         "out-of-host-memory": VK_ERROR_OUT_OF_HOST_MEMORY,
+        "timeout": VK_TIMEOUT,
     ]
 
     /// Parses a setting; nil when it does not apply to this process (another rank's).
@@ -35,7 +37,10 @@ enum FaultInjection {
         guard (3...4).contains(parts.count), let op = Operation(rawValue: parts[0]), let n = Int(parts[1]), n >= 1,
               let result = results[parts[2]] else {
             throw VulkanError("GALAXY_FAULT=\(text): expected OPERATION:N:RESULT[:RANK] with OPERATION submit, wait or allocate, "
-                              + "N >= 1, RESULT device-lost, out-of-device-memory or out-of-host-memory")
+                              + "N >= 1, RESULT device-lost, out-of-device-memory, out-of-host-memory or (for wait) timeout")
+        }
+        if result == VK_TIMEOUT && op != .wait {
+            throw VulkanError("GALAXY_FAULT=\(text): RESULT timeout applies to wait only (vkWaitForFences is the call with a time limit)")
         }
         if parts.count == 4 && parts[3] != (rank ?? "0") { return nil }
         return Plan(operation: op, call: n, result: result)
@@ -67,6 +72,9 @@ public enum DeviceFailure: Sendable, Equatable, CustomStringConvertible {
     case deviceLost
     case outOfDeviceMemory
     case outOfHostMemory
+    /// A wait for the device ran past its limit (VK_TIMEOUT): the device stopped answering. Its work may
+    /// still be running, so nothing it may use is destroyed afterwards (VulkanContext.isAbandoned).
+    case timedOut(WaitLimit)
 
     init?(_ result: VkResult) {
         switch result {
@@ -82,6 +90,7 @@ public enum DeviceFailure: Sendable, Equatable, CustomStringConvertible {
         case .deviceLost: return "VK_ERROR_DEVICE_LOST: the device was lost (a GPU reset, a driver crash or a hardware fault)"
         case .outOfDeviceMemory: return "VK_ERROR_OUT_OF_DEVICE_MEMORY: the device ran out of memory"
         case .outOfHostMemory: return "VK_ERROR_OUT_OF_HOST_MEMORY: the driver ran out of host memory"
+        case .timedOut(let limit): return "VK_TIMEOUT: the device stopped answering: its work did not finish within \(limit)"
         }
     }
 }

@@ -86,6 +86,13 @@ extension MemoryPolicy {
         let names = [(deviceLocal, "device-local"), (hostVisible, "host-visible"), (coherent, "coherent"), (cached, "cached")].filter { f & $0.0 != 0 }.map(\.1)
         return names.isEmpty ? "-" : names.joined(separator: " ")
     }
+
+    /// "VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT": the same as Vulkan names them.
+    static func vulkanFlagNames(_ f: VkMemoryPropertyFlags) -> String {
+        let names = [(deviceLocal, "DEVICE_LOCAL"), (hostVisible, "HOST_VISIBLE"), (coherent, "HOST_COHERENT"), (cached, "HOST_CACHED")]
+            .filter { f & $0.0 != 0 }.map { "VK_MEMORY_PROPERTY_\($0.1)_BIT" }
+        return names.isEmpty ? "0" : names.joined(separator: " | ")
+    }
 }
 
 extension VulkanContext {

@@ -7,7 +7,12 @@ public struct VulkanError: Error, CustomStringConvertible {
     public let deviceFailure: DeviceFailure?
     init(_ what: String, _ result: VkResult) {
         deviceFailure = DeviceFailure(result)
-        description = "\(what) failed: " + (deviceFailure.map { "\($0)" } ?? "VkResult \(result.rawValue)")
+        description = "\(what) failed: " + (deviceFailure.map { "\($0)" } ?? VulkanResult.name(result))
+    }
+    /// A wait that ran past `limit`.
+    init(_ what: String, timedOutAfter limit: WaitLimit) {
+        deviceFailure = .timedOut(limit)
+        description = "\(what) failed: \(DeviceFailure.timedOut(limit))"
     }
     init(_ message: String, failure: DeviceFailure? = nil) {
         description = message
@@ -63,6 +68,9 @@ public struct DeviceInfo: Sendable {
     public var hasMemory = true
     /// VK_KHR_pipeline_executable_properties: the driver reports what its compiler made of each pipeline.
     public var pipelineStatistics = false
+    /// A portability driver (VK_KHR_portability_subset, such as MoltenVK on Apple GPUs): not a fully
+    /// conformant Vulkan; galaxy enables the extension, as the specification requires.
+    public var portabilitySubset = false
 
     /// The subgroup-share path's condition (KernelPath): 8-lane subgroups with subgroupBroadcast in compute
     /// shaders (lavapipe at 256-bit vectors).
@@ -108,6 +116,10 @@ public final class VulkanContext: @unchecked Sendable {
     /// Where one-line notices go (the CLI prints them to stderr): e.g. that llvmpipe is about to compile.
     nonisolated(unsafe) public static var notice: ((String) -> Void)?
     let cacheLock = NSLock()
+    /// Set once a wait for the device ran past its limit (see `isAbandoned`).
+    let abandonment = Abandonment()
+    /// GALAXY_WAIT_TIMEOUT, read when the context is opened; nil: each wait's limit is derived from its work.
+    let waitSetting: (text: String, seconds: Double)?
 
     /// Validation is on when `GALAXY_VALIDATION=1` (and the layer is installed).
     public static var validationRequested: Bool { ProcessInfo.processInfo.environment["GALAXY_VALIDATION"] == "1" }
@@ -123,12 +135,13 @@ public final class VulkanContext: @unchecked Sendable {
     public convenience init(selector: String? = nil, validation: Bool = VulkanContext.validationRequested, memory: MemoryPolicy.Layout? = nil,
                             slot: Int? = nil, compileOnly: Bool = false) throws {
         try FaultInjection.validate()
+        let waitSetting = try WaitLimit.setting(in: ProcessInfo.processInfo.environment)
         let instance = try Self.createInstance(validation: validation)
         var messenger: VkDebugUtilsMessengerEXT?
         do {
             if instance.validation { messenger = try Self.createMessenger(instance.handle) }
             try self.init(instance: instance.handle, messenger: messenger, validation: instance.validation, selector: selector ?? Self.environmentDeviceSelector,
-                          memory: memory, slot: slot, compileOnly: compileOnly)
+                          memory: memory, slot: slot, waitSetting: waitSetting, compileOnly: compileOnly)
         } catch {
             if let messenger { galaxy_vk_destroy_debug_messenger(instance.handle, messenger) }
             vkDestroyInstance(instance.handle, nil)
@@ -149,9 +162,10 @@ public final class VulkanContext: @unchecked Sendable {
 
     /// Takes ownership of `instance` and `messenger` only when it succeeds.
     private init(instance: VkInstance, messenger: VkDebugUtilsMessengerEXT?, validation: Bool, selector: String?, memory: MemoryPolicy.Layout?, slot: Int?,
-                 compileOnly: Bool) throws {
+                 waitSetting: (text: String, seconds: Double)?, compileOnly: Bool) throws {
         self.instance = instance
         self.validationEnabled = validation
+        self.waitSetting = waitSetting
         self.compileOnly = compileOnly
         let devices = try Self.physicalDevices(instance)
         let infos = devices.enumerated().map { Self.describe($0.element, index: $0.offset) }
@@ -177,7 +191,7 @@ public final class VulkanContext: @unchecked Sendable {
         var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))
         vkGetPhysicalDeviceQueueFamilyProperties(physicalDevice, &familyCount, &families)
         guard let family = families.firstIndex(where: { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }) else {
-            throw VulkanError("device \(chosen.name) has no compute queue")
+            throw VulkanError("device \(chosen.name) has no compute queue (no queue family with VK_QUEUE_COMPUTE_BIT), which galaxy needs")
         }
         queueFamily = UInt32(family)
         timestampsSupported = families[family].timestampValidBits > 0 && props.limits.timestampComputeAndGraphics != 0
@@ -190,11 +204,9 @@ public final class VulkanContext: @unchecked Sendable {
         var executableInfo = VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR()
         executableInfo.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR
         executableInfo.pipelineExecutableInfo = VkBool32(VK_TRUE)
-        let extensions = capturesStatistics ? [VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME] : []
-        let extensionNames = extensions.map { strdup($0) }
-        defer { extensionNames.forEach { free($0) } }
-        var extensionPointers = extensionNames.map { UnsafePointer<CChar>($0) }
         let captures = capturesStatistics
+        let extensions = Self.deviceExtensions(available: try Self.extensionNames(of: physicalDevice))
+            + (captures ? [VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME] : [])
         try withUnsafePointer(to: &priority) { prio in
             var qci = VkDeviceQueueCreateInfo()
             qci.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
@@ -203,13 +215,13 @@ public final class VulkanContext: @unchecked Sendable {
             qci.pQueuePriorities = prio
             try withUnsafePointer(to: &qci) { q in
                 try withUnsafeMutablePointer(to: &executableInfo) { features in
-                    try extensionPointers.withUnsafeMutableBufferPointer { names in
+                    try withCStrings(extensions) { names in
                         var dci = VkDeviceCreateInfo()
                         dci.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
                         dci.queueCreateInfoCount = 1
                         dci.pQueueCreateInfos = q
-                        dci.enabledExtensionCount = UInt32(names.count)
-                        dci.ppEnabledExtensionNames = UnsafePointer(names.baseAddress)
+                        dci.enabledExtensionCount = UInt32(extensions.count)
+                        dci.ppEnabledExtensionNames = names
                         if captures { dci.pNext = UnsafeRawPointer(features) }
                         try check(vkCreateDevice(physicalDevice, &dci, nil, &device), "vkCreateDevice")
                     }
@@ -235,6 +247,9 @@ public final class VulkanContext: @unchecked Sendable {
     }
 
     deinit {
+        // A device that stopped answering may still run work that uses every object: they are left to the
+        // process's end (the pipelines in the cache see the same flag).
+        guard !isAbandoned else { return }
         cacheLock.lock()
         pipelineCache.removeAll()
         cacheLock.unlock()
@@ -252,12 +267,35 @@ public final class VulkanContext: @unchecked Sendable {
         return (infos, try choose(infos, selector: nil).index)
     }
 
-    public func waitIdle() { vkDeviceWaitIdle(device) }
+    /// Waits until the queue has run everything submitted to it, within the floor of `WaitLimit` (or
+    /// GALAXY_WAIT_TIMEOUT): an empty submission's fence, since vkDeviceWaitIdle has no time limit.
+    public func waitIdle() throws {
+        if let failure = abandonment.failure {
+            throw VulkanError("waiting for the device refused: it stopped answering earlier (\(failure))", failure: failure)
+        }
+        var fci = VkFenceCreateInfo()
+        fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+        var fence: VkFence?
+        try check(vkCreateFence(device, &fci, nil, &fence), "vkCreateFence")
+        defer { if !isAbandoned { vkDestroyFence(device, fence, nil) } }
+        try check(vkQueueSubmit(queue, 0, nil, fence), "vkQueueSubmit")
+        try Fence.wait(self, &fence, limit: waitLimit(for: WaitLimit.Work()))
+    }
+
+    /// The limit of a wait for `work`: GALAXY_WAIT_TIMEOUT's when set, else derived from the work.
+    public func waitLimit(for work: WaitLimit.Work) -> WaitLimit { WaitLimit(work: work, setting: waitSetting) }
+
+    /// Whether a wait for the device ran past its limit: its work may still be running, so no object it
+    /// may use is destroyed from then on (the process is about to end, and the driver reclaims them), and
+    /// nothing more is submitted.
+    public var isAbandoned: Bool { abandonment.failure != nil }
 
     // MARK: - Instance and device selection
 
+    static let validationLayer = "VK_LAYER_KHRONOS_validation"
+
     private static func createInstance(validation requested: Bool) throws -> (handle: VkInstance, validation: Bool) {
-        let layerName = "VK_LAYER_KHRONOS_validation"
+        let layerName = validationLayer
         var validation = false
         if requested {
             var count: UInt32 = 0
@@ -269,6 +307,7 @@ public final class VulkanContext: @unchecked Sendable {
                 throw VulkanError("GALAXY_VALIDATION=1 but \(layerName) is not installed (apt-get install vulkan-validationlayers)")
             }
         }
+        let setup = instanceSetup(available: try instanceExtensionNames(), validation: validation)
         var appInfo = VkApplicationInfo()
         appInfo.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
         appInfo.apiVersion = galaxy_vk_make_api_version(0, 1, 1, 0)
@@ -278,22 +317,15 @@ public final class VulkanContext: @unchecked Sendable {
             return withUnsafePointer(to: &appInfo) { ai in
                 var ci = VkInstanceCreateInfo()
                 ci.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                ci.flags = setup.flags
                 ci.pApplicationInfo = ai
-                return layerName.withCString { ln in
-                    VK_EXT_DEBUG_UTILS_EXTENSION_NAME.withCString { ext in
-                        var layers: [UnsafePointer<CChar>?] = [ln]
-                        var exts: [UnsafePointer<CChar>?] = [ext]
-                        return layers.withUnsafeMutableBufferPointer { lp in
-                            exts.withUnsafeMutableBufferPointer { ep in
-                                if validation {
-                                    ci.enabledLayerCount = 1
-                                    ci.ppEnabledLayerNames = UnsafePointer(lp.baseAddress)
-                                    ci.enabledExtensionCount = 1
-                                    ci.ppEnabledExtensionNames = UnsafePointer(ep.baseAddress)
-                                }
-                                return vkCreateInstance(&ci, nil, &instance)
-                            }
-                        }
+                return withCStrings(setup.layers) { layers in
+                    withCStrings(setup.extensions) { extensions in
+                        ci.enabledLayerCount = UInt32(setup.layers.count)
+                        ci.ppEnabledLayerNames = layers
+                        ci.enabledExtensionCount = UInt32(setup.extensions.count)
+                        ci.ppEnabledExtensionNames = extensions
+                        return vkCreateInstance(&ci, nil, &instance)
                     }
                 }
             }
@@ -303,6 +335,56 @@ public final class VulkanContext: @unchecked Sendable {
         }
         try check(result, "vkCreateInstance")
         return (instance!, validation)
+    }
+
+    static let portabilityEnumeration = "VK_KHR_portability_enumeration"
+    static let portabilitySubset = "VK_KHR_portability_subset"
+
+    /// The layers, extensions and flags of galaxy's instance, given the instance extensions the loader
+    /// offers: the validation layer and VK_EXT_debug_utils when validating; and where the loader offers
+    /// VK_KHR_portability_enumeration, that extension with VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR,
+    /// without which the loader hides portability drivers (MoltenVK, Apple's GPUs through Metal).
+    static func instanceSetup(available: [String], validation: Bool) -> (layers: [String], extensions: [String], flags: VkInstanceCreateFlags) {
+        var extensions: [String] = validation ? [VK_EXT_DEBUG_UTILS_EXTENSION_NAME] : []
+        var flags: VkInstanceCreateFlags = 0
+        if available.contains(portabilityEnumeration) {
+            extensions.append(portabilityEnumeration)
+            flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR.rawValue
+        }
+        return (validation ? [validationLayer] : [], extensions, flags)
+    }
+
+    /// The device extensions galaxy enables, given those the device offers: VK_KHR_portability_subset
+    /// where offered, which the specification requires of an application using such a device. (galaxy uses
+    /// none of the features that extension may turn off: events, triangle fans, image view reinterpretation,
+    /// tessellation modes and the like are graphics; its compute shaders on storage buffers are not among them.)
+    static func deviceExtensions(available: [String]) -> [String] {
+        available.contains(portabilitySubset) ? [portabilitySubset] : []
+    }
+
+    /// The names of the instance extensions the loader (and its implicit layers) offer.
+    private static func instanceExtensionNames() throws -> [String] {
+        var count: UInt32 = 0
+        try check(vkEnumerateInstanceExtensionProperties(nil, &count, nil), "vkEnumerateInstanceExtensionProperties")
+        var props = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(count))
+        let result = vkEnumerateInstanceExtensionProperties(nil, &count, &props)
+        if result != VK_INCOMPLETE { try check(result, "vkEnumerateInstanceExtensionProperties") }
+        return props.prefix(Int(count)).map(extensionName)
+    }
+
+    /// The names of the extensions `device` offers.
+    static func extensionNames(of device: VkPhysicalDevice) throws -> [String] {
+        var count: UInt32 = 0
+        try check(vkEnumerateDeviceExtensionProperties(device, nil, &count, nil), "vkEnumerateDeviceExtensionProperties")
+        var props = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(count))
+        let result = vkEnumerateDeviceExtensionProperties(device, nil, &count, &props)
+        if result != VK_INCOMPLETE { try check(result, "vkEnumerateDeviceExtensionProperties") }
+        return props.prefix(Int(count)).map(extensionName)
+    }
+
+    private static func extensionName(_ p: VkExtensionProperties) -> String {
+        var p = p
+        return withUnsafeBytes(of: &p.extensionName) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
     }
 
     private static func physicalDevices(_ instance: VkInstance) throws -> [VkPhysicalDevice] {
@@ -351,23 +433,13 @@ public final class VulkanContext: @unchecked Sendable {
                               subgroupSize: subgroup.subgroupSize,
                               apiVersion: "\(galaxy_vk_api_version_major(v)).\(galaxy_vk_api_version_minor(v)).\(galaxy_vk_api_version_patch(v))")
         info.supportsVulkan11 = vulkan11
+        let extensions = (try? extensionNames(of: device)) ?? []
+        info.portabilitySubset = extensions.contains(portabilitySubset)
         info.subgroupOperations = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT.rawValue != 0 ? subgroup.supportedOperations : 0
         info.subgroupBallot = info.subgroupOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT.rawValue != 0
         info.hasMemory = mem.memoryTypeCount > 0
-        info.pipelineStatistics = deviceExtensions(device).contains(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)
+        info.pipelineStatistics = extensions.contains(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)
         return info
-    }
-
-    /// The names of the device extensions `device` offers.
-    static func deviceExtensions(_ device: VkPhysicalDevice) -> Set<String> {
-        var count: UInt32 = 0
-        guard vkEnumerateDeviceExtensionProperties(device, nil, &count, nil) == VK_SUCCESS, count > 0 else { return [] }
-        var props = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(count))
-        guard vkEnumerateDeviceExtensionProperties(device, nil, &count, &props) == VK_SUCCESS else { return [] }
-        return Set(props.prefix(Int(count)).map { p in
-            var p = p
-            return withUnsafeBytes(of: &p.extensionName) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-        })
     }
 
     /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU (among the
@@ -435,7 +507,8 @@ public final class VulkanContext: @unchecked Sendable {
         }
         for role in BufferRole.allCases where policy.memoryTypes(for: role, bits: ~0, in: memory).isEmpty {
             let wanted = policy.preferences[role]!.map(MemoryPolicy.flagNames).joined(separator: "\" or \"")
-            throw VulkanError("device \(info.name) has no memory type that is \"\(wanted)\", which galaxy's \(role.rawValue) buffers need "
+            let flags = policy.preferences[role]!.map(MemoryPolicy.vulkanFlagNames).joined(separator: ", or ")
+            throw VulkanError("device \(info.name) has no memory type that is \"\(wanted)\" (\(flags)), which galaxy's \(role.rawValue) buffers need "
                               + "(memory layout \(policy.layout.rawValue))")
         }
     }
@@ -465,6 +538,29 @@ public final class VulkanContext: @unchecked Sendable {
         let heap = heapIndex(ofType: type)
         return withUnsafeBytes(of: memoryProperties.memoryHeaps) { $0.bindMemory(to: VkMemoryHeap.self)[heap].size }
     }
+}
+
+/// Whether, and how, the device stopped answering (set once; shared by the context and its pipelines,
+/// which outlive the context's own deinit).
+final class Abandonment: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: DeviceFailure?
+    var failure: DeviceFailure? {
+        lock.lock(); defer { lock.unlock() }
+        return value
+    }
+    func abandon(_ failure: DeviceFailure) {
+        lock.lock(); defer { lock.unlock() }
+        if value == nil { value = failure }
+    }
+}
+
+/// Calls `body` with a C array of the strings (nil when empty), valid for the call.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) throws -> R) rethrows -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers = copies.map { UnsafePointer<CChar>($0) }
+    return try pointers.withUnsafeBufferPointer { try body(strings.isEmpty ? nil : $0.baseAddress) }
 }
 
 extension VulkanError {
