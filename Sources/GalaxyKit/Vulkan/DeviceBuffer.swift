@@ -149,6 +149,7 @@ public final class DeviceBuffer: @unchecked Sendable {
     public func read(into bytes: UnsafeMutableRawBufferPointer, from offset: Int = 0) throws {
         precondition(offset >= 0 && offset + bytes.count <= size, "read past the end of \(label)")
         guard bytes.count > 0 else { return }
+        context.countReadBack()
         if let mapped {
             bytes.baseAddress!.copyMemory(from: mapped + offset, byteCount: bytes.count)
             return

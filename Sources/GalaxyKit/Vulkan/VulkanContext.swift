@@ -97,6 +97,13 @@ public final class VulkanContext: @unchecked Sendable {
     /// Where one-line notices go (the CLI prints them to stderr): e.g. that llvmpipe is about to compile.
     nonisolated(unsafe) public static var notice: ((String) -> Void)?
     let cacheLock = NSLock()
+    private let readBackLock = NSLock()
+    private var readBackCount = 0
+
+    /// Read-backs so far (`DeviceBuffer.read` calls on this device's buffers, each a host round trip): what
+    /// the tests count to hold a pass to its read-backs.
+    public var readBacks: Int { readBackLock.withLock { readBackCount } }
+    func countReadBack() { readBackLock.withLock { readBackCount += 1 } }
 
     /// Validation is on when `GALAXY_VALIDATION=1` (and the layer is installed).
     public static var validationRequested: Bool { ProcessInfo.processInfo.environment["GALAXY_VALIDATION"] == "1" }
