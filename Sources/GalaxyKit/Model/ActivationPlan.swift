@@ -13,7 +13,8 @@ struct OpArguments {
 /// One op of the network's recorded passes: the activation tensors it reads and writes (parameters,
 /// gradients and the loss live in buffers of their own) and how it is recorded.
 struct NetworkOp {
-    /// `evaluation`: what a test pass adds up per batch instead of reading the outputs back (recorded after the loss, never with backward).
+    /// `evaluation`: what a test pass adds up per batch instead of reading its outputs back (recorded after
+    /// the forward pass, never with the backward one).
     enum Phase { case forward, loss, evaluation, backward }
     let name: String
     let phase: Phase

@@ -192,7 +192,8 @@ public final class DeviceNetwork {
         try record(seq, phase: .evaluation, OpArguments(batch: b))
     }
 
-    /// What a test pass's `recordEvaluationSums` added up, read back at once: per column, the squared errors and the outputs.
+    /// What a test pass's `recordEvaluationSums` added up, in one read-back: per column, the squared errors
+    /// and the outputs.
     public func evaluationSumsSoFar() throws -> (squaredErrors: [Float], outputs: [Float]) {
         let all: [Float] = try evaluationSums.download(count: 2 * outputs)
         return (Array(all[..<outputs]), Array(all[outputs...]))

@@ -100,8 +100,8 @@ public final class VulkanContext: @unchecked Sendable {
     private let readBackLock = NSLock()
     private var readBackCount = 0
 
-    /// Read-backs so far (`DeviceBuffer.read` calls on this device's buffers, each a host round trip): what
-    /// the tests count to hold a pass to its read-backs.
+    /// Read-backs so far: `DeviceBuffer.read` calls on this device's buffers, each one after the device's
+    /// work on the buffer has finished (a host round trip). Tests count them to hold a pass to its read-backs.
     public var readBacks: Int { readBackLock.withLock { readBackCount } }
     func countReadBack() { readBackLock.withLock { readBackCount += 1 } }
 
