@@ -5,11 +5,11 @@ import XCTest
 /// declares, no tensor is overwritten while it is still to be read, and training holds little more than
 /// the weights, gradients, momentum and one batch of activations.
 final class ActivationPlanTests: GPUTestCase {
-    /// Records forward, loss and backward (not run) and returns each op's dispatches.
+    /// Records forward, loss, evaluation and backward (not run) and returns each op's dispatches.
     func recordAll(_ net: DeviceNetwork, batch: Int) throws -> (CommandSequence, [(name: String, span: Range<Int>)]) {
         let seq = try CommandSequence(context)
         var spans: [(name: String, span: Range<Int>)] = []
-        for phase in [NetworkOp.Phase.forward, .loss, .backward] where phase != .backward || net.training || net.saliency {
+        for phase in [NetworkOp.Phase.forward, .loss, .evaluation, .backward] where phase != .backward || net.training || net.saliency {
             try net.record(seq, phase: phase, OpArguments(batch: batch), spans: { spans.append(($0, $1)) })
         }
         return (seq, spans)

@@ -83,7 +83,7 @@ final class FormatReaderTests: GPUTestCase {
         XCTAssertEqual(read.scalars.filter { $0.tag == MetricsTable.runningTrainTag }.map(\.step), [8, 16, 19, 27, 35, 38, 46, 54, 57])
         XCTAssertEqual(read.scalars.filter { $0.tag == "epoch" }.map(\.step), [19, 38, 57])
         XCTAssertEqual(read.scalars.filter { $0.tag == "epoch" }.map(\.value), [1, 2, 3])
-        // The per-question RMSEs (read back on the host) add up to the test RMSE (summed on the device).
+        // The per-question RMSEs (from the per-column sums) add up to the test RMSE (from their total).
         for m in resumed.state.metrics {
             let q = try XCTUnwrap(m.testRMSEByQuestion)
             let total = zip(q, GalaxyZooTree.questionRanges).reduce(0.0) { $0 + $1.0 * $1.0 * Double($1.1.count) }

@@ -84,6 +84,56 @@ final class TrainerTests: GPUTestCase {
         XCTAssertEqual(trainer.warnings, [])
     }
 
+    /// Evaluation adds each test batch's squared errors and outputs per column on the device (eval_sums) and
+    /// reads them back once per pass. Its figures are what it computed before from every batch's read-back
+    /// outputs, on the host in Float64, up to float32 summation; a second pass gives the same bits.
+    func testEvaluationEqualsTheHostsSumsWithOneReadBack() throws {
+        let data = try tinyData(count: 40)
+        var o = options(epochs: 1)
+        o.batch = 3  // 8 test images: batches of 3, 3 and 2
+        let trainer = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run"), options: o, initWeights: nil, resume: false)
+        let rows = trainer.test, k = data.columns.count
+        let batches = stride(from: 0, to: rows.count, by: o.batch).map { Array(rows[$0..<min(rows.count, $0 + o.batch)]) }
+        XCTAssertEqual(batches.map(\.count), [3, 3, 2])
+
+        let before = context.readBacks
+        let device = try trainer.evaluate(rows: rows)
+        XCTAssertEqual(context.readBacks - before, 1, "read-backs in one evaluation of \(batches.count) batches")
+        let again = try trainer.evaluate(rows: rows)
+        XCTAssertEqual((again.columnSquaredErrors + again.columnOutputSums + [again.total]).map(\.bitPattern),
+                       (device.columnSquaredErrors + device.columnOutputSums + [device.total]).map(\.bitPattern), "a second evaluation")
+
+        // The host's sums over each batch's outputs, read back after the batch's forward pass.
+        let net = trainer.network
+        var host = [Double](repeating: 0, count: 2 * k)
+        for batch in batches {
+            let seq = try CommandSequence(context)
+            try trainer.evalFeeder.begin([batch])
+            try trainer.evalFeeder.recordBatch(seq, kernels: net.kernels, parity: 0, batch: batch.count, mode: .none, input: net.input, target: net.target)
+            try net.recordForward(seq, batch: batch.count)
+            try trainer.evalFeeder.run(step: 0, seq)
+            try trainer.evalFeeder.finish()
+            let outputs: [Float] = try net.output.download(count: batch.count * k)
+            host = Reference.evalSums(outputs.asDouble, Metrics.rows(data.targets, width: k, batch).asDouble, rows: batch.count, columns: k, sums: host)
+        }
+        // The device's sums take the same float32 outputs, all terms non-negative: 2 roundings per square term
+        // (the difference, the product), batch - 1 adding a batch's rows, one per batch adding it to the pass:
+        // batch + batches + 1 in all, within sumBound's (L + 2) u for L = batch + batches.
+        let terms = o.batch + batches.count
+        let squares = Array(host[..<k]), outputs = Array(host[k...])
+        let squaresBound = sumBound(squares, terms: terms)
+        assertWithinBound(device.columnSquaredErrors.map { Float($0) }, squares, bound: squaresBound, "squared errors per column")
+        assertWithinBound(device.columnOutputSums.map { Float($0) }, outputs, bound: sumBound(outputs, terms: terms), "outputs per column")
+        // The total adds the columns in Float64: within the columns' bounds together.
+        XCTAssertLessThanOrEqual(abs(device.total - squares.reduce(0, +)), squaresBound.reduce(0, +), "squared errors in all")
+        // Dead outputs are columns whose sum is exactly 0: the same on both sides (the seed's init leaves some here).
+        let deadHost = outputs.indices.filter { outputs[$0] == 0 }
+        XCTAssertEqual(device.columnOutputSums.indices.filter { device.columnOutputSums[$0] == 0 }, deadHost)
+        XCTAssertFalse(deadHost.isEmpty, "no output answered 0 for every test image: the dead-output check is not exercised")
+        XCTAssertLessThan(deadHost.count, k)
+        print("evaluation: \(rows.count) images, total \(device.total) (host \(squares.reduce(0, +))), dead columns \(deadHost)")
+    }
+
     /// Images that do not fit the device memory given to them stream through two slots of two batches,
     /// and training is bit-identical to the all-resident run (shuffled, augmented, a partial last step,
     /// a stop mid-epoch and a resume). Under GALAXY_MEMORY=discrete the slots fill through staging copies.

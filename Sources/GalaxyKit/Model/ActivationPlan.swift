@@ -13,7 +13,9 @@ struct OpArguments {
 /// One op of the network's recorded passes: the activation tensors it reads and writes (parameters,
 /// gradients and the loss live in buffers of their own) and how it is recorded.
 struct NetworkOp {
-    enum Phase { case forward, loss, backward }
+    /// `evaluation`: what a test pass adds up per batch instead of reading its outputs back (recorded after
+    /// the forward pass, never with the backward one).
+    enum Phase { case forward, loss, evaluation, backward }
     let name: String
     let phase: Phase
     let reads: [String]
@@ -97,7 +99,7 @@ extension DeviceNetwork {
                 "dF2": h2, "dF1": h1, "dP4": q4, "dR4": c4, "dR3": c3, "dP2": q2, "dR2": c2, "dP1": q1, "dR1": c1, "dInput": n.inputCount]
     }
 
-    /// The declared op table of SanderDielemanNet: forward, loss and (when training) backward, in
+    /// The declared op table of SanderDielemanNet: forward, loss, evaluation and (when training) backward, in
     /// recording order, with the activation tensors each op reads and writes. ReLU-then-pool layers take
     /// the ReLU's mask from the pooled value (the max of a window is positive exactly when the ReLU passed
     /// it), so no conv output is needed after its pooling. A saliency network (never a training one) records
@@ -149,6 +151,9 @@ extension DeviceNetwork {
         op("mse.forward", .loss, reads: ["output", "target"], writes: []) { net, seq, a in
             try net.kernels.mseForward(seq, pred: net.tensor("output"), target: net.tensor("target"), loss: net.loss.whole, count: a.batch * k,
                                        slot: a.slot, accumulate: a.accumulate)
+        }
+        op("eval.sums", .evaluation, reads: ["output", "target"], writes: []) { net, seq, a in
+            try net.kernels.evalSums(seq, pred: net.tensor("output"), target: net.tensor("target"), sums: net.evaluationSums.whole, rows: a.batch, columns: k)
         }
         guard training || saliency else { return ops }
 

@@ -66,9 +66,11 @@ public final class DeviceNetwork {
     /// Where each activation tensor lives in `arena`, derived from the op table.
     public let plan: ActivationPlan
     public let arena: DeviceBuffer
-    /// Loss accumulators (slot 0: training loss of the epoch so far, slot 1: evaluation).
+    /// Loss accumulators (slot 0: training loss of the epoch so far).
     public let loss: DeviceBuffer
     public static let lossSlots = 4
+    /// A test pass's sums (eval_sums): per output column, the squared errors, then the outputs (2 x outputs floats).
+    public let evaluationSums: DeviceBuffer
 
     /// [maxBatch, 3, 69, 69] network input, [maxBatch, outputs] targets and outputs (alive for the whole pass).
     public var input: BufferRange { tensor("input") }
@@ -113,6 +115,7 @@ public final class DeviceNetwork {
         arena = try DeviceBuffer(ctx, bytes: plan.arenaBytes, label: "activations (batch \(maxBatch))")
         loss = try DeviceBuffer(ctx, floats: Self.lossSlots, label: "loss")
         try loss.fill(0, count: Self.lossSlots)
+        evaluationSums = try DeviceBuffer(ctx, floats: 2 * outputs, label: "evaluation sums")
     }
 
     /// The bytes of an activation tensor (all `maxBatch` images).
@@ -123,7 +126,7 @@ public final class DeviceNetwork {
 
     /// Bytes of device memory this network holds (with the kernels' split-reduction scratch).
     public var deviceBytes: Int {
-        [params, grads, momentum, arena, loss].compactMap { $0?.size }.reduce(0, +) + kernels.scratchBytes
+        [params, grads, momentum, arena, loss, evaluationSums].compactMap { $0?.size }.reduce(0, +) + kernels.scratchBytes
     }
 
     /// Weights, gradients and momentum plus one batch of activations (each layer's output once, and the
@@ -182,6 +185,18 @@ public final class DeviceNetwork {
     /// loss[slot] (+)= sum (output - target)^2 over the batch.
     public func recordLoss(_ seq: CommandSequence, batch b: Int, slot: Int, accumulate: Bool) throws {
         try record(seq, phase: .loss, OpArguments(batch: b, slot: slot, accumulate: accumulate))
+    }
+
+    /// `evaluationSums` += the batch's squared errors and outputs, per output column (after recordForward).
+    public func recordEvaluationSums(_ seq: CommandSequence, batch b: Int) throws {
+        try record(seq, phase: .evaluation, OpArguments(batch: b))
+    }
+
+    /// What a test pass's `recordEvaluationSums` added up, in one read-back: per column, the squared errors
+    /// and the outputs.
+    public func evaluationSumsSoFar() throws -> (squaredErrors: [Float], outputs: [Float]) {
+        let all: [Float] = try evaluationSums.download(count: 2 * outputs)
+        return (Array(all[..<outputs]), Array(all[outputs...]))
     }
 
     /// Gradients of loss_sum / (lossBatch * outputs) into `grads`, lossBatch defaulting to the batch (a rank

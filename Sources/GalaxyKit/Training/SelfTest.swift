@@ -231,6 +231,16 @@ public final class SelfTest {
             try compare("chunk_sum \(tag) \(count)x\(chunks)", y, Reference.chunkSum(xd, count: count, chunks: chunks),
                         bound: Self.sumBound(Reference.chunkSum(xd.map(abs), count: count, chunks: chunks), terms: chunks))
         }
+        for (i, (rows, columns)) in [(1, 1), (128, 37), (17, 300)].enumerated() {
+            // Outputs in [0, 1) as the network's, sums that already hold something (the op adds to them).
+            let p = random(rows * columns, seed: UInt64(110 + i), 0, 1), t = random(rows * columns, seed: UInt64(120 + i), 0, 1)
+            let initial = random(2 * columns, seed: UInt64(130 + i), 0, 1)
+            let (pb, tb, sums) = (try input(p, "pred"), try input(t, "target"), try input(initial, "sums"))
+            try submit { try k.evalSums($0, pred: pb.whole, target: tb.whole, sums: sums.whole, rows: rows, columns: columns) }
+            // Non-negative terms: each square off by 3 roundings at most, rows + 1 additions (sumBound's L = rows + 1).
+            let want = Reference.evalSums(p.map(Double.init), t.map(Double.init), rows: rows, columns: columns, sums: initial.map(Double.init))
+            try compare("eval_sums \(tag) \(rows)x\(columns)", sums, want, bound: Self.sumBound(want, terms: rows + 1))
+        }
         for (i, s) in Self.poolShapes.enumerated() {
             var rng = SplitMix64(seed: UInt64(90 + i))  // few distinct values: ties in windows are common
             let x = (0..<s.inputCount).map { _ in Float(Int(rng.next() % 4)) - 1.5 }

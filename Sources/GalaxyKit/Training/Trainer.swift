@@ -557,14 +557,13 @@ public final class Trainer {
         busySince = nil
     }
 
-    /// Sum of squared errors over `rows`, no augmentation: in total (on the device) and per output column
-    /// (from each step's outputs, read back once the step has finished).
+    /// Sum of squared errors over `rows`, no augmentation, per output column, and each column's outputs
+    /// summed: every batch adds its sums on the device (eval_sums, in batch order), which are read back once
+    /// at the end, so the device runs the batches back to back.
     func evaluate(rows: [Int]) throws -> TestEvaluation {
-        let k = data.columns.count
-        var columns = [Double](repeating: 0, count: k), outputSums = [Double](repeating: 0, count: k)
         let batch = options.batch
         var sequences: [[Int]: CommandSequence] = [:]
-        try network.loss.upload([Float(0)], at: 1)
+        try network.evaluationSums.fill(0, count: 2 * data.columns.count)
         let batches = stride(from: 0, to: rows.count, by: batch).map { Array(rows[$0..<min(rows.count, $0 + batch)]) }
         try evalFeeder.begin(batches)
         for (i, b) in batches.map(\.count).enumerated() {
@@ -573,18 +572,16 @@ public final class Trainer {
                 seq = try CommandSequence(context)
                 try evalFeeder.recordBatch(seq, kernels: network.kernels, parity: i % 2, batch: b, mode: .none, input: network.input, target: network.target)
                 try network.recordForward(seq, batch: b)
-                try network.recordLoss(seq, batch: b, slot: 1, accumulate: true)
+                try network.recordEvaluationSums(seq, batch: b)
                 sequences[[b, i % 2]] = seq
             }
             try run(evalFeeder, step: i, seq)
-            try drain()
-            let outputs = try network.output.download(count: b * k)
-            Metrics.addColumnSquaredErrors(&columns, outputs: outputs, targets: data.targets, rows: batches[i])
-            for (j, o) in outputs.enumerated() { outputSums[j % k] += Double(o) }
         }
         try drain()
-        let loss = Double(try network.loss.download(count: 1, from: 1)[0])
-        guard loss.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
-        return TestEvaluation(total: loss, columnSquaredErrors: columns, columnOutputSums: outputSums)
+        let sums = try network.evaluationSumsSoFar()
+        let columns = sums.squaredErrors.map(Double.init)
+        let total = columns.reduce(0, +)
+        guard total.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
+        return TestEvaluation(total: total, columnSquaredErrors: columns, columnOutputSums: sums.outputs.map(Double.init))
     }
 }

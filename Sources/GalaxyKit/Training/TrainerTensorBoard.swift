@@ -14,17 +14,3 @@ extension Trainer {
                                          key: MetricsTable.epochKeyTag)
     }
 }
-
-extension Metrics {
-    /// Adds each column's squared errors of `outputs` ([rows.count, k] row-major) against the targets of `rows`.
-    public static func addColumnSquaredErrors(_ sums: inout [Double], outputs: [Float], targets: [Float], rows: [Int]) {
-        let k = sums.count
-        precondition(outputs.count == rows.count * k, "addColumnSquaredErrors: \(outputs.count) outputs for \(rows.count) rows of \(k)")
-        for (i, r) in rows.enumerated() {
-            for c in 0..<k {
-                let d = Double(outputs[i * k + c]) - Double(targets[r * k + c])
-                sums[c] += d * d
-            }
-        }
-    }
-}

@@ -158,6 +158,7 @@ public final class DeviceBuffer: @unchecked Sendable {
         precondition(offset >= 0 && offset + bytes.count <= size, "read past the end of \(label)")
         guard bytes.count > 0 else { return }
         if context.compileOnly { throw VulkanError.compileOnly(context, "read buffer \(label)") }
+        context.countReadBack()
         if let mapped {
             bytes.baseAddress!.copyMemory(from: mapped + offset, byteCount: bytes.count)
             return

@@ -120,6 +120,13 @@ public final class VulkanContext: @unchecked Sendable {
     let abandonment = Abandonment()
     /// GALAXY_WAIT_TIMEOUT, read when the context is opened; nil: each wait's limit is derived from its work.
     let waitSetting: (text: String, seconds: Double)?
+    private let readBackLock = NSLock()
+    private var readBackCount = 0
+
+    /// Read-backs so far: `DeviceBuffer.read` calls on this device's buffers, each one after the device's
+    /// work on the buffer has finished (a host round trip). Tests count them to hold a pass to its read-backs.
+    public var readBacks: Int { readBackLock.withLock { readBackCount } }
+    func countReadBack() { readBackLock.withLock { readBackCount += 1 } }
 
     /// Validation is on when `GALAXY_VALIDATION=1` (and the layer is installed).
     public static var validationRequested: Bool { ProcessInfo.processInfo.environment["GALAXY_VALIDATION"] == "1" }
