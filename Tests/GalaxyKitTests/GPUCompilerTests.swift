@@ -63,7 +63,7 @@ final class GPUCompilerTests: XCTestCase {
     func gpuPathKernels() throws -> Set<String> {
         let context = try TestDevice.context()
         let plan = try Benchmark.launchPlan(context: context, path: .sharedMemory(), config: "gpu")
-        return Set((plan.train.dispatches + plan.inference.dispatches).map(\.name))
+        return Set((plan.train.dispatches + plan.inference.dispatches + plan.evaluation.dispatches).map(\.name))
     }
 
     func testEveryFamilyCompilesTheGPUPathWithoutSpillsAboveTheOccupancyFloor() throws {
@@ -71,7 +71,7 @@ final class GPUCompilerTests: XCTestCase {
             return XCTFail("\(Self.radv) is missing: mesa-vulkan-drivers (make deps) installs RADV, whose compiler this test runs")
         }
         let expected = try gpuPathKernels()
-        XCTAssertTrue(expected.contains("conv2d_backward_weight_nosg") && expected.contains("linear_forward_nosg"), "\(expected)")
+        XCTAssertTrue(expected.isSuperset(of: ["conv2d_backward_weight_nosg", "linear_forward_nosg", "eval_sums"]), "\(expected)")
         for f in Self.families {
             let tag = "\(f.chip) (\(f.generation), wave\(f.wave32 ? 32 : 64))"
             let r = try runProcess(CLITests.executable, ["bench", "--shader-stats", "--config", "gpu", "--json"], env: environment(f))
@@ -138,6 +138,7 @@ final class GPUCompilerTests: XCTestCase {
             let b = try Benchmark.launchPlan(context: compiling, path: path, config: "x")
             XCTAssertEqual(a.train.dispatches, b.train.dispatches, "\(path)")
             XCTAssertEqual(a.inference.dispatches, b.inference.dispatches, "\(path)")
+            XCTAssertEqual(a.evaluation.dispatches, b.evaluation.dispatches, "\(path)")
             XCTAssertEqual(a.scratchBytes, b.scratchBytes)
         }
         let buffer = try DeviceBuffer(compiling, floats: 16, label: "probe")

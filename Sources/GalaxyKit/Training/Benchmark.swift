@@ -45,24 +45,26 @@ public struct LaunchPlan: Encodable, Sendable {
     public var batch: Int
     public var train: Pass
     public var inference: Pass
+    /// A test batch of an evaluation: forward pass and the per-column sums (eval_sums).
+    public var evaluation: Pass
     /// Split-reduction scratch the configuration adds to the network's buffers.
     public var scratchBytes: Int
-    enum CodingKeys: String, CodingKey { case config, batch, train, inference, scratchBytes = "scratch_bytes" }
+    enum CodingKeys: String, CodingKey { case config, batch, train, inference, evaluation, scratchBytes = "scratch_bytes" }
 }
 
 extension Benchmark {
     /// Records (without submitting) a training step and an inference batch on `path`. Pipelines are
     /// created but not dispatched, so no kernel is compiled by a driver that compiles on first use.
     public static func launchPlan(context: VulkanContext, path: KernelPath, config: String, batch: Int = 128, outputs: Int = 37) throws -> LaunchPlan {
-        let (train, infer, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
+        let (train, infer, evaluation, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
         return LaunchPlan(config: config, batch: batch, train: .init(dispatches: train.records), inference: .init(dispatches: infer.records),
-                          scratchBytes: kernels.scratchBytes)
+                          evaluation: .init(dispatches: evaluation.records), scratchBytes: kernels.scratchBytes)
     }
 
-    /// A training step and an inference batch recorded on `path` with all-zero data (the sequences keep
-    /// their buffers and pipelines alive).
+    /// A training step, an inference batch and an evaluation's test batch recorded on `path` with all-zero
+    /// data (the sequences keep their buffers and pipelines alive).
     static func recordPlan(context: VulkanContext, path: KernelPath, batch: Int, outputs: Int) throws
-        -> (train: CommandSequence, infer: CommandSequence, kernels: Kernels) {
+        -> (train: CommandSequence, infer: CommandSequence, evaluation: CommandSequence, kernels: Kernels) {
         let kernels = Kernels(context, path: path)
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         let data = try DeviceDataset(context, images: [UInt8](repeating: 0, count: batch * GalaxyDataset.imageBytes), side: GalaxyDataset.imageSide,
@@ -70,7 +72,11 @@ extension Benchmark {
         let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
         let train = try CommandSequence(context), infer = try CommandSequence(context)
         try recordPasses(train: train, infer: infer, data: data, net: net, indices: indices, batch: batch)
-        return (train, infer, kernels)
+        let evaluation = try CommandSequence(context)
+        try data.recordBatch(evaluation, kernels: kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: net.target)
+        try net.recordForward(evaluation, batch: batch)
+        try net.recordEvaluationSums(evaluation, batch: batch)
+        return (train, infer, evaluation, kernels)
     }
 }
 

@@ -87,7 +87,8 @@ public struct ShaderStatistics: Encodable, Sendable {
 }
 
 extension Benchmark {
-    /// Records a training step and an inference batch on `path` (as `launchPlan` does, nothing submitted)
+    /// Records a training step, an inference batch and an evaluation's test batch on `path` (as `launchPlan`
+    /// does, nothing submitted)
     /// and reads the driver's statistics of each distinct pipeline they use, in first-use order. The
     /// context must capture statistics (opened with `compileOnly: true` on a device with the extension).
     public static func shaderStatistics(context: VulkanContext, path: KernelPath, config: String, batch: Int = 128,
@@ -98,15 +99,15 @@ extension Benchmark {
                               + ". RADV (mesa-vulkan-drivers) has it for every AMD chip, even without one: RADV_FORCE_FAMILY=navi21 "
                               + "VK_DRIVER_FILES=/usr/share/vulkan/icd.d/radeon_icd.x86_64.json galaxy bench --shader-stats")
         }
-        let (train, infer, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
+        let (train, infer, evaluation, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
         var order: [ComputePipeline] = []
         var uses: [ObjectIdentifier: (count: Int, passes: [String], macs: [Int])] = [:]
-        for (pass, seq) in [("train", train), ("inference", infer)] {
+        for (pass, seq) in [("train", train), ("inference", infer), ("evaluation", evaluation)] {
             for (p, record) in zip(seq.pipelines, seq.records) {
                 let id = ObjectIdentifier(p)
                 if uses[id] == nil { order.append(p); uses[id] = (0, [], [0, 0]) }
                 uses[id]!.count += 1
-                uses[id]!.macs[pass == "train" ? 0 : 1] += record.macs
+                if pass != "evaluation" { uses[id]!.macs[pass == "train" ? 0 : 1] += record.macs }
                 if !uses[id]!.passes.contains(pass) { uses[id]!.passes.append(pass) }
             }
         }
