@@ -24,7 +24,7 @@ struct DevicesCommand: ParsableCommand {
                              d.type, Double(d.memoryBytes) / 1073741824, d.subgroupSize, d.apiVersion,
                              d.hasMemory ? "" : ": compile only, no memory (bench --shader-stats)"))
             }
-            print("* default (discrete > integrated > virtual > CPU, among the devices with memory)")
+            print("* default (discrete > integrated > virtual > CPU, lavapipe before other CPU drivers, among the devices with memory)")
             let selector = device ?? VulkanContext.environmentDeviceSelector
             if let selector, !selector.isEmpty {
                 let picked = try VulkanContext.choose(devices, selector: selector)

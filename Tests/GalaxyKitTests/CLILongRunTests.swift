@@ -280,8 +280,17 @@ extension CLITests {
         if getuid() == 0 {
             for path in [dir.path, userCache.path] { chmod(path, 0o777) }
             _ = try Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "a+rX,a-w", data]).waitUntilExit()
+            // The other user runs a copy of galaxy (and its shader bundle) from here: the build folder may lie
+            // in a directory only root can enter (a clone under /root, or in a mode-700 folder).
+            let bin = dir.appendingPathComponent("bin")
+            try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+            for name in ["galaxy", "galaxy_GalaxyKit.resources"] {
+                try FileManager.default.copyItem(at: CLITests.executable.deletingLastPathComponent().appendingPathComponent(name), to: bin.appendingPathComponent(name))
+            }
+            _ = try Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "a+rX", bin.path]).waitUntilExit()
             r = try runProcess(URL(fileURLWithPath: "/usr/bin/setpriv"),
-                               ["--reuid=65534", "--regid=65534", "--clear-groups", "env", "XDG_CACHE_HOME=\(userCache.path)", CLITests.executable.path, "prepare", data])
+                               ["--reuid=65534", "--regid=65534", "--clear-groups", "env", "XDG_CACHE_HOME=\(userCache.path)",
+                                bin.appendingPathComponent("galaxy").path, "prepare", data])
         } else {
             chmod(data, 0o555)
             r = try galaxy(["prepare", data], env: ["XDG_CACHE_HOME": userCache.path])

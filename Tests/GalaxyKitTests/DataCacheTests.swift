@@ -221,5 +221,23 @@ final class DataCacheTests: XCTestCase {
         XCTAssertTrue(tty.text.contains("[########################]"), tty.text)
         XCTAssertTrue(tty.text.contains("4/4 100%") && tty.text.contains("loss 0.1"), tty.text)
         XCTAssertTrue(tty.text.hasSuffix("\n"))
+        // Done within a second: no rate and no ETA (they would be noise), only the time taken.
+        XCTAssertFalse(tty.text.contains("/s") || tty.text.contains("ETA"), tty.text)
+        XCTAssertTrue(tty.text.contains("in 0:00"), tty.text)
+    }
+
+    /// A rate is shown once the phase has run for a second, and it is done over elapsed time.
+    func testProgressRateNeedsASecondOfElapsedTime() {
+        let p = ProgressReporter(label: "epoch 4/4", total: 307, interactive: false, write: { _ in })
+        let start = Date()
+        p.update(done: 128)
+        let early = p.statusLine(now: start.addingTimeInterval(0.002), bar: false)
+        XCTAssertFalse(early.contains("/s") || early.contains("ETA"), early)
+        let later = p.statusLine(now: Date().addingTimeInterval(2), bar: false)
+        let rate = later.split(separator: " ").first { $0.hasSuffix("/s") }.flatMap { Double($0.dropLast(2)) }
+        XCTAssertNotNil(rate, later)
+        XCTAssertLessThanOrEqual(rate ?? .infinity, 128 / 2.0 + 1, later)
+        XCTAssertGreaterThan(rate ?? 0, 128 / 2.2, later)
+        XCTAssertTrue(later.contains("ETA"), later)
     }
 }

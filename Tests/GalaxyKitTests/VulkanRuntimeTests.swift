@@ -23,6 +23,11 @@ final class VulkanRuntimeTests: GPUTestCase {
         let node = [info(0, "llvmpipe", 3), info(3, "H200 b", 0), info(1, "H200 a", 0), info(2, "Intel UHD", 1)]
         XCTAssertEqual(try (0..<5).map { try VulkanContext.choose(node, selector: nil, slot: $0).index }, [1, 3, 1, 3, 1])
         XCTAssertEqual(try VulkanContext.choose(node, selector: "intel", slot: 1).index, 2, "a selector wins over the slot")
+        // Two CPU drivers: the faster one, lavapipe, whatever the loader's order.
+        let cpus = [info(0, "SwiftShader Device (Subzero)", 3), info(1, "llvmpipe (LLVM 15.0.6, 256 bits)", 3)]
+        XCTAssertEqual(try VulkanContext.choose(cpus, selector: nil).index, 1, "lavapipe before SwiftShader")
+        XCTAssertEqual(try (0..<3).map { try VulkanContext.choose(cpus, selector: nil, slot: $0).index }, [1, 1, 1])
+        XCTAssertEqual(try VulkanContext.choose(cpus, selector: "swiftshader").index, 0)
     }
 
     /// A device short of something galaxy needs gets an error naming it, before the logical device or
@@ -324,5 +329,36 @@ final class VulkanRuntimeTests: GPUTestCase {
         XCTAssertThrowsError(try DeviceBuffer(context, bytes: 1 << 44, label: "huge upload", role: .upload)) {
             XCTAssertTrue("\($0)".contains("huge upload"), "\($0)")
         }
+    }
+}
+
+/// The compile notice tells the truth: once per process, only when a pipeline new to this machine is about to
+/// be compiled, naming what is compiled; never for pipelines an earlier process compiled.
+final class CompileNoticeTests: XCTestCase {
+    func testTheNoticeAppearsOnlyForPipelinesThisMachineHasNotCompiled() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-notice-\(UUID().uuidString)/compiled.txt")
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        var said: [String] = []
+        let first = CompileNotice(device: "llvmpipe", driver: "d", cpu: true, file: file)
+        let keys = ["a", "b"].map { first.key(shader: $0, code: [1, 2, 3], specialization: [64]) }
+        for (key, shader) in zip(keys, ["a", "b"]) {
+            first.willCreate(key, shader: shader, kernels: "the portable path's kernels", notice: { said.append($0) })
+            first.created(key, shader: shader, seconds: 0, firstDispatch: 0)
+        }
+        XCTAssertEqual(said.count, 1, "\(said)")
+        XCTAssertTrue(said[0].contains("compiling the portable path's kernels for llvmpipe that this machine has not compiled before, a first"), said[0])
+        XCTAssertFalse(said[0].contains("first run"), said[0])
+        // A later process with the same pipelines: nothing to say; with one more: said once, naming it.
+        let second = CompileNotice(device: "llvmpipe", driver: "d", cpu: true, file: file)
+        for (key, shader) in zip(keys, ["a", "b"]) { second.willCreate(key, shader: shader, kernels: nil, notice: { said.append($0) }) }
+        XCTAssertEqual(said.count, 1, "\(said)")
+        let newKey = second.key(shader: "c", code: [4], specialization: [64])
+        second.willCreate(newKey, shader: "c", kernels: nil, notice: { said.append($0) })
+        XCTAssertEqual(said.count, 2)
+        XCTAssertTrue(said[1].contains(", c first"), said[1])
+        // A GPU driver compiles in milliseconds: no notice.
+        let gpu = CompileNotice(device: "NVIDIA H200", driver: "n", cpu: false, file: file)
+        gpu.willCreate("x", shader: "x", kernels: nil, notice: { said.append($0) })
+        XCTAssertEqual(said.count, 2)
     }
 }

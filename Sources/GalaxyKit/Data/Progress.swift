@@ -121,16 +121,23 @@ public final class ProgressReporter: @unchecked Sendable {
             parts.append("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]")
         }
         parts.append(total > 0 ? "\(done)/\(total) \(Int(fraction * 100))%" : "\(done)")
+        // A rate (and an ETA from it) only once the phase has run long enough for it to mean something: a
+        // batch counted a millisecond after the start would otherwise read as millions per second.
+        let elapsed = now.timeIntervalSince(start)
         let rate = currentRate(now)
-        parts.append(String(format: "%.1f/s", rate))
-        if total > 0 && done < total && rate > 0 {
-            parts.append("ETA " + Self.formatDuration(Double(total - done) / rate))
-        } else if done >= total && total > 0 {
+        if elapsed >= Self.minimumRateSeconds {
+            parts.append(String(format: "%.1f/s", rate))
+            if total > 0 && done < total && rate > 0 { parts.append("ETA " + Self.formatDuration(Double(total - done) / rate)) }
+        }
+        if done >= total && total > 0 {
             parts.append("in " + Self.formatDuration(now.timeIntervalSince(start)))
         }
         if let extra { parts.append(extra) }
         return parts.joined(separator: " ")
     }
+
+    /// The least elapsed time a rate is shown for.
+    static let minimumRateSeconds = 1.0
 
     static func formatDuration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())

@@ -25,6 +25,15 @@ public enum KernelPath: Sendable, Equatable {
         }
     }
 
+    /// What the compile notice calls this path's pipelines.
+    public var kernelsDescription: String {
+        switch self {
+        case .portable: "the portable path's kernels"
+        case .subgroupShare: "the subgroup-share (lavapipe) path's kernels"
+        case .sharedMemory: "the shared-memory (GPU) path's kernels"
+        }
+    }
+
     /// The path for a device, from its capabilities: the shared-memory tiles on a GPU (any device type
     /// but CPU, as Vulkan reports it); on a CPU driver, the subgroup-share path where compute shaders have
     /// 8-lane subgroups with subgroupBroadcast, else the portable path.

@@ -66,7 +66,8 @@ public final class Kernels {
     }
 
     func pipeline<P>(_ name: String, _ bindings: Int, _: P.Type, _ spec: [UInt32] = [], workgroup: UInt32? = nil) throws -> ComputePipeline {
-        try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [workgroup ?? path.workgroupSize] + spec)
+        try context.pipeline(name, bindings: bindings, pushSize: MemoryLayout<P>.size, specialization: [workgroup ?? path.workgroupSize] + spec,
+                             kernels: path.kernelsDescription)
     }
 
     /// The build of a GEMM-shaped shader without subgroup operations (CompileShaders' `_nosg`), which the

@@ -2,7 +2,9 @@ import Foundation
 
 /// On llvmpipe every pipeline is JIT-compiled by LLVM on its first use on a machine (Mesa keeps the
 /// result in its shader cache), which can take minutes. Before the first pipeline a process creates
-/// that this machine has not compiled before, `VulkanContext.notice` gets one line saying so.
+/// that this machine has not compiled before, `VulkanContext.notice` gets one line saying so, naming the
+/// kernels (the kernel path's) and the first of them; a process whose pipelines were all compiled before
+/// (by an earlier run) says nothing.
 /// What has been compiled is remembered in $XDG_CACHE_HOME/galaxy (~/.cache/galaxy), one key per
 /// pipeline: driver, Mesa cache folder, a hash of the SPIR-V and the specialization constants.
 /// `GALAXY_TRACE_PIPELINES=1` prints every pipeline's creation time to stderr, and the time of a first
@@ -16,7 +18,8 @@ final class CompileNotice: @unchecked Sendable {
     let driver: String
     let cpu: Bool
 
-    init(device: String, driver: String, cpu: Bool) {
+    /// `file`: where compiled pipelines are remembered (default: from the environment, nil when Mesa's cache is off).
+    init(device: String, driver: String, cpu: Bool, file given: URL?? = nil) {
         self.device = device
         self.driver = driver
         self.cpu = cpu
@@ -24,7 +27,7 @@ final class CompileNotice: @unchecked Sendable {
         let cacheDisabled = ["1", "true", "yes"].contains(env["MESA_SHADER_CACHE_DISABLE"]?.lowercased() ?? "")
         let base = env["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
             ?? env["HOME"].map { URL(fileURLWithPath: $0).appendingPathComponent(".cache") }
-        file = cpu && !cacheDisabled ? base?.appendingPathComponent("galaxy/compiled-pipelines.txt") : nil
+        file = given ?? (cpu && !cacheDisabled ? base?.appendingPathComponent("galaxy/compiled-pipelines.txt") : nil)
         let text = file.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
         known = Set(text.split(separator: "\n").map(String.init))
     }
@@ -38,14 +41,16 @@ final class CompileNotice: @unchecked Sendable {
         return "\(driver)|\(cacheDir)|\(shader)|\(String(hash, radix: 16))|\(specialization.map(String.init).joined(separator: ","))"
     }
 
-    /// Called before creating a pipeline: announces the first compilation of the process.
-    func willCreate(_ key: String, notice: ((String) -> Void)?) {
+    /// Called before creating a pipeline of `shader` for `kernels` (what they are, e.g. "the portable path's
+    /// kernels"): announces the process's first pipeline that this machine has not compiled before.
+    func willCreate(_ key: String, shader: String, kernels: String?, notice: ((String) -> Void)?) {
         guard cpu else { return }
         lock.lock()
         defer { lock.unlock() }
         guard !announced, !known.contains(key) else { return }
         announced = true
-        notice?("compiling kernels for \(device) (first run on this machine only; this can take a few minutes)")
+        notice?("compiling \(kernels ?? "kernels") for \(device) that this machine has not compiled before, \(shader) first "
+                + "(each once per machine and driver; this can take a few minutes)")
     }
 
     /// Called after creating it: remembers the key for later processes.

@@ -205,14 +205,15 @@ public struct PipelineExecutable: Sendable {
 
 extension VulkanContext {
     /// The pipeline for `shader` with these constants, created once and cached for the context's lifetime.
-    public func pipeline(_ shader: String, bindings: Int, pushSize: Int, specialization: [UInt32]) throws -> ComputePipeline {
+    /// `kernels`: what it belongs to, for the compile notice (e.g. "the portable path's kernels").
+    public func pipeline(_ shader: String, bindings: Int, pushSize: Int, specialization: [UInt32], kernels: String? = nil) throws -> ComputePipeline {
         let key = "\(shader)|\(bindings)|\(pushSize)|\(specialization.map(String.init).joined(separator: ","))"
         cacheLock.lock()
         defer { cacheLock.unlock() }
         if let p = pipelineCache[key] { return p }
         let code = try ShaderLibrary.spirv(named: shader)
         let compileKey = compileNotice.key(shader: shader, code: code, specialization: specialization)
-        compileNotice.willCreate(compileKey, notice: VulkanContext.notice)
+        compileNotice.willCreate(compileKey, shader: shader, kernels: kernels, notice: VulkanContext.notice)
         let start = Date()
         let p = try ComputePipeline(self, shader: shader, bindings: bindings, pushSize: pushSize, specialization: specialization)
         let created = Date()

@@ -77,6 +77,9 @@ public struct DeviceInfo: Sendable {
     public var sharesOperands: Bool { subgroupSize == SubgroupShareTiles.lanes && subgroupBallot }
     /// A CPU implementation (VK_PHYSICAL_DEVICE_TYPE_CPU: lavapipe, SwiftShader).
     public var isCPU: Bool { typeRank == 3 }
+    /// Among CPU drivers, the faster first: lavapipe (llvmpipe) runs galaxy's shaders about 17x faster than
+    /// SwiftShader (docs/performance.md), so it is the default when both are registered. 0 for a GPU.
+    public var cpuDriverRank: Int { isCPU && !name.localizedCaseInsensitiveContains("llvmpipe") ? 1 : 0 }
 }
 
 /// A Vulkan instance, one physical device and a logical device with one compute queue.
@@ -449,7 +452,8 @@ public final class VulkanContext: @unchecked Sendable {
         return info
     }
 
-    /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU (among the
+    /// Picks by index or name substring when given, else discrete > integrated > virtual > CPU, lavapipe before
+    /// other CPU drivers (among the
     /// Vulkan 1.1 devices with memory when there are any: a compile-only device is taken only by name); with a
     /// `slot`, the (slot mod count)-th of the devices of that best type, in index order.
     public static func choose(_ infos: [DeviceInfo], selector: String?, slot: Int? = nil) throws -> DeviceInfo {
@@ -468,9 +472,9 @@ public final class VulkanContext: @unchecked Sendable {
         // A device galaxy cannot use (Vulkan 1.0) is only taken when it is the only kind present, to name what it lacks.
         let runnable = infos.filter { $0.supportsVulkan11 && $0.hasMemory }
         let usable = !runnable.isEmpty ? runnable : infos.contains(where: \.supportsVulkan11) ? infos.filter(\.supportsVulkan11) : infos
-        let best = usable.min { ($0.typeRank, $0.index) < ($1.typeRank, $1.index) }!
+        let best = usable.min { ($0.typeRank, $0.cpuDriverRank, $0.index) < ($1.typeRank, $1.cpuDriverRank, $1.index) }!
         guard let slot else { return best }
-        let peers = usable.filter { $0.typeRank == best.typeRank }.sorted { $0.index < $1.index }
+        let peers = usable.filter { $0.typeRank == best.typeRank && $0.cpuDriverRank == best.cpuDriverRank }.sorted { $0.index < $1.index }
         return peers[slot % peers.count]
     }
 
