@@ -1,6 +1,6 @@
 import Foundation
 
-/// galaxy's exit codes, one table for the commands, the README and a cluster's job script.
+/// galaxy's exit codes, one table for the commands, docs/guide-long-runs.md and a cluster's job script.
 public enum ExitStatus {
     /// The command did all it was asked (train: every epoch).
     public static let finished: Int32 = 0
