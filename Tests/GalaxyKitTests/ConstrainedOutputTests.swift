@@ -182,6 +182,34 @@ final class ConstrainedOutputTests: GPUTestCase {
     /// truncation error (h^2 f''' / 6) is ~1e-10 and the rounding error (1e-16 |L| / h, |L| < 40) ~4e-9.
     /// Softplus form: smooth everywhere; the rows also hold questions at -30 (the tail form) and mixed
     /// signs up to 25, away from the tail's switch at -20.
+    /// --mean-output-bias on the decision-tree layer: biases whose outputs are the given means, for means
+    /// that obey the tree (here the average of valid outputs), in both forms and at every scale.
+    func testMeanOutputBiasGivesBackTheMeans() {
+        var rng = SplitMix64(seed: 77)
+        let tree = GalaxyZooTree.self
+        for form in ConstrainedOutputForm.allCases {
+            var means = [Double](repeating: 0, count: tree.answerCount)
+            for _ in 0..<20 {
+                let z = (0..<tree.answerCount).map { _ in Double.random(in: -2...4, using: &rng) }
+                let p = Reference.constrainedOutputRow(z[...], form: .softplus).p
+                for c in means.indices { means[c] += p[c] / 20 }
+            }
+            for scale in [1.0, 4.0, 16.0] {
+                let bias = Reference.constrainedOutputBias(means: means, form: form, scale: scale)
+                let p = Reference.constrainedOutputRow(bias[...], form: form).p
+                for c in means.indices {
+                    XCTAssertEqual(p[c], means[c], accuracy: 1e-12 + 1e-9 * means[c], "\(form) scale \(scale) \(tree.columnNames[c])")
+                }
+            }
+        }
+        // An answer nobody gave starts small, not at zero or below the softplus tail.
+        var sparse = [Double](repeating: 0.1, count: tree.answerCount)
+        sparse[0] = 0
+        let b = Reference.constrainedOutputBias(means: sparse, form: .softplus, scale: 4)
+        XCTAssertGreaterThan(b[0], Reference.softplusTail)
+        XCTAssertGreaterThan(Reference.softplus(b[0]), 0)
+    }
+
     func testConstrainedOutputBackwardByFiniteDifferences() {
         let batch = 4, h = 1e-6
         for form in ConstrainedOutputForm.allCases {

@@ -31,6 +31,22 @@ final class TrainerTests: GPUTestCase {
         return o
     }
 
+    /// --mean-output-bias starts every output form at the constant-mean predictor: at lr 0 (the weights stay
+    /// as initialized) an epoch's test RMSE is within 2% of the constant-mean baseline's, the decision-tree
+    /// layer's included (21.6% above it before its biases went through the layer's inverse).
+    func testMeanOutputBiasStartsAtTheConstantMeanPredictorInEveryOutputForm() throws {
+        let data = try tinyData(count: 40)
+        for mode in OutputMode.allCases {
+            var o = options(epochs: 1)
+            (o.learningRate, o.meanOutputBias, o.outputMode, o.augment) = (0, true, mode, false)
+            let t = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("lr0-\(mode.rawValue)"), options: o, initWeights: nil, resume: false)
+            t.log = { _ in }
+            XCTAssertEqual(try t.run(), .finished)
+            let rmse = try XCTUnwrap(t.state.metrics.last?.testRMSE), baseline = t.constantMeanBaseline()
+            XCTAssertLessThanOrEqual(rmse, 1.02 * baseline, "\(mode): test RMSE \(rmse) against the constant mean's \(baseline)")
+        }
+    }
+
     func testShortTrainingRunLowersTheLoss() throws {
         let data = try tinyData(count: 20)
         var o = options(epochs: 4)

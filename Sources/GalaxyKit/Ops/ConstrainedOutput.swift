@@ -31,6 +31,27 @@ extension Reference {
     /// relative 1e-9 and never underflows: such a question still sums to its parent's value.
     public static let softplusTail = -20.0
 
+    /// fc3 biases whose decision-tree outputs are `means` (the training targets' column means) when the layer
+    /// below adds nothing: per question, f(b_i) = scale x (mean_i / sum of the question's means), so each
+    /// answer's share of its question is its mean's, and the tree's scaling by the parent answer gives back
+    /// the means wherever they obey the tree (each question's answers summing to their parent answer's mean,
+    /// as Galaxy Zoo's fractions do). f is softplus (b = log(e^y - 1)) or max(., 0) (b = y). A share is at
+    /// least 1e-4 of its question, so that no answer starts at softplus's far tail or at the relu form's 0.
+    /// `scale` sets how far above 0 the answers start: the larger, the less the rest of fc3's sum moves the shares.
+    public static func constrainedOutputBias(means: [Double], form: ConstrainedOutputForm, scale: Double) -> [Double] {
+        precondition(means.count == GalaxyZooTree.answerCount)
+        var bias = [Double](repeating: 0, count: means.count)
+        for range in GalaxyZooTree.questionRanges {
+            let shares = range.map { max(means[$0], 0) }
+            let total = shares.reduce(0, +)
+            for (c, m) in zip(range, shares) {
+                let y = scale * max(total > 0 ? m / total : 1 / Double(range.count), 1e-4)
+                bias[c] = form == .softplus ? (y > 30 ? y : log(expm1(y))) : y
+            }
+        }
+        return bias
+    }
+
     /// softplus(x) = log(1 + e^x), computed without overflow; and softplus'(x) / softplus(x).
     static func softplus(_ x: Double) -> Double { max(x, 0) + log1p(exp(-abs(x))) }
     static func softplusLogDerivative(_ x: Double) -> Double {
