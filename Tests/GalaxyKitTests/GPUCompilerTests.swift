@@ -72,9 +72,14 @@ final class GPUCompilerTests: XCTestCase {
         }
         let expected = try gpuPathKernels()
         XCTAssertTrue(expected.isSuperset(of: ["conv2d_backward_weight_nosg", "linear_forward_nosg", "eval_sums"]), "\(expected)")
-        for f in Self.families {
+        // One compilation per core at a time (ACO is CPU-bound; with a cold Mesa cache each takes a few seconds).
+        let runs = Self.families.map { _ in Locked<Result<ProcessOutput, Error>?>(nil) }
+        DispatchQueue.concurrentPerform(iterations: Self.families.count) { i in
+            runs[i].value = Result { try runProcess(CLITests.executable, ["bench", "--shader-stats", "--config", "gpu", "--json"], env: environment(Self.families[i])) }
+        }
+        for (f, run) in zip(Self.families, runs) {
             let tag = "\(f.chip) (\(f.generation), wave\(f.wave32 ? 32 : 64))"
-            let r = try runProcess(CLITests.executable, ["bench", "--shader-stats", "--config", "gpu", "--json"], env: environment(f))
+            let r = try run.value!.get()
             XCTAssertEqual(r.status, 0, "\(tag): \(r.stderr)")
             XCTAssertFalse(r.stderr.contains("[vulkan validation]"), "\(tag): validation messages:\n\(r.stderr)")
             XCTAssertTrue(r.stderr.contains("opened to compile pipelines only"), "\(tag): the compile-only note is missing:\n\(r.stderr)")
@@ -179,5 +184,16 @@ final class GPUCompilerTests: XCTestCase {
         for bad in ["rows=3", "workgroup=32", "depth=128", "rows", "lanes=4", "rows=-1"] {
             XCTAssertThrowsError(try SharedMemoryTiles.parse(bad), bad) { XCTAssertTrue("\($0)".contains(bad.split(separator: "=").first!), "\($0)") }
         }
+    }
+}
+
+/// A value shared between the threads of concurrentPerform.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
