@@ -82,6 +82,10 @@ final class TrainerTests: GPUTestCase {
               + "baseline \(trainer.constantMeanBaseline())")
         XCTAssertEqual(trainer.state.metrics.map(\.deadOutputs), [0, 0, 0])
         XCTAssertEqual(trainer.warnings, [])
+        // Deterministic (no augmentation): the test RMSE falls by about 1.5% an epoch here (0.1679, 0.1655,
+        // 0.1626 on lavapipe), far above float32 noise; a frozen or reversed update keeps or raises it.
+        let test = trainer.state.metrics.map(\.testRMSE)
+        for e in 1..<test.count { XCTAssertLessThan(test[e], test[e - 1], "the test RMSE did not fall in epoch \(e + 1): \(test)") }
     }
 
     /// Evaluation adds each test batch's squared errors and outputs per column on the device (eval_sums) and
@@ -318,8 +322,10 @@ final class TrainerTests: GPUTestCase {
             print("\(mode.argument): Q7 dead on \(deadRows) of \(rows.count) images, bias moved \(moved), last gradient \(q7.map { gradient[$0] })")
             if mode == .constrained {
                 XCTAssertEqual(deadRows, 0, "Q7 all zero on some image")
+                // 64u = 3.8e-6: ConstrainedOutputTests.testConstrainedOutputSatisfiesTheDecisionTree derives it for fc3 outputs
+                // within 5.75 of 0 (Q7's start at -4 among them) or in the tail; measured 2u.
                 for row in rows {
-                    XCTAssertLessThanOrEqual(GalaxyZooTree.treeSumViolation(row), 1e-5, "\(row)")
+                    XCTAssertLessThanOrEqual(GalaxyZooTree.treeSumViolation(row), Float(64 * 0x1p-24), "\(row)")
                     XCTAssertGreaterThan(row[q7].reduce(0, +), 0)
                 }
                 XCTAssertTrue(q7.contains { gradient[$0] != 0 }, "Q7 got no gradient")
