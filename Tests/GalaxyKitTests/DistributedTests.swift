@@ -146,9 +146,11 @@ final class DistributedTests: XCTestCase {
         XCTAssertNotEqual(killed, 0, "rank 1 was not found running:\n\(r.output)")
         XCTAssertNotEqual(r.status, 0, r.output)
         // Every rank's start-up banner says "rank 1 of 2: device ...", so "rank 1" alone proves nothing: the report
-        // of the death (mpirun's, as the killed rank writes nothing) names the rank with the PID that was killed.
-        XCTAssertTrue(r.output.contains("process rank 1 with PID \(killed) on node"), "the output does not name the rank that died:\n\(r.output)")
-        XCTAssertTrue(r.output.contains("exited on signal 9 (Killed)"), r.output)
+        // of the death (mpirun's, as the killed rank writes nothing) names rank 1 and the SIGKILL. (Open MPI 4.1
+        // reports the PID as 0, so the PID cannot be matched.)
+        let death = try NSRegularExpression(pattern: #"process rank 1 with PID [0-9]+ on node \S+ exited on signal 9 \(Killed\)"#)
+        XCTAssertNotNil(death.firstMatch(in: r.output, range: NSRange(r.output.startIndex..., in: r.output)),
+                        "the output does not report the death of rank 1:\n\(r.output)")
         // The last checkpoint is whole: it loads, and its weights belong to its training state.
         let dataset = try GalaxyCache.loadOrPrepare(DataSource(dataDir: URL(fileURLWithPath: data)), strict: false, progress: nil)
         let (_, state) = try Trainer.loadResumable(run, data: dataset)
