@@ -58,7 +58,7 @@ final class DataPreprocessTests: XCTestCase {
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: SharedData.crops.appendingPathComponent("manifest.json"))) as! [String: Any]
         let ids = manifest["ids"] as! [String]
         XCTAssertEqual(ids.count, 16)
-        var sumAbs = 0.0, maxAbs = 0.0, values = 0
+        var sumAbs = 0.0, maxAbs = 0.0, values = 0, levelsDiffering = 0
         for id in ids {
             let jpg = SharedData.trainingImages.appendingPathComponent("\(id).jpg")
             let ours = try preprocessGalaxyImage(contentsOf: jpg)
@@ -68,6 +68,7 @@ final class DataPreprocessTests: XCTestCase {
                 (0..<(3 * 69 * 69)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
             }
             for i in 0..<ours.count {
+                if Double(ours[i]) != (Double(ref[i]) * 255).rounded() { levelsDiffering += 1 }
                 let d = abs(Double(ours[i]) / 255 - Double(ref[i]))
                 sumAbs += d
                 maxAbs = max(maxAbs, d)
@@ -76,12 +77,13 @@ final class DataPreprocessTests: XCTestCase {
         }
         let mean = sumAbs / Double(values)
         print(String(format: "torchvision crops (16 images): mean abs diff %.4f/255, max abs diff %.4f/255", mean * 255, maxAbs * 255))
-        // Tolerances: libjpeg-turbo here and the libjpeg-turbo inside Pillow can round the IDCT and
-        // chroma upsampling differently by a grey level; the resampling itself is PIL's fixed-point
-        // arithmetic reproduced exactly, so differences beyond a few levels would mean a wrong filter
-        // (a box filter is off by up to 11/255, a wrong crop offset by far more).
-        XCTAssertLessThan(mean, 0.5 / 255)
-        XCTAssertLessThan(maxAbs, 3.0 / 255)
+        // Exact: the decode (libjpeg-turbo here and inside Pillow) and PIL's fixed-point resampling, reproduced,
+        // give torchvision's grey level for every value of the 16 crops (a box filter is off by up to 11/255, a
+        // wrong crop offset by far more; a JPEG library that rounds its IDCT otherwise would show here first).
+        // The reference stores x / 255 in float32 (ToTensor: a division, or a product with float32(1/255)): within
+        // 2 roundings of 2^-24 for values <= 1, so every value is within 2^-23 of ours / 255.
+        XCTAssertEqual(levelsDiffering, 0, "values whose grey level differs from torchvision's")
+        XCTAssertLessThanOrEqual(maxAbs, 0x1p-23)
     }
 
     func testGrayscaleJPEGIsExpandedToRGB() throws {

@@ -240,11 +240,11 @@ final class ReportTests: XCTestCase {
         var seed = [Double](repeating: 0, count: 37)
         seed[GalaxyZooTree.columnNames.firstIndex(of: "Class4.1")!] = 1
         let want = ref.inputGradient(ref.forward(x.map(Double.init), batch: 1), seed: seed, batch: 1)
-        if want.contains(where: { $0 != 0 }) {
-            XCTAssertLessThan(SelfTest.relativeError(gradient, want), 1e-4)
-        } else {
-            XCTAssertTrue(gradient.allSatisfy { $0 == 0 }, "the reference's gradient is zero (a dead output), the device's is not")
-        }
+        // Class4.1 is alive after this recipe (it answers about 0.09 for this image): a gradient of zeros on
+        // both sides would compare nothing.
+        XCTAssertTrue(want.contains { $0 != 0 }, "the reference's gradient for Class4.1 is all zero: the comparison checks nothing")
+        XCTAssertTrue(gradient.contains { $0 != 0 }, "the explained gradient for Class4.1 is all zero")
+        XCTAssertLessThan(SelfTest.relativeError(gradient, want), 1e-4)
 
         // An image that does not decode: named, and no picture.
         let bad = dir.appendingPathComponent("1234.jpg"), badOut = dir.appendingPathComponent("bad.png")

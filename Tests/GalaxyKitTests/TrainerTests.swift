@@ -98,6 +98,10 @@ final class TrainerTests: GPUTestCase {
               + "baseline \(trainer.constantMeanBaseline())")
         XCTAssertEqual(trainer.state.metrics.map(\.deadOutputs), [0, 0, 0])
         XCTAssertEqual(trainer.warnings, [])
+        // Deterministic (no augmentation): the test RMSE falls by about 1.5% an epoch here (0.1679, 0.1655,
+        // 0.1626 on lavapipe), far above float32 noise; a frozen or reversed update keeps or raises it.
+        let test = trainer.state.metrics.map(\.testRMSE)
+        for e in 1..<test.count { XCTAssertLessThan(test[e], test[e - 1], "the test RMSE did not fall in epoch \(e + 1): \(test)") }
     }
 
     /// Evaluation adds each test batch's squared errors and outputs per column on the device (eval_sums) and
@@ -250,18 +254,48 @@ final class TrainerTests: GPUTestCase {
         }
     }
 
+    /// A good epoch, then a learning rate of 1e30 from epoch 2: the run stops at the first non-finite loss,
+    /// names the good checkpoint, and leaves it as it was: it loads, its weights are finite and bit for bit
+    /// those the good epoch ended with, and it resumes. (The options of a run cannot change on resume, so the
+    /// test raises the learning rate in the state the run resumes from, as a diverging schedule would.)
     func testNonFiniteLossStopsAndKeepsTheLastGoodCheckpoint() throws {
-        let data = try tinyData(count: 8)
-        var o = options(epochs: 3)
-        o.learningRate = 1e30  // diverges at once
+        let data = try tinyData(count: 20)
+        var o = options(epochs: 1)
+        o.augment = false
+        o.batch = 4
         let run = dir.appendingPathComponent("run")
-        let t = try Trainer(context: context, data: data, runDir: run, options: o, initWeights: nil, resume: false)
+        let good = try Trainer(context: context, data: data, runDir: run, options: o, initWeights: nil, resume: false)
+        good.log = { _ in }
+        XCTAssertEqual(try good.run(), .finished)
+        let goodWeights = try good.network.weights()
+        XCTAssertTrue(goodWeights.names.allSatisfy { goodWeights[$0].allSatisfy(\.isFinite) }, "the good epoch is not good")
+
+        let stateURL = run.appendingPathComponent(Trainer.lastState)
+        let (tensors, meta) = try SafeTensors.read(stateURL)
+        var state = try JSONDecoder().decode(TrainingState.self, from: Data(try XCTUnwrap(meta[RunDirectory.stateKey]).utf8))
+        XCTAssertEqual(state.epoch, 1)
+        state.learningRate = 1e30
+        try SafeTensors.write(tensors.keys.sorted().map { ($0, tensors[$0]!) },
+                              metadata: [RunDirectory.stateKey: String(decoding: try JSONEncoder().encode(state), as: UTF8.self)], to: stateURL)
+        let files = [Trainer.lastWeights, Trainer.lastState, Trainer.bestWeights]
+        let before = try files.map { try Data(contentsOf: run.appendingPathComponent($0)) }
+
+        let t = try Trainer(context: context, data: data, runDir: run, options: o, initWeights: nil, resume: true, resumeEpochs: 3)
         t.log = { _ in }
-        XCTAssertThrowsError(try t.run()) { XCTAssertTrue("\($0)".contains("NaN or infinite"), "\($0)") }
-        if FileManager.default.fileExists(atPath: run.appendingPathComponent(Trainer.lastWeights).path) {
-            let w = try ModelWeights.load(run.appendingPathComponent(Trainer.lastWeights)).weights
-            XCTAssertTrue(w.names.allSatisfy { w[$0].allSatisfy(\.isFinite) }, "a checkpoint with non-finite weights was written")
+        XCTAssertEqual(t.state.learningRate, 1e30)
+        XCTAssertThrowsError(try t.run()) {
+            XCTAssertTrue("\($0)".contains("NaN or infinite at epoch 2,"), "\($0)")
+            XCTAssertTrue("\($0)".contains("the last good checkpoint is \(run.appendingPathComponent(Trainer.lastWeights).path) (after epoch 1)"), "\($0)")
         }
+        for (name, bytes) in zip(files, before) {
+            XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(name)), bytes, "\(name) was rewritten by the diverging epoch")
+        }
+        let w = try ModelWeights.load(run.appendingPathComponent(Trainer.lastWeights), expectedOutputs: 37).weights
+        XCTAssertTrue(w.names.allSatisfy { w[$0].allSatisfy(\.isFinite) }, "a checkpoint with non-finite weights was written")
+        for name in w.names { XCTAssertEqual(w[name].map(\.bitPattern), goodWeights[name].map(\.bitPattern), "\(name) is not the good epoch's") }
+        let (resumable, saved) = try Trainer.loadResumable(run, data: data)
+        XCTAssertEqual(saved.epoch, 1)
+        for name in w.names { XCTAssertEqual(resumable[name].map(\.bitPattern), goodWeights[name].map(\.bitPattern), "resumable \(name)") }
     }
 
     func testMeanOutputBiasStartsAtTheConstantMeanPredictor() throws {
@@ -304,8 +338,10 @@ final class TrainerTests: GPUTestCase {
             print("\(mode.argument): Q7 dead on \(deadRows) of \(rows.count) images, bias moved \(moved), last gradient \(q7.map { gradient[$0] })")
             if mode == .constrained {
                 XCTAssertEqual(deadRows, 0, "Q7 all zero on some image")
+                // 64u = 3.8e-6: ConstrainedOutputTests.testConstrainedOutputSatisfiesTheDecisionTree derives it for fc3 outputs
+                // within 5.75 of 0 (Q7's start at -4 among them) or in the tail; measured 2u.
                 for row in rows {
-                    XCTAssertLessThanOrEqual(GalaxyZooTree.treeSumViolation(row), 1e-5, "\(row)")
+                    XCTAssertLessThanOrEqual(GalaxyZooTree.treeSumViolation(row), Float(64 * 0x1p-24), "\(row)")
                     XCTAssertGreaterThan(row[q7].reduce(0, +), 0)
                 }
                 XCTAssertTrue(q7.contains { gradient[$0] != 0 }, "Q7 got no gradient")

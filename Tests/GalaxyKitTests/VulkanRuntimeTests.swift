@@ -201,6 +201,8 @@ final class VulkanRuntimeTests: GPUTestCase {
     }
 
     /// A training step gives the same bits in both layouts (staging changes where bytes live, not the sums).
+    /// Both contexts are made with their layout named, so the comparison is unified against discrete whatever
+    /// GALAXY_MEMORY the shared context got (`make test`'s discrete pass sets it).
     func testDiscreteLayoutIsBitIdenticalToUnified() throws {
         func step(_ ctx: VulkanContext) throws -> (output: [Float], grads: [String: [Float]]) {
             let net = try DeviceNetwork(kernels: Kernels(ctx, path: KernelPath.portable()), outputs: 37, maxBatch: 2, training: true, outputMode: .constrained)
@@ -214,7 +216,12 @@ final class VulkanRuntimeTests: GPUTestCase {
             try seq.submit()
             return (try net.output.download(count: 2 * 37), try net.gradients())
         }
-        let (a, b) = (try step(context), try step(try VulkanContext(memory: .discrete)))
+        let (unified, discrete) = (try VulkanContext(memory: .unified), try VulkanContext(memory: .discrete))
+        XCTAssertEqual(unified.memoryPolicy.layout, .unified)
+        XCTAssertEqual(discrete.memoryPolicy.layout, .discrete)
+        XCTAssertTrue(try DeviceBuffer(unified, floats: 4, label: "probe").isMapped, "the unified context's device buffers are mapped")
+        XCTAssertFalse(try DeviceBuffer(discrete, floats: 4, label: "probe").isMapped, "the discrete context's device buffers are staged")
+        let (a, b) = (try step(unified), try step(discrete))
         XCTAssertEqual(a.output.map(\.bitPattern), b.output.map(\.bitPattern))
         for (name, g) in a.grads { XCTAssertEqual(g.map(\.bitPattern), b.grads[name]!.map(\.bitPattern), name) }
     }
@@ -318,14 +325,17 @@ final class VulkanRuntimeTests: GPUTestCase {
             XCTAssertTrue(text.contains("\(1 << 44)") || text.contains("\((1 << 44) >> 20) MiB"), text)
             XCTAssertTrue(text.contains("maxMemoryAllocationSize"), text)
         }
-        // Within the heap but over maxMemoryAllocationSize (on a device whose heap is larger than that):
-        // refused too, never handed to vkAllocateMemory. And through a staging role's memory types.
-        let cap = context.maxMemoryAllocationSize
-        if cap < UInt64(context.largestDeviceLocalHeap) {
-            XCTAssertThrowsError(try DeviceBuffer(context, bytes: Int(cap) + 4096, label: "over the allocation size")) {
-                XCTAssertTrue("\($0)".contains("over the allocation size") && "\($0)".contains("maxMemoryAllocationSize"), "\($0)")
-            }
+        // Within the heap but over maxMemoryAllocationSize (discrete GPUs have heaps larger than that cap;
+        // lavapipe's cap is not below its heap, so a context of its own is given a 64 MiB cap): refused too,
+        // never handed to vkAllocateMemory, which would give lavapipe the 64 MiB + 4 KiB.
+        let capped = try VulkanContext()
+        capped.maxMemoryAllocationSize = 64 << 20
+        XCTAssertLessThan(capped.maxMemoryAllocationSize, UInt64(capped.largestDeviceLocalHeap))
+        XCTAssertNoThrow(try DeviceBuffer(capped, bytes: 64 << 20, label: "at the allocation size"))
+        XCTAssertThrowsError(try DeviceBuffer(capped, bytes: (64 << 20) + 4096, label: "over the allocation size")) {
+            XCTAssertTrue("\($0)".contains("over the allocation size") && "\($0)".contains("maxMemoryAllocationSize is 64"), "\($0)")
         }
+        // And through a staging role's memory types.
         XCTAssertThrowsError(try DeviceBuffer(context, bytes: 1 << 44, label: "huge upload", role: .upload)) {
             XCTAssertTrue("\($0)".contains("huge upload"), "\($0)")
         }

@@ -93,7 +93,9 @@ public final class VulkanContext: @unchecked Sendable {
     public let info: DeviceInfo
     public let limits: VkPhysicalDeviceLimits
     /// The largest single memory allocation the device promises (VkPhysicalDeviceMaintenance3Properties).
-    public let maxMemoryAllocationSize: UInt64
+    /// Settable within the module so that tests can give a context the cap below its heap that discrete GPUs
+    /// have (lavapipe's cap is not below its heap).
+    public internal(set) var maxMemoryAllocationSize: UInt64
     let memoryProperties: VkPhysicalDeviceMemoryProperties
     let commandPool: VkCommandPool
     private var messenger: VkDebugUtilsMessengerEXT?
