@@ -118,12 +118,12 @@ extension Kernels {
         let m = mode.push
         let push = AugmentParams(batch: UInt32(batch), side: UInt32(side), seed: m.seed, epoch: m.epoch, mode: m.mode, view: m.view,
                                  imagesPerWindow: UInt32(imagesPerWindow), positions: UInt32(positionsAt))
-        let p = try context.pipeline("augment", bindings: 11, pushSize: MemoryLayout<AugmentParams>.size, specialization: [path.workgroupSize])
+        let p = try pipeline("augment", 11, AugmentParams.self)
         try seq.dispatch(p, bound + [indices, table, output], push: push, invocations: batch * 3 * side * side)
     }
 
     public func gatherRows(_ seq: CommandSequence, src: BufferRange, indices: BufferRange, output: BufferRange, batch: Int, width: Int) throws {
-        let p = try context.pipeline("gather_rows", bindings: 3, pushSize: MemoryLayout<GatherParams>.size, specialization: [path.workgroupSize])
+        let p = try pipeline("gather_rows", 3, GatherParams.self)
         try seq.dispatch(p, [src, indices, output], push: GatherParams(batch: UInt32(batch), width: UInt32(width)), invocations: batch * width)
     }
 }

@@ -147,16 +147,14 @@ extension Kernels {
     /// p = constrained output of z in `form`, both [batch, 37]; one invocation per row.
     public func constrainedOutputForward(_ seq: CommandSequence, z: BufferRange, p: BufferRange, batch: Int,
                                          form: ConstrainedOutputForm) throws {
-        let pipeline = try context.pipeline("constrained_output_forward", bindings: 2, pushSize: MemoryLayout<ConstrainedOutputParams>.size,
-                                            specialization: [path.workgroupSize, form.rawValue])
+        let pipeline = try self.pipeline("constrained_output_forward", 2, ConstrainedOutputParams.self, [form.rawValue])
         try seq.dispatch(pipeline, [z, p], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 
     /// dz = gradient wrt z given z and dp (the gradient wrt the forward's p), all [batch, 37].
     public func constrainedOutputBackward(_ seq: CommandSequence, z: BufferRange, dp: BufferRange, dz: BufferRange, batch: Int,
                                           form: ConstrainedOutputForm) throws {
-        let pipeline = try context.pipeline("constrained_output_backward", bindings: 3, pushSize: MemoryLayout<ConstrainedOutputParams>.size,
-                                            specialization: [path.workgroupSize, form.rawValue])
+        let pipeline = try self.pipeline("constrained_output_backward", 3, ConstrainedOutputParams.self, [form.rawValue])
         try seq.dispatch(pipeline, [z, dp, dz], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 }
