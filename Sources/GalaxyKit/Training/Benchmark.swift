@@ -67,8 +67,10 @@ extension Benchmark {
         -> (train: CommandSequence, infer: CommandSequence, evaluation: CommandSequence, kernels: Kernels) {
         let kernels = Kernels(context, path: path)
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
-        let data = try DeviceDataset(context, images: [UInt8](repeating: 0, count: batch * GalaxyDataset.imageBytes), side: GalaxyDataset.imageSide,
-                                     targets: [Float](repeating: 0, count: batch * outputs), targetWidth: outputs)
+        // One batch of images, resident (its budget is its size: a compile-only device has no heap to size it by).
+        let images = [UInt8](repeating: 0, count: batch * GalaxyDataset.imageBytes)
+        let data = try DeviceDataset(context, images: images, side: GalaxyDataset.imageSide, targets: [Float](repeating: 0, count: batch * outputs),
+                                     targetWidth: outputs, budget: (images.count + 3) / 4 * 4)
         let indices = try DeviceBuffer(context, bytes: batch * 4, label: "indices", hostVisible: true)
         let train = try CommandSequence(context), infer = try CommandSequence(context)
         try recordPasses(train: train, infer: infer, data: data, net: net, indices: indices, batch: batch)

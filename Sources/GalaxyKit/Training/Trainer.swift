@@ -228,12 +228,9 @@ public final class Trainer {
         }
         if !resume && initWeights == nil && options.meanOutputBias {
             let means = Metrics.columnMeans(data.targets, width: k, rows: split.train)
-            switch options.outputMode {
-            case .relu: weights["fc3.bias"] = means
-            case .constrained, .constrainedReLU:
-                let form: ConstrainedOutputForm = options.outputMode == .constrained ? .softplus : .relu
-                weights["fc3.bias"] = Reference.constrainedOutputBias(means: means.map(Double.init), form: form, scale: Self.treeBiasScale).map(Float.init)
-            }
+            weights["fc3.bias"] = options.outputMode.constrainedForm.map {
+                Reference.constrainedOutputBias(means: means.map(Double.init), form: $0, scale: Self.treeBiasScale).map(Float.init)
+            } ?? means
         } else if !resume && initWeights == nil, let bias = options.outputBias {
             weights["fc3.bias"] = [Float](repeating: bias, count: k)
         }
@@ -563,14 +560,15 @@ public final class Trainer {
         busySince = nil
     }
 
-    /// Sum of squared errors over `rows`, no augmentation, per output column, and each column's outputs
-    /// summed: every batch adds its sums on the device (eval_sums, in batch order), which are read back once
-    /// at the end, so the device runs the batches back to back.
     /// --mean-output-bias with the decision-tree layer: each question's f(bias) sums to this (see
     /// Reference.constrainedOutputBias). At lr 0 scales 1, 4 and 16 all started within 0.05% of the constant
     /// mean on 400 synthetic galaxies; at lr 0.1 over 3 epochs scale 1 moved below it first (0.1% lower, the
     /// others 0.0%): the smaller f, the larger softplus'/softplus and so the gradient through the layer.
     static let treeBiasScale = 1.0
+
+    /// Sum of squared errors over `rows`, no augmentation, per output column, and each column's outputs
+    /// summed: every batch adds its sums on the device (eval_sums, in batch order), which are read back once
+    /// at the end, so the device runs the batches back to back.
 
     func evaluate(rows: [Int]) throws -> TestEvaluation {
         let batch = options.batch

@@ -162,13 +162,12 @@ public final class CommandSequence {
         precondition(bindings.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers, got \(bindings.count)")
         precondition(pushBytes.count == pipeline.pushSize, "\(pipeline.name): push constants are \(pipeline.pushSize) bytes, got \(pushBytes.count)")
         guard invocations > 0 else { return }
-        let cmd = commandBuffer
-        let compileOnly = context.compileOnly
-        let set = compileOnly ? nil : try allocateSet(pipeline)
-        if let set { try write(set, bindings) }
-        bindings.forEach { retained.append($0.buffer) }
-        retained.append(pipeline)
-
+        let (gx, gy) = Self.groupCounts(invocations: invocations, workgroupSize: pipeline.workgroupSize,
+                                        maxX: Int(context.limits.maxComputeWorkGroupCount.0))
+        guard gy <= Int(context.limits.maxComputeWorkGroupCount.1) else {
+            throw VulkanError("\(pipeline.name): \(invocations) invocations need \(gx) x \(gy) workgroups of \(pipeline.workgroupSize), over this device's "
+                              + "maxComputeWorkGroupCount \(context.limits.maxComputeWorkGroupCount.0) x \(context.limits.maxComputeWorkGroupCount.1)")
+        }
         let reads = bindings.indices.filter { pipeline.access.reads($0) }.map { bindings[$0] }
         let writes = bindings.indices.filter { pipeline.access.writes($0) }.map { bindings[$0] }
         let dependent = (reads + writes).contains { r in pendingWrites.contains { $0.overlaps(r) } }
@@ -177,39 +176,42 @@ public final class CommandSequence {
             pendingReads.removeAll()
             pendingWrites.removeAll()
             barriers += 1
-            if !compileOnly { Barrier.memory(cmd!, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue,
-                           to: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue) }
         }
         pendingReads += reads
         pendingWrites += writes
-        let timed = labels.count < maxTimed
-        if timed, let queryPool {
-            // At the compute stage: written once the dispatches before it (and the barrier) are done.
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count))
-        }
-        if !compileOnly { vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline) }
-        var setRef: VkDescriptorSet? = set
-        if !compileOnly { vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &setRef, 0, nil) }
-        if pipeline.pushSize > 0 && !compileOnly {
-            pushBytes.withUnsafeBytes { raw in
-                vkCmdPushConstants(cmd, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(raw.count), raw.baseAddress)
+        // The commands (none in a compile-only context, which keeps only the plan below).
+        if let cmd = commandBuffer {
+            let set = try allocateSet(pipeline)
+            try write(set, bindings)
+            bindings.forEach { retained.append($0.buffer) }
+            retained.append(pipeline)
+            if dependent {
+                Barrier.memory(cmd, from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_SHADER_READ_BIT.rawValue,
+                               to: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue)
+            }
+            let timed = labels.count < maxTimed
+            if timed, let queryPool {
+                // At the compute stage: written once the dispatches before it (and the barrier) are done.
+                vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count))
+            }
+            vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+            var setRef: VkDescriptorSet? = set
+            vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &setRef, 0, nil)
+            if pipeline.pushSize > 0 {
+                pushBytes.withUnsafeBytes { raw in
+                    vkCmdPushConstants(cmd, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(raw.count), raw.baseAddress)
+                }
+            }
+            vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1)
+            if timed, let queryPool {
+                vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count + 1))
+                labels.append(label ?? pipeline.name)
             }
         }
-        let (gx, gy) = Self.groupCounts(invocations: invocations, workgroupSize: pipeline.workgroupSize,
-                                        maxX: Int(context.limits.maxComputeWorkGroupCount.0))
-        guard gy <= Int(context.limits.maxComputeWorkGroupCount.1) else {
-            throw VulkanError("\(pipeline.name): \(invocations) invocations need \(gx) x \(gy) workgroups of \(pipeline.workgroupSize), over this device's "
-                              + "maxComputeWorkGroupCount \(context.limits.maxComputeWorkGroupCount.0) x \(context.limits.maxComputeWorkGroupCount.1)")
-        }
-        if !compileOnly { vkCmdDispatch(cmd, UInt32(gx), UInt32(gy), 1) }
         pipelines.append(pipeline)
         accesses.append((reads, writes))
         records.append(DispatchRecord(name: label ?? pipeline.name, workgroups: gx * gy, invocations: invocations, macs: macs,
                                       bytesRead: reads.reduce(0) { $0 + $1.bytes }))
-        if timed, let queryPool {
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(2 * labels.count + 1))
-            labels.append(label ?? pipeline.name)
-        }
     }
 
     /// Records a copy of `src` into `dst` (equal sizes), after every earlier shader access and transfer

@@ -536,7 +536,6 @@ public final class VulkanContext: @unchecked Sendable {
 
     /// Bytes of the largest device-local heap (the host's memory on lavapipe).
     public var largestDeviceLocalHeap: Int {
-        if compileOnly { return Int.max / 2 }  // nothing is allocated: data sets plan as resident
         var mem = memoryProperties
         let heaps = withUnsafeBytes(of: &mem.memoryHeaps) { Array($0.bindMemory(to: VkMemoryHeap.self).prefix(Int(mem.memoryHeapCount))) }
         let local = heaps.filter { $0.flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue != 0 }
