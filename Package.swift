@@ -23,11 +23,14 @@ let package = Package(
                        providers: [.apt(["libvulkan-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
+        // PNG cutouts for `galaxy catalog` (TurboJPEG 2.1, Debian 12's, reads no PNG).
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
         // Compiles every Shaders/*.comp to SPIR-V with glslangValidator at build time.
         .plugin(name: "CompileShaders", capability: .buildTool()),
         .target(
             name: "GalaxyKit",
-            dependencies: ["CVulkan", "CTurboJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")] + (withMPI ? ["CMPI"] : []),
+            dependencies: ["CVulkan", "CTurboJPEG", "CPNG", .product(name: "SwiftProtobuf", package: "swift-protobuf")] + (withMPI ? ["CMPI"] : []),
             plugins: ["CompileShaders"]
         ),
         .executableTarget(

@@ -11,9 +11,9 @@ mkdir -p "$kit/lib"
 strip -o "$kit/galaxy" "$build/galaxy"
 gzip -6 "$kit/galaxy"
 cp -R "$build/galaxy_GalaxyKit.resources" "$kit/"
-# The shared libraries galaxy loads that a machine with a GPU driver may lack: libjpeg-turbo's and the
+# The shared libraries galaxy loads that a machine with a GPU driver may lack: libjpeg-turbo's, libpng's and the
 # Vulkan loader (the driver itself, its ICD, is the machine's).
-for lib in libturbojpeg.so.0 libvulkan.so.1; do
+for lib in libturbojpeg.so.0 libpng16.so.16 libvulkan.so.1; do
   path=$(ldd "$build/galaxy" | awk -v l="$lib" '$1 == l { print $3 }')
   [ -n "$path" ] || { echo "assemble.sh: galaxy does not load $lib" >&2; exit 1; }
   cp -L "$path" "$kit/lib/$lib"

@@ -9,7 +9,7 @@ struct Galaxy: ParsableCommand {
         abstract: "Train and run the Galaxy Zoo CNN in GLSL compute shaders on Vulkan.",
         subcommands: [
             SynthCommand.self, PrepareCommand.self, TrainCommand.self, EvalCommand.self,
-            PredictCommand.self, ReportCommand.self, ExportCommand.self, SubmitCommand.self, DevicesCommand.self, BenchCommand.self, PreviewCommand.self, SelfTestCommand.self,
+            PredictCommand.self, ReportCommand.self, ExportCommand.self, SubmitCommand.self, CatalogCommand.self, DevicesCommand.self, BenchCommand.self, PreviewCommand.self, SelfTestCommand.self,
         ]
     )
 }

@@ -5,7 +5,9 @@ import GalaxyKit
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Predict every image of a folder and write a Kaggle submission CSV (sorted by GalaxyID).")
+        abstract: "Predict every image of a folder and write a Kaggle submission CSV (sorted by GalaxyID).",
+        discussion: "`galaxy catalog` with the Kaggle layout: <GalaxyID>.jpg files, rows sorted by GalaxyID, the GalaxyID column, "
+            + "an existing OUT replaced. Resumable like catalog: run the same command again after a stop.")
 
     @Option(help: "Weights (safetensors with PyTorch state_dict names).") var checkpoint: String
     @Option(help: "Folder of <GalaxyID>.jpg images, e.g. images_test_rev1.") var images: String
@@ -16,30 +18,16 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (weights, meta) = try ModelWeights.load(URL(fileURLWithPath: checkpoint))
-            let columns = meta["columns"].map { $0.split(separator: ",").map(String.init) } ?? PredictCommand.defaultColumns(weights.outputs)
-            let files = try listGalaxyImages(in: URL(fileURLWithPath: images)).sorted { $0.id < $1.id }
-            guard !files.isEmpty else { throw ValidationError("\(images): no <GalaxyID>.jpg images") }
-            let progress = ProgressReporter(label: "decode", total: files.count)
-            let pre = preprocessImageFiles(files.map(\.url), progress: progress)
-            progress.finish()
-            if let first = pre.failures.first, strict { throw ValidationError("\(first)") }
-            for f in pre.failures { log("skipped \(f)") }
-            let failed = Set(pre.failures.map(\.index))
-            let keep = files.indices.filter { !failed.contains($0) }
-            let n = GalaxyDataset.imageBytes
-            let pixels = keep.flatMap { pre.images[$0 * n..<($0 + 1) * n] }
-            let context = try openDevice(device)
-            let views = try ttaViews(tta)
-            let outputs = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
-                                        path: KernelPath.forWork(context.info, images: pixels.count / GalaxyDataset.imageBytes * views.count)).predict(images: pixels, views: views)
-            let k = weights.outputs
-            var csv = "GalaxyID," + columns.joined(separator: ",") + "\n"
-            for (r, i) in keep.enumerated() {
-                csv += "\(files[i].id)," + outputs[r * k..<(r + 1) * k].map { String(format: "%.6f", $0) }.joined(separator: ",") + "\n"
-            }
-            try AtomicFile.write(Data(csv.utf8), to: URL(fileURLWithPath: out))
-            print("wrote \(out): \(keep.count) galaxies" + (failed.isEmpty ? "" : ", \(failed.count) skipped"))
+            Interrupt.install()
+            let files = try listGalaxyImages(in: URL(fileURLWithPath: images))
+            let input = CatalogInput(entries: files.map { CatalogEntry(id: String($0.id), path: $0.url.lastPathComponent, url: $0.url) },
+                                     idHeader: "GalaxyID")
+            var options = CatalogOptions(out: URL(fileURLWithPath: out))
+            (options.views, options.strict) = (try ttaViews(tta), strict)
+            // A finished submission is replaced, as it always was; a stopped one is resumed.
+            options.overwrite = FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".parts")
+            guard case .finished(let summary?) = try CatalogCommand.make(input, checkpoint: checkpoint, options: options, device: device, world: nil) else { return }
+            print("wrote \(out): \(summary.rows) galaxies" + (summary.skipped == 0 ? "" : ", \(summary.skipped) skipped (listed in \(summary.errors!.path))"))
         }
     }
 }

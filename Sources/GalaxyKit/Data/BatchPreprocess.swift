@@ -18,10 +18,12 @@ public struct PreprocessedImages: Sendable {
     public var failures: [ImageFailure]
 }
 
-/// Decodes, center-crops and resizes every file (see `preprocessGalaxyImage`) on `threads`
-/// threads (default: all cores). Failures do not stop the others; they are returned.
-/// Also the labels-free path used for folders of unlabelled images (`galaxy submit`).
-public func preprocessImageFiles(_ urls: [URL], threads: Int? = nil, progress: ProgressReporter? = nil) -> PreprocessedImages {
+/// Decodes (JPEG or PNG, by content), center-crops and resizes every file (see `preprocessGalaxyImage`) on
+/// `threads` threads (default: all cores). Failures do not stop the others; they are returned.
+/// Also the labels-free path of `galaxy catalog` and `galaxy submit`, chunk by chunk; `decode` `.half` is
+/// catalog's opt-in fast path.
+public func preprocessImageFiles(_ urls: [URL], threads: Int? = nil, decode scale: DecodeScale = .full,
+                                 progress: ProgressReporter? = nil) -> PreprocessedImages {
     let n = urls.count
     let stride = GalaxyPreprocessing.imageBytes
     var images = [UInt8](repeating: 0, count: n * stride)
@@ -32,7 +34,7 @@ public func preprocessImageFiles(_ urls: [URL], threads: Int? = nil, progress: P
         let work = { (i: Int) in
             let slot = UnsafeMutableBufferPointer(start: base! + i * stride, count: stride)
             do {
-                let image = try JPEG.decode(contentsOf: urls[i])
+                let image = try ImageDecoding.decode(contentsOf: urls[i], scale: scale)
                 try preprocessGalaxyImage(image, name: urls[i].path, into: slot)
             } catch {
                 failures.append(ImageFailure(index: i, path: urls[i].path, reason: failureReason(error)))
@@ -66,6 +68,7 @@ public func preprocessImageFiles(_ urls: [URL], threads: Int? = nil, progress: P
 func failureReason(_ error: Error) -> String {
     if let e = error as? JPEGError { return e.reason }
     if let e = error as? PreprocessError { return e.reason }
+    if let e = error as? ImageDecodeError { return e.reason }
     return "\(error)"
 }
 

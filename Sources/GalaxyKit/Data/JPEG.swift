@@ -24,8 +24,15 @@ public struct JPEGError: Error, CustomStringConvertible {
 /// Thin wrapper around libjpeg-turbo's TurboJPEG API; the only place that touches its C pointers.
 public enum JPEG {
     /// Decodes a baseline or progressive JPEG into RGB. Grayscale and CMYK JPEGs are converted.
-    /// `name` is used in error messages (usually the file path).
-    public static func decode(_ data: [UInt8], name: String) throws -> RGBImage {
+    /// `name` is used in error messages (usually the file path). `.half` decodes at half the width and height
+    /// (ceil(w/2) x ceil(h/2)) in the DCT domain: libjpeg-turbo's scaled inverse DCT makes each 8x8 block 4x4,
+    /// so pixel i of the result covers pixels 2i and 2i + 1 of the full-size image.
+    public static func decode(_ data: [UInt8], name: String, scale: DecodeScale = .full) throws -> RGBImage {
+        try decodeWithSourceSize(data, name: name, scale: scale).image
+    }
+
+    /// As `decode`, also returning the image's size in the file (twice the result's, rounded up, for `.half`).
+    static func decodeWithSourceSize(_ data: [UInt8], name: String, scale: DecodeScale) throws -> (image: RGBImage, width: Int, height: Int) {
         guard data.count >= 4, data[0] == 0xFF, data[1] == 0xD8 else {
             let kind = data.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "a PNG file, not a JPEG" : "not a JPEG (no SOI marker)"
             throw JPEGError(file: name, reason: kind)
@@ -39,6 +46,11 @@ public enum JPEG {
         guard headerOK == 0 else { throw JPEGError(file: name, reason: "corrupt JPEG header: \(errorString(handle))") }
         guard width > 0, height > 0, Int(width) * Int(height) <= 1 << 28 else {
             throw JPEGError(file: name, reason: "unreasonable JPEG size \(width)x\(height)")
+        }
+        let source = (width: Int(width), height: Int(height))
+        if scale == .half {
+            // TurboJPEG picks the largest scaling factor whose result fits the size asked for: 1/2 here.
+            (width, height) = ((width + 1) / 2, (height + 1) / 2)
         }
         let w = Int(width), h = Int(height)
         let isCMYK = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
@@ -56,23 +68,23 @@ public enum JPEG {
             // a half-decoded galaxy must not enter the training set silently.
             throw JPEGError(file: name, reason: "corrupt or truncated JPEG: \(errorString(handle))")
         }
-        if !isCMYK { return RGBImage(width: w, height: h, pixels: raw) }
+        if !isCMYK { return (RGBImage(width: w, height: h, pixels: raw), source.width, source.height) }
         // TurboJPEG returns CMYK as stored by Adobe (inverted); R = C*K/255 in that convention.
         var rgb = [UInt8](repeating: 0, count: w * h * 3)
         for i in 0..<(w * h) {
             let k = Int(raw[4 * i + 3])
             for c in 0..<3 { rgb[3 * i + c] = UInt8((Int(raw[4 * i + c]) * k + 127) / 255) }
         }
-        return RGBImage(width: w, height: h, pixels: rgb)
+        return (RGBImage(width: w, height: h, pixels: rgb), source.width, source.height)
     }
 
     /// Decodes the JPEG file at `url`.
-    public static func decode(contentsOf url: URL) throws -> RGBImage {
+    public static func decode(contentsOf url: URL, scale: DecodeScale = .full) throws -> RGBImage {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw JPEGError(file: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
-        return try decode([UInt8](data), name: url.path)
+        return try decode([UInt8](data), name: url.path, scale: scale)
     }
 
     /// Encodes RGB as a baseline JPEG with 4:2:0 chroma subsampling.

@@ -116,6 +116,12 @@ public enum AtomicFile {
     public static let temporaryMarker = ".tmp-"
 
     public static func write(_ data: Data, to url: URL) throws {
+        try write(to: url) { try $0.write(contentsOf: data) }
+    }
+
+    /// Writes what `body` writes to the handle (a file too large to hold in memory, say) into a temporary
+    /// file, flushes it and renames it over `url`: `url` is either untouched or whole.
+    public static func write(to url: URL, _ body: (FileHandle) throws -> Void) throws {
         let dir = url.deletingLastPathComponent()
         let temp = dir.appendingPathComponent(".\(url.lastPathComponent)\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
@@ -124,7 +130,7 @@ public enum AtomicFile {
             }
             let handle = try FileHandle(forWritingTo: temp)
             do {
-                try handle.write(contentsOf: data)
+                try body(handle)
                 try handle.synchronize()
                 try handle.close()
             } catch {
@@ -137,7 +143,7 @@ public enum AtomicFile {
             syncDirectory(dir)
         } catch {
             try? FileManager.default.removeItem(at: temp)
-            if error is SafeTensorsError { throw error }
+            if error is SafeTensorsError || error is DataError { throw error }
             throw SafeTensorsError(file: url.path, reason: "cannot write: \(error.localizedDescription)")
         }
     }

@@ -31,7 +31,7 @@ public enum ExitStatus {
 
     /// The device failure behind `error`, if it is one.
     public static func deviceFailure(of error: Error) -> DeviceFailure? {
-        (error as? VulkanError)?.deviceFailure ?? (error as? TrainingError)?.deviceFailure
+        (error as? VulkanError)?.deviceFailure ?? (error as? TrainingError)?.deviceFailure ?? (error as? CatalogDeviceError)?.failure
     }
 }
 
