@@ -148,6 +148,132 @@ final class DataPreprocessTests: XCTestCase {
     }
 }
 
+/// The half-size decoding of `galaxy catalog --decode half` and PNG input.
+extension DataPreprocessTests {
+    /// The triangle (bilinear, antialiased) filter from its definition, in Double: output pixel o of an axis is the
+    /// weighted mean of the input pixels x in [0, inSize) with weights max(0, 1 - |x + 0.5 - c| / s), where
+    /// s = boxSize / 69 and c = boxStart + (o + 0.5) s; horizontal, then vertical; rounded once at the end.
+    static func triangleResampleReference(_ image: RGBImage, left: Int, top: Int, inSize: (Int, Int),
+                                          box: (x: (Double, Double), y: (Double, Double))) -> [UInt8] {
+        let side = 69
+        func weights(_ inSize: Int, _ start: Double, _ size: Double) -> [[Double]] {
+            let s = size / Double(side)
+            return (0..<side).map { o in
+                let c = start + (Double(o) + 0.5) * s
+                let w = (0..<inSize).map { max(0, 1 - abs(Double($0) + 0.5 - c) / s) }
+                let sum = w.reduce(0, +)
+                return w.map { $0 / sum }
+            }
+        }
+        let wx = weights(inSize.0, box.x.0, box.x.1), wy = weights(inSize.1, box.y.0, box.y.1)
+        var out = [UInt8](repeating: 0, count: 3 * side * side)
+        for ch in 0..<3 {
+            let across = (0..<inSize.1).map { y in
+                (0..<side).map { o in
+                    (0..<inSize.0).reduce(0.0) { $0 + wx[o][$1] * Double(image.pixels[((top + y) * image.width + left + $1) * 3 + ch]) }
+                }
+            }
+            for oy in 0..<side {
+                for ox in 0..<side {
+                    let v = (0..<inSize.1).reduce(0.0) { $0 + wy[oy][$1] * across[$1][ox] }
+                    out[ch * side * side + oy * side + ox] = UInt8(min(255, max(0, v.rounded())))
+                }
+            }
+        }
+        return out
+    }
+
+    /// The fixed-point two-pass resampling (PIL's, rounding between the passes) against the Double reference,
+    /// for the full-size crop and for both half-size boxes (starting on a pixel and halfway into one). Each pass
+    /// rounds to the nearest grey level: the first pass's rounding (at most 1/2) survives the second pass's
+    /// weighted mean (weights summing to 1), plus the final rounding: at most 1 level apart.
+    func testBoxResampleMatchesTheTriangleFilterReference() {
+        var rng = SplitMix64(seed: 5)
+        let image = RGBImage(width: 230, height: 221, pixels: (0..<(230 * 221 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        let cases: [(String, ResampleCoefficients, (Double, Double))] = [
+            ("full-size crop", GalaxyPreprocessing.coefficients, (0, 207)),
+            ("half-size box on a pixel", GalaxyPreprocessing.halfScaleEven, (0, 103.5)),
+            ("half-size box halfway into a pixel", GalaxyPreprocessing.halfScaleOdd, (0.5, 103.5)),
+        ]
+        for (what, c, box) in cases {
+            var fast = [UInt8](repeating: 0, count: 3 * 69 * 69)
+            fast.withUnsafeMutableBufferPointer { resample(image, left: 9, top: 4, horizontal: c, vertical: c, into: $0) }
+            let reference = Self.triangleResampleReference(image, left: 9, top: 4, inSize: (c.inSize, c.inSize), box: (box, box))
+            let worst = zip(fast, reference).map { abs(Int($0) - Int($1)) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1, what)
+        }
+        // Mixed: the box halfway into a pixel across, on a pixel down.
+        var fast = [UInt8](repeating: 0, count: 3 * 69 * 69)
+        fast.withUnsafeMutableBufferPointer {
+            resample(image, left: 3, top: 50, horizontal: GalaxyPreprocessing.halfScaleOdd, vertical: GalaxyPreprocessing.halfScaleEven, into: $0)
+        }
+        let reference = Self.triangleResampleReference(image, left: 3, top: 50, inSize: (104, 104), box: ((0.5, 103.5), (0, 103.5)))
+        XCTAssertLessThanOrEqual(zip(fast, reference).map { abs(Int($0) - Int($1)) }.max()!, 1)
+    }
+
+    /// A ramp that rises 0.55 grey levels per pixel across and 0.45 down, JPEG-encoded at quality 100, cropped from
+    /// its full-size and its half-size decode: the crops agree on average (a box misplaced by half a source pixel
+    /// would move every value by 0.13-0.17 levels). 424 wide (crop at 108, even) by 425 high (crop at 109, odd).
+    func testHalfSizeCropIsTheSameBoxOnARamp() throws {
+        let (w, h) = (424, 425)
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            for x in 0..<w {
+                let v = UInt8(min(255, (0.55 * Double(x) + 0.45 * Double(y)) * 0.6))
+                for c in 0..<3 { pixels[(y * w + x) * 3 + c] = v }
+            }
+        }
+        let jpeg = try JPEG.encode(RGBImage(width: w, height: h, pixels: pixels), quality: 100)
+        let full = try ImageDecoding.decode(jpeg, name: "ramp", scale: .full)
+        let half = try ImageDecoding.decode(jpeg, name: "ramp", scale: .half)
+        XCTAssertEqual([half.image.width, half.image.height, half.downscale, half.sourceWidth, half.sourceHeight], [212, 213, 2, w, h])
+        var a = [UInt8](repeating: 0, count: 3 * 69 * 69), b = a
+        try a.withUnsafeMutableBufferPointer { try preprocessGalaxyImage(full, name: "ramp", into: $0) }
+        try b.withUnsafeMutableBufferPointer { try preprocessGalaxyImage(half, name: "ramp", into: $0) }
+        let mean = zip(a, b).reduce(0.0) { $0 + Double(Int($1.1) - Int($1.0)) } / Double(a.count)
+        print(String(format: "ramp: half-size crop minus full-size crop, mean %.4f grey levels", mean))
+        XCTAssertLessThan(abs(mean), 0.1)
+    }
+
+    /// On the 240 real Kaggle images: the half-size crops differ from the full-size ones by less than the mean the
+    /// help of `galaxy catalog` states.
+    func testHalfSizeCropsStayWithinTheirDocumentedBound() throws {
+        let urls = try listGalaxyImages(in: SharedData.trainingImages).map(\.url)
+        let full = preprocessImageFiles(urls, decode: .full), half = preprocessImageFiles(urls, decode: .half)
+        XCTAssertTrue(full.failures.isEmpty && half.failures.isEmpty)
+        let diffs = zip(full.images, half.images).map { abs(Int($0) - Int($1)) }
+        let mean = Double(diffs.reduce(0, +)) / Double(diffs.count)
+        print(String(format: "Kaggle sample: half-size crops against full-size, mean abs %.3f grey levels, max %d", mean, diffs.max()!))
+        XCTAssertGreaterThan(mean, 0)
+        XCTAssertLessThan(mean, CatalogFastPath.pixelMeanBound)
+    }
+
+    /// PNGs of every color type through libpng: RGB as stored, grey expanded, a palette looked up, alpha composited
+    /// onto black, 16 bits reduced to 8; a truncated one is a clear error.
+    func testPNGsOfEveryColorTypeDecodeToRGB() throws {
+        let rgb = patternImage(width: 5, height: 3)
+        XCTAssertEqual(try PNG.decode(PNG.encode(rgb), name: "rgb"), rgb)
+        let grey: [UInt8] = [0, 50, 255, 7]
+        XCTAssertEqual(try PNG.decode(PNG.encode(width: 2, height: 2, colorType: 0, bitDepth: 8, rows: [[0, 50], [255, 7]]), name: "grey").pixels,
+                       grey.flatMap { [$0, $0, $0] })
+        let palette: [UInt8] = [10, 20, 30, 200, 100, 0]
+        XCTAssertEqual(try PNG.decode(PNG.encode(width: 3, height: 1, colorType: 3, bitDepth: 8, rows: [[1, 0, 1]], before: [("PLTE", palette)]), name: "palette").pixels,
+                       [200, 100, 0, 10, 20, 30, 200, 100, 0])
+        XCTAssertEqual(try PNG.decode(PNG.encode(width: 2, height: 1, colorType: 6, bitDepth: 8, rows: [[90, 80, 70, 255, 90, 80, 70, 0]]), name: "rgba").pixels,
+                       [90, 80, 70, 0, 0, 0])
+        // 16 bits: v x 255 / 65535 rounded, as stored (no gamma): 0x8000 -> 128, 0x0081 -> 1 (0.503), 0x0080 -> 0 (0.498).
+        XCTAssertEqual(try PNG.decode(PNG.encode(width: 5, height: 1, colorType: 0, bitDepth: 16, rows: [[0xFF, 0xFF, 0, 0, 0x80, 0, 0, 0x81, 0, 0x80]]),
+                                      name: "16-bit").pixels,
+                       [255, 0, 128, 1, 0].flatMap { [$0, $0, $0] })
+        XCTAssertEqual(try PNG.decode(PNG.encode(width: 1, height: 1, colorType: 2, bitDepth: 16, rows: [[0x40, 0, 0x80, 0, 0xC0, 0]]), name: "16-bit RGB").pixels,
+                       [64, 128, 191])
+        let whole = PNG.encode(patternImage(width: 300, height: 300))
+        XCTAssertThrowsError(try ImageDecoding.decode(Array(whole.prefix(whole.count / 2)), name: "cut.png")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cut.png: corrupt or truncated PNG: "), "\(error)")
+        }
+    }
+}
+
 /// TurboJPEG grayscale encoding (TJPF_GRAY / TJSAMP_GRAY), only for this test.
 import CTurboJPEG
 func encodeGrayscaleJPEG(_ gray: [UInt8], width: Int, height: Int) throws -> [UInt8] {

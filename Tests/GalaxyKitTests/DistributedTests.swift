@@ -19,27 +19,9 @@ final class DistributedTests: XCTestCase {
 
     /// Runs `executable` with stdout and stderr together; `started` sees the process while it runs.
     func run(_ executable: URL, _ args: [String], env extra: [String: String] = [:], started: (Process, URL) throws -> Void = { _, _ in }) throws -> Result {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-        // Root in CI containers; more ranks than cores on this machine.
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
-        p.environment = env
-        let log = dir.appendingPathComponent("log-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        try started(p, log)
-        p.waitUntilExit()
-        try handle.close()
-        let output = try String(contentsOf: log, encoding: .utf8)
-        XCTAssertFalse(output.contains("[vulkan validation]"), "validation messages:\n\(output)")
-        return Result(status: p.terminationStatus, output: output)
+        let r = try runLogged(executable, args, env: mpiTestEnvironment.merging(extra) { $1 }, in: dir, started: started)
+        XCTAssertFalse(r.output.contains("[vulkan validation]"), "validation messages:\n\(r.output)")
+        return Result(status: r.status, output: r.output)
     }
 
     func galaxy(_ args: [String]) throws -> Result { try run(CLITests.executable, args) }

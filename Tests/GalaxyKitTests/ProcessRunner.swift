@@ -27,3 +27,32 @@ func runProcess(_ executable: URL, _ args: [String], env: [String: String] = [:]
     p.waitUntilExit()
     return ProcessOutput(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
 }
+
+/// Open MPI's settings for the tests: root in CI containers, more ranks than cores on this machine.
+let mpiTestEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
+
+/// How a program run by `runLogged` ended, with stdout and stderr together in the order written.
+struct LoggedOutput {
+    var status: Int32
+    var output: String
+}
+
+/// Runs `executable` with `env` added, stdout and stderr going to one log file in `folder`; `started` sees the
+/// process and its log while it runs (to signal or kill it at a point of its progress).
+func runLogged(_ executable: URL, _ args: [String], env: [String: String] = [:], in folder: URL,
+               started: (Process, URL) throws -> Void = { _, _ in }) throws -> LoggedOutput {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    let log = folder.appendingPathComponent("log-\(UUID().uuidString).txt")
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: log)
+    p.standardOutput = handle
+    p.standardError = handle
+    try p.run()
+    try started(p, log)
+    p.waitUntilExit()
+    try handle.close()
+    return LoggedOutput(status: p.terminationStatus, output: try String(contentsOf: log, encoding: .utf8))
+}

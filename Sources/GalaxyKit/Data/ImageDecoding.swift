@@ -54,8 +54,10 @@ public enum ImageDecoding {
 
 extension PNG {
     /// Decodes a PNG of any color type, bit depth and interlacing into 8-bit RGB with libpng's simplified
-    /// reader: grey is expanded, a palette looked up, an alpha channel composited onto black (the sky), and
-    /// 16-bit samples reduced to 8 bits as that reader does. `name` is used in error messages.
+    /// reader: grey is expanded, a palette looked up, an alpha channel composited onto black (the sky), 16-bit
+    /// samples scaled to 8 bits (v x 255 / 65535, rounded). A gAMA or sRGB chunk makes libpng convert the samples
+    /// to sRGB (PIL, the seed's reader, ignores both); files without one are read as stored. `name` is used in
+    /// error messages.
     public static func decode(_ data: [UInt8], name: String) throws -> RGBImage {
         var control = png_image()
         defer { galaxy_png_free(&control) }
@@ -66,7 +68,14 @@ extension PNG {
             throw ImageDecodeError(file: name, reason: "unreasonable PNG size \(w)x\(h)")
         }
         var pixels = [UInt8](repeating: 0, count: w * h * 3)
-        let finished = pixels.withUnsafeMutableBytes { galaxy_png_finish_rgb(&control, $0.baseAddress) }
+        let finished: Int32
+        if galaxy_png_is_16bit(&control) != 0 {
+            var wide = [UInt16](repeating: 0, count: w * h * 3)
+            finished = wide.withUnsafeMutableBytes { galaxy_png_finish_rgb16(&control, $0.baseAddress) }
+            for i in wide.indices { pixels[i] = UInt8((UInt32(wide[i]) * 255 + 32767) / 65535) }
+        } else {
+            finished = pixels.withUnsafeMutableBytes { galaxy_png_finish_rgb(&control, $0.baseAddress) }
+        }
         guard finished != 0 else { throw ImageDecodeError(file: name, reason: "corrupt or truncated PNG: \(message(control))") }
         return RGBImage(width: w, height: h, pixels: pixels)
     }

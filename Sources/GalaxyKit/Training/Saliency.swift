@@ -111,14 +111,21 @@ public enum SaliencyPicture {
 }
 
 /// A minimal PNG writer: 8-bit RGB, the image data in stored (uncompressed) deflate blocks, so no
-/// compression library is needed; every reader decodes it.
+/// compression library is needed; every reader decodes it. (Reading is `PNG.decode`, through libpng.)
 public enum PNG {
     public static func encode(_ image: RGBImage) -> [UInt8] {
+        encode(width: image.width, height: image.height, colorType: 2, bitDepth: 8,
+               rows: (0..<image.height).map { Array(image.pixels[($0 * image.width * 3)..<(($0 + 1) * image.width * 3)]) })
+    }
+
+    /// A PNG of any color type and bit depth from its rows' bytes (unfiltered); `before` holds chunks that go
+    /// before the image data (a palette: `("PLTE", bytes)`).
+    static func encode(width: Int, height: Int, colorType: UInt8, bitDepth: UInt8, rows: [[UInt8]], before: [(String, [UInt8])] = []) -> [UInt8] {
         var raw = [UInt8]()
-        raw.reserveCapacity(image.height * (1 + image.width * 3))
-        for y in 0..<image.height {
+        raw.reserveCapacity(rows.reduce(0) { $0 + 1 + $1.count })
+        for row in rows {
             raw.append(0)  // filter: none
-            raw += image.pixels[(y * image.width * 3)..<((y + 1) * image.width * 3)]
+            raw += row
         }
         // zlib stream: header, stored blocks of at most 65535 bytes, Adler-32 of the raw data.
         var z: [UInt8] = [0x78, 0x01]
@@ -134,7 +141,8 @@ public enum PNG {
         for v in raw { a = (a + UInt32(v)) % 65521; b = (b + a) % 65521 }
         z += bigEndian(b << 16 | a)
         var out: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        out += chunk("IHDR", bigEndian(UInt32(image.width)) + bigEndian(UInt32(image.height)) + [8, 2, 0, 0, 0])
+        out += chunk("IHDR", bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [bitDepth, colorType, 0, 0, 0])
+        for (type, data) in before { out += chunk(type, data) }
         out += chunk("IDAT", z)
         out += chunk("IEND", [])
         return out
