@@ -74,8 +74,8 @@ public struct CatalogInput: Sendable {
         let bytes = try readFileBytes(list)
         var lines: [(number: Int, text: Substring)] = []
         let text = String(decoding: bytes, as: UTF8.self)
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        // "\r\n" is one Character, a line break like "\n".
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if !line.allSatisfy(\.isWhitespace) { lines.append((i + 1, line)) }
         }
         guard let first = lines.first else { throw DataError("\(list.path): no image paths in the list") }
