@@ -1,7 +1,7 @@
 # galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
 ## chromium-common: for its SwiftShader Vulkan driver (/usr/lib/chromium/vk_swiftshader_icd.json, not registered with the
 ## loader), the second driver `make test` runs on.
-PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils chromium-common
+PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev libpng-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils chromium-common
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data

@@ -15,7 +15,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Saliency map: the gradient of one answer with respect to the input pixels, drawn over the crop, as a PNG (one image only).",
                                valueName: "OUT.png")) var explain: String?
     @Option(help: "The answer --explain explains (default: the predicted top answer of Question 1), e.g. Class4.1.") var answer: String?
-    @Argument(help: "JPEG images (<GalaxyID>.jpg).") var images: [String]
+    @Argument(help: "JPEG or PNG images (<GalaxyID>.jpg).") var images: [String]
 
     func validate() throws {
         if explain != nil && images.count != 1 { throw ValidationError("--explain takes exactly one image") }

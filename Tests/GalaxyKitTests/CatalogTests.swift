@@ -255,7 +255,7 @@ final class CatalogTests: XCTestCase {
         // The 4th submission to the device fails as a lost device: exit 69, what was written is kept.
         r = try catalog(out, chunk, env: ["GALAXY_FAULT": "submit:4:device-lost"])
         XCTAssertEqual(r.status, ExitStatus.deviceFailed, r.output)
-        for text in ["VK_ERROR_DEVICE_LOST", "The rows written before it are kept in \(out.path).parts", "run the same command again"] {
+        for text in ["VK_ERROR_DEVICE_LOST", "images done are kept in \(out.path).parts", "run the same command again to go on"] {
             XCTAssertTrue(r.output.contains(text), "lacks \"\(text)\":\n\(r.output)")
         }
         XCTAssertLessThan(imagesDone(out), Self.imageCount)

@@ -225,7 +225,7 @@ public final class CatalogJob {
         let chunks = share.flatMap { range in
             stride(from: range.lowerBound, to: range.upperBound, by: options.chunk).map { $0..<min($0 + options.chunk, range.upperBound) }
         }
-        guard !chunks.isEmpty else { return shouldStop() }
+        guard !chunks.isEmpty else { return false }
         progress?.reset(label: world.map { "catalog (rank \($0.rank) of \($0.size))" } ?? "catalog", total: chunks.reduce(0) { $0 + $1.count })
         defer { progress?.finish() }
         let context = try openDevice()
@@ -308,8 +308,11 @@ public final class CatalogJob {
     private func deviceError(_ error: Error, doing what: String) -> Error {
         guard let failure = ExitStatus.deviceFailure(of: error) else { return error }
         let rankText = world.map { "rank \($0.rank) of \($0.size): " } ?? ""
-        return CatalogDeviceError(failure: failure, message: "\(rankText)the device failed \(what): \(error). The rows written before it are kept in "
-                                  + "\(work.folder.path): run the same command again to resume (on a healthy device, or another with --device)")
+        let done = (try? work.parts())?.reduce(0) { $0 + $1.images } ?? 0
+        let kept = done == 0 ? "nothing was written yet (\(work.folder.path) holds only the record of the catalogue begun)"
+            : "the rows of the \(done) of \(input.count) images done are kept in \(work.folder.path)"
+        return CatalogDeviceError(failure: failure, message: "\(rankText)the device failed \(what): \(error); \(kept): "
+                                  + "run the same command again to go on (on a healthy device, or another with --device)")
     }
 
     /// True on every rank when any rank stopped on request (a collective: every rank calls it once).

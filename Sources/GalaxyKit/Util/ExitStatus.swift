@@ -10,9 +10,9 @@ public enum ExitStatus {
     public static let modelDead: Int32 = 3
     /// The device was lost or ran out of memory; the state saved before it is intact.
     public static let deviceFailed: Int32 = 69
-    /// `train` stopped on SIGTERM or SIGUSR1 (a scheduler's preemption) at a step boundary, the resumable state written.
+    /// `train` (`catalog`) stopped on SIGTERM or SIGUSR1 (a scheduler's preemption) at a step (chunk) boundary, the resumable state written.
     public static let preempted: Int32 = 75
-    /// `train` stopped on Ctrl-C (SIGINT) at a step boundary, the resumable state written.
+    /// `train` (`catalog`) stopped on Ctrl-C (SIGINT) at a step (chunk) boundary, the resumable state written.
     public static let interrupted: Int32 = 130
 
     /// The exit code of a command that failed with `error`.
