@@ -13,7 +13,7 @@ dir=${BENCH_DIR:-$(mktemp -d)}
 data=$dir/demo-data
 run=$dir/demo-run
 [ -d "$data" ] || "$galaxy" synth --count 800 --seed 7 --out "$data" >/dev/null
-[ -f "$run/best.safetensors" ] || "$galaxy" train --data "$data" --run "$run" --overwrite --epochs 4 --batch 16 --lr 1.0 --no-augment --mean-output-bias >/dev/null
+[ -f "$run/best.safetensors" ] || "$galaxy" train --data "$data" --run "$run" --overwrite --epochs 4 --batch 16 --lr 1.0 --no-augment --mean-output-bias >/dev/null 2>&1
 "$galaxy" eval --checkpoint "$run/best.safetensors" --data "$data" 2>/dev/null | head -2
 "$python" - "$data" "$dir/test.csv" <<'PY'
 import math, sys, numpy as np

@@ -11,20 +11,24 @@ dir=${BENCH_DIR:-$(mktemp -d)}
 [ -d "$dir/data/images_training_rev1" ] || "$galaxy" synth --count 2000 --seed 1 --out "$dir/data" >/dev/null
 images=$dir/data/images_training_rev1
 n=$(ls "$images" | wc -l)
-catalog() { "$galaxy" catalog --checkpoint "$checkpoint" --images "$images" --chunk 128 "$@" 2>>"$dir/resume.log"; }
-done_images() { cat "$1".parts/*.progress 2>/dev/null | awk 'NF == 4 { n[FILENAME] = $1 } END { s = 0; for (f in n) s += n[f]; print s }'; }
+args=(catalog --checkpoint "$checkpoint" --images "$images" --chunk 128)
+done_images() {  # images done in OUT.parts: the first field of each part's last whole progress line, summed
+  local f s=0
+  for f in "$1".parts/*.progress; do [ -f "$f" ] && s=$((s + $(awk 'NF == 4 { n = $1 } END { print n + 0 }' "$f"))); done
+  echo $s
+}
 
 rm -f "$dir"/straight.csv* "$dir"/killed.csv* "$dir"/ranks.csv*
-catalog --out "$dir/straight.csv" >/dev/null
+"$galaxy" "${args[@]}" --out "$dir/straight.csv" >/dev/null 2>>"$dir/resume.log"
 for at in $((n / 3)) $((2 * n / 3)); do
-  catalog --out "$dir/killed.csv" >/dev/null &
-  pid=$!
+  "$galaxy" "${args[@]}" --out "$dir/killed.csv" >/dev/null 2>>"$dir/resume.log" &
+  pid=$!  # galaxy's own PID (a shell function run in the background would be a subshell's)
   while [ "$(done_images "$dir/killed.csv")" -lt "$at" ] && kill -0 $pid 2>/dev/null; do sleep 0.2; done
   kill -9 $pid; wait $pid 2>/dev/null || true
   echo "killed with SIGKILL after $(done_images "$dir/killed.csv") of $n images"
 done
-catalog --out "$dir/killed.csv"
+"$galaxy" "${args[@]}" --out "$dir/killed.csv" 2>>"$dir/resume.log"
 cmp "$dir/straight.csv" "$dir/killed.csv" && echo "killed twice and resumed: byte-identical to the uninterrupted run"
 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
-  mpirun -np 2 "$galaxy" catalog --checkpoint "$checkpoint" --images "$images" --chunk 128 --out "$dir/ranks.csv" 2>>"$dir/resume.log"
+  mpirun -np 2 "$galaxy" "${args[@]}" --out "$dir/ranks.csv" 2>>"$dir/resume.log"
 cmp "$dir/straight.csv" "$dir/ranks.csv" && echo "2 ranks: byte-identical to 1"

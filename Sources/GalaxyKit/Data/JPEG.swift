@@ -50,6 +50,7 @@ public enum JPEG {
         let source = (width: Int(width), height: Int(height))
         if scale == .half {
             // TurboJPEG picks the largest scaling factor whose result fits the size asked for: 1/2 here.
+            guard halfScaleAvailable else { throw JPEGError(file: name, reason: "this libjpeg-turbo cannot decode at half size") }
             (width, height) = ((width + 1) / 2, (height + 1) / 2)
         }
         let w = Int(width), h = Int(height)
@@ -101,6 +102,13 @@ public enum JPEG {
         guard rc == 0, let out else { throw JPEGError(file: "<memory>", reason: "JPEG encoding failed: \(errorString(handle))") }
         return Array(UnsafeBufferPointer(start: out, count: Int(size)))
     }
+
+    /// Whether the library offers the 1/2 scaling factor (every libjpeg-turbo does).
+    static let halfScaleAvailable: Bool = {
+        var count: Int32 = 0
+        guard let factors = tjGetScalingFactors(&count) else { return false }
+        return UnsafeBufferPointer(start: factors, count: Int(count)).contains { $0.num * 2 == $0.denom }
+    }()
 
     private static func errorString(_ handle: tjhandle) -> String {
         String(cString: tjGetErrorStr2(handle))

@@ -140,8 +140,10 @@ func preprocessGalaxyImage(_ decoded: DecodedImage, name: String, into out: Unsa
         resample(image, left: left, top: top, horizontal: c, vertical: c, into: out)
     case 2:
         let x = GalaxyPreprocessing.halfScaleAxis(offset: left), y = GalaxyPreprocessing.halfScaleAxis(offset: top)
-        precondition(x.origin + x.coefficients.inSize <= image.width && y.origin + y.coefficients.inSize <= image.height,
-                     "a half-size decode of \(decoded.sourceWidth)x\(decoded.sourceHeight) is \(image.width)x\(image.height)")
+        // ceil(w/2) >= w/4 + 104 from w = 210 on, and 207-209 fit too: the box always lies in the image.
+        guard x.origin + x.coefficients.inSize <= image.width && y.origin + y.coefficients.inSize <= image.height else {
+            throw PreprocessError(file: name, reason: "a half-size decode of \(decoded.sourceWidth)x\(decoded.sourceHeight) is \(image.width)x\(image.height)")
+        }
         resample(image, left: x.origin, top: y.origin, horizontal: x.coefficients, vertical: y.coefficients, into: out)
     default:
         preconditionFailure("downscale \(decoded.downscale)")
