@@ -7,7 +7,7 @@ GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
 RUN_DIR ?= runs/demo
 
-.PHONY: all build deps test formats-venv browser demo bench bench-peer gpu-kit protos clean
+.PHONY: all build deps test test-passes test-build test-processes test-inprocess test-lanes test-discrete test-swiftshader formats-venv browser demo bench bench-peer gpu-kit clean
 
 all: build
 
@@ -60,14 +60,35 @@ $(FORMATS_VENV)/.installed: Makefile
 BROWSER := /usr/bin/chromium
 browser:
 	@[ -x $(BROWSER) ] || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
-test: deps formats-venv browser
-	GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV) $(SWIFT_TEST)
+## The passes run two at a time (make -j2, each pass's output printed whole when it ends): one chain runs the
+## main pass's tests that start galaxy, mpirun or chromium processes (PROCESS_TESTS), the other the rest of the
+## main pass, then the lane, discrete and SwiftShader passes. Most of a pass waits on one thread (a pipeline's
+## compilation, a process starting, a fence), so two at once keep both cores busy; the formats venv installs
+## while the tests build. Every test runs exactly as before: the two halves of the main pass are one regex,
+## filtered and skipped.
+PROCESS_TESTS := CLITests|DistributedTests|GPUKitTests|ReportTests|FormatReaderTests
+PASS_ENV := GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV)
+test: deps browser
+	@echo "== building the tests and the formats venv, then 6 passes two at a time; each pass's output appears when it ends"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-passes
+test-passes: test-processes test-swiftshader
+test-build:
+	swift build -c release -Xswiftc -enable-testing --build-tests
+test-processes: test-build formats-venv
+	@echo "== main pass, the tests that start processes ($(PROCESS_TESTS))"
+	$(PASS_ENV) $(SWIFT_TEST) --skip-build --filter '$(PROCESS_TESTS)'
+test-inprocess: test-build formats-venv
+	@echo "== main pass, every other test"
+	$(PASS_ENV) $(SWIFT_TEST) --skip-build --skip '$(PROCESS_TESTS)'
+test-lanes: test-inprocess
 	for width in 128 512; do \
 	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
 	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(LANE_TESTS)' || exit 1; \
 	done
+test-discrete: test-lanes
 	@echo "== the discrete-GPU memory layout (GALAXY_MEMORY=discrete: device buffers unmapped, transfers through staging)"
 	GALAXY_MEMORY=discrete GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(DISCRETE_TESTS)'
+test-swiftshader: test-discrete
 	@echo "== SwiftShader (VK_DRIVER_FILES=$(SWIFTSHADER_ICD))"
 	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(SWIFTSHADER_TESTS)'
 	@if [ "$(SWIFTSHADER_SELFTEST)" = 1 ]; then set -x; \
@@ -107,14 +128,6 @@ gpu-kit: deps
 	@if ldd .build/kit/release/galaxy | grep -E 'libswift|libFoundation|libdispatch|libmpi'; then \
 	  echo "gpu-kit: galaxy still loads the libraries above" >&2; exit 1; fi
 	./kit/assemble.sh .build/kit/release $(KIT_DIR)
-
-## Regenerates Sources/GalaxyKit/Formats/Generated/*.pb.swift from Protos/*.proto after a change there. Not part of
-## build, test or CI (the generated code is committed). Needs protoc (Debian: protobuf-compiler); the generator
-## is built from the swift-protobuf checkout that SwiftPM resolved (a few minutes, once).
-PROTOC_GEN_SWIFT := .build/checkouts/swift-protobuf/.build/release/protoc-gen-swift
-protos:
-	@[ -x $(PROTOC_GEN_SWIFT) ] || (cd .build/checkouts/swift-protobuf && swift build -c release --product protoc-gen-swift)
-	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN_SWIFT) --swift_out=Sources/GalaxyKit/Formats/Generated --proto_path=Protos Protos/*.proto
 
 clean:
 	rm -rf .build $(KIT_DIR)
