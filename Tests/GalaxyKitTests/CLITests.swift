@@ -13,6 +13,7 @@ final class CLITests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    override class func tearDown() { try? FileManager.default.removeItem(at: sharedFixtures) }
 
     /// The executable beside the test bundle (SwiftPM builds every product before testing).
     static var executable: URL {
