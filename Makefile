@@ -1,27 +1,34 @@
 # galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
-## chromium-common: for its SwiftShader Vulkan driver (/usr/lib/chromium/vk_swiftshader_icd.json, not registered with the
-## loader), the second driver `make test` runs on.
-PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils chromium-common
+## What building and running galaxy needs (make build, make demo): Vulkan's loader and headers, glslang for the
+## shaders, libjpeg-turbo, lavapipe (mesa-vulkan-drivers) for machines without a GPU, Open MPI for `mpirun galaxy train`.
+BUILD_PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers openmpi-bin libopenmpi-dev
+## What make test adds: the validation layers; python3 for the formats venv and the GPU kit's report; binutils for the
+## kit's stripped binary; chromium-common for its SwiftShader Vulkan driver (/usr/lib/chromium/vk_swiftshader_icd.json,
+## not registered with the loader), the second driver `make test` runs on.
+TEST_PACKAGES := vulkan-validationlayers python3 python3-venv binutils chromium-common
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
 RUN_DIR ?= runs/demo
 
-.PHONY: all build deps test test-passes test-build test-processes test-inprocess test-lanes test-discrete test-swiftshader formats-venv browser demo bench bench-peer gpu-kit clean
+.PHONY: all build deps deps-build test test-passes test-build test-processes test-inprocess test-lanes test-discrete test-swiftshader formats-venv browser demo bench bench-peer gpu-kit clean
 
 all: build
 
-## Install the Debian packages that are missing (no-op when all are present).
-deps:
-	@missing=""; for p in $(PACKAGES); do \
+## Install the Debian packages that are missing (no-op when all are present): deps-build those of the build, deps all.
+install-missing = @missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+deps-build:
+	$(call install-missing,$(BUILD_PACKAGES))
+deps:
+	$(call install-missing,$(BUILD_PACKAGES) $(TEST_PACKAGES))
 
-build: deps
+build: deps-build
 	swift build -c release
 
 ## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on, synchronization
