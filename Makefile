@@ -28,8 +28,11 @@ deps-build:
 deps:
 	$(call install-missing,$(BUILD_PACKAGES) $(TEST_PACKAGES))
 
+## galaxy is built with -enable-testing, as the tests need it, so that `make test` after `make build` or `make demo`
+## compiles only the tests (the flag keeps internal symbols visible to the tests; the shaders do the work).
+SWIFT_BUILD := swift build -c release -Xswiftc -enable-testing
 build: deps-build
-	swift build -c release
+	$(SWIFT_BUILD)
 
 ## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on, synchronization
 ## validation included (it checks that CommandSequence puts a barrier between every pair of dependent dispatches).
@@ -80,7 +83,7 @@ test: deps browser
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-passes
 test-passes: test-processes test-swiftshader
 test-build:
-	swift build -c release -Xswiftc -enable-testing --build-tests
+	$(SWIFT_BUILD) --build-tests
 test-processes: test-build formats-venv
 	@echo "== main pass, the tests that start processes ($(PROCESS_TESTS))"
 	$(PASS_ENV) $(SWIFT_TEST) --skip-build --filter '$(PROCESS_TESTS)'
