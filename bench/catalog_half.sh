@@ -1,9 +1,9 @@
 #!/bin/bash
 # Usage: bench/catalog_half.sh   (from the repository root, after `swift build -c release` and `make bench-peer`)
-# What `galaxy catalog --decode half` changes in a trained model's answers: the demo's model (make demo's data and
-# recipe: 800 synthetic galaxies, 4 epochs) catalogues its own test split (the seed's split: numpy's
-# RandomState(42).permutation, the first 20%) at full and at half decoding size; prints the model's test RMSE
-# (galaxy eval), each catalogue's RMSE against the true answers, and the RMSE between the two catalogues.
+# What `galaxy catalog --decode half` changes in a trained model's answers: the demo's model (make demo's data,
+# 1,200 synthetic galaxies of seed 7, and its recipe, DEMO_RECIPE in the Makefile) catalogues its own test split
+# (the seed's split: numpy's RandomState(42).permutation, the first 20%) at full and at half decoding size; prints
+# the model's test RMSE (galaxy eval), each catalogue's RMSE against the true answers, and the RMSE between the two.
 # BENCH_DIR keeps the data and the trained run between runs.
 set -euo pipefail
 galaxy=${GALAXY:-.build/release/galaxy}
@@ -12,8 +12,10 @@ python=.venv-torch/bin/python   # for numpy
 dir=${BENCH_DIR:-$(mktemp -d)}
 data=$dir/demo-data
 run=$dir/demo-run
-[ -d "$data" ] || "$galaxy" synth --count 800 --seed 7 --out "$data" >/dev/null
-[ -f "$run/best.safetensors" ] || "$galaxy" train --data "$data" --run "$run" --overwrite --epochs 4 --batch 16 --lr 1.0 --no-augment --mean-output-bias >/dev/null 2>&1
+recipe=$(sed -n 's/^DEMO_RECIPE := //p' Makefile)
+[ -d "$data" ] || "$galaxy" synth --count 1200 --seed 7 --out "$data" >/dev/null
+# shellcheck disable=SC2086  # the recipe is a list of options
+[ -f "$run/best.safetensors" ] || "$galaxy" train --data "$data" --run "$run" --overwrite $recipe >/dev/null 2>&1
 "$galaxy" eval --checkpoint "$run/best.safetensors" --data "$data" 2>/dev/null | head -2
 "$python" - "$data" "$dir/test.csv" <<'PY'
 import math, sys, numpy as np

@@ -71,15 +71,18 @@ struct CatalogCommand: ParsableCommand {
     /// The catalogue of `input` (also `galaxy submit`'s): rank 0 gets the summary; a stop on request exits 130 or 75.
     static func make(_ input: CatalogInput, checkpoint: String, options: CatalogOptions, device: String?, world: MPIWorld?) throws -> CatalogOutcome {
         let (weights, meta) = try ModelWeights.load(URL(fileURLWithPath: checkpoint))
+        let outputMode = try OutputMode(metadata: meta, file: checkpoint)
+        // A row's columns and their values, from the checkpoint's metadata and output mode: every output under its
+        // column name. (An output mode whose published answers are derived from the outputs maps them in `answers`.)
         let columns = meta["columns"].map { $0.split(separator: ",").map(String.init) } ?? PredictCommand.defaultColumns(weights.outputs)
         guard columns.count == weights.outputs else {
             throw ValidationError("\(checkpoint): metadata names \(columns.count) columns for \(weights.outputs) outputs")
         }
         let lead = (world?.rank ?? 0) == 0
         let progress = ProgressReporter(label: "catalog", total: input.count)
-        let job = try CatalogJob(input: input, columns: columns, checkpoint: URL(fileURLWithPath: checkpoint), options: options, world: world,
-                                 progress: lead ? progress : nil)
-        let outcome = try job.run(weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
+        let job = try CatalogJob(input: input, columns: columns, answers: nil, checkpoint: URL(fileURLWithPath: checkpoint), options: options,
+                                 world: world, progress: lead ? progress : nil)
+        let outcome = try job.run(weights: weights, outputMode: outputMode,
                                   openDevice: { try openDevice(device, world: world) }, shouldStop: { Interrupt.requested != 0 })
         switch outcome {
         case .stopped(let done, let total):
