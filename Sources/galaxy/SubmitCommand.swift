@@ -19,9 +19,9 @@ struct SubmitCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             Interrupt.install()
-            let files = try listGalaxyImages(in: URL(fileURLWithPath: images))
-            let input = CatalogInput(entries: files.map { CatalogEntry(id: String($0.id), path: $0.url.lastPathComponent, url: $0.url) },
-                                     idHeader: "GalaxyID")
+            let folder = URL(fileURLWithPath: images)
+            let input = CatalogInput(entries: try listGalaxyImages(in: folder).map { CatalogEntry(id: String($0.id), path: $0.url.lastPathComponent) },
+                                     idHeader: "GalaxyID", root: folder)
             var options = CatalogOptions(out: URL(fileURLWithPath: out))
             (options.views, options.strict) = (try ttaViews(tta), strict)
             // A finished submission is replaced, as it always was; a stopped one is resumed.

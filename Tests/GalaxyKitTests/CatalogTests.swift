@@ -386,7 +386,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(input.entries.map(\.id), ["7", "8"])
         input = try parse("/p/q/r.s.jpg\nrelative/t.png\n")
         XCTAssertEqual(input.entries.map(\.id), ["r.s", "t"])
-        XCTAssertEqual(input.entries[1].url.path, FileManager.default.currentDirectoryPath + "/relative/t.png")
+        XCTAssertEqual(input.url(1).path, FileManager.default.currentDirectoryPath + "/relative/t.png")
         XCTAssertEqual(input.idHeader, "id")
         for (text, message) in [("path,id\n/a.jpg\n", "l.csv:2: 1 field(s) where the header has 2"),
                                 ("path\n\"/a.jpg\n", "l.csv:2: a quoted field is not closed on its line"),

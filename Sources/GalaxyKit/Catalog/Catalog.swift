@@ -307,7 +307,7 @@ public final class CatalogJob {
 
     /// Decodes and crops a chunk's images on every core, on a thread of its own.
     private func decode(_ chunk: Range<Int>) -> Prefetch<PreprocessedImages> {
-        let urls = input.entries[chunk].map(\.url)
+        let urls = chunk.map(input.url)
         let (threads, scale) = (options.threads, options.decode)
         return Prefetch { preprocessImageFiles(urls, threads: threads, decode: scale) }
     }

@@ -5,15 +5,15 @@ import Glibc
 import Darwin
 #endif
 
-/// One image of a catalogue: its ID (the output's first column) and where it is.
+/// One image of a catalogue: its ID (the output's first column) and where it is. Two strings and no URL: a
+/// survey's list holds millions.
 public struct CatalogEntry: Sendable, Equatable {
     public var id: String
-    /// The path as the input gave it: a list's text, or the path below the folder.
+    /// The path as the input gave it: a list's text, or the path below the input's root folder.
     public var path: String
-    public var url: URL
 
-    public init(id: String, path: String, url: URL) {
-        (self.id, self.path, self.url) = (id, path, url)
+    public init(id: String, path: String) {
+        (self.id, self.path) = (id, path)
     }
 }
 
@@ -22,10 +22,18 @@ public struct CatalogInput: Sendable {
     public var entries: [CatalogEntry]
     /// The header of the output's ID column: the list's ID column, else `id`.
     public var idHeader: String
+    /// The folder the entries' paths are below; nil when they are paths of their own (a list's, relative ones
+    /// taken from the current folder).
+    public var root: URL?
     public var count: Int { entries.count }
 
-    public init(entries: [CatalogEntry], idHeader: String) {
-        (self.entries, self.idHeader) = (entries, idHeader)
+    public init(entries: [CatalogEntry], idHeader: String, root: URL? = nil) {
+        (self.entries, self.idHeader, self.root) = (entries, idHeader, root)
+    }
+
+    /// Where image `i` is.
+    public func url(_ i: Int) -> URL {
+        root.map { $0.appendingPathComponent(entries[i].path) } ?? URL(fileURLWithPath: entries[i].path)
     }
 
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
@@ -63,7 +71,7 @@ public struct CatalogInput: Sendable {
         }
         guard !paths.isEmpty else { throw DataError("\(folder.path): no .jpg, .jpeg or .png files in the folder or below it") }
         paths.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        return CatalogInput(entries: paths.map { CatalogEntry(id: stem($0), path: $0, url: folder.appendingPathComponent($0)) }, idHeader: "id")
+        return CatalogInput(entries: paths.map { CatalogEntry(id: stem($0), path: $0) }, idHeader: "id", root: folder)
     }
 
     /// The images of `list`: a text file of one path per line, or a CSV whose header has a path column
@@ -92,7 +100,7 @@ public struct CatalogInput: Sendable {
             }
             let entries = lines.map { line -> CatalogEntry in
                 let path = String(line.text)
-                return CatalogEntry(id: stem(path), path: path, url: URL(fileURLWithPath: path))
+                return CatalogEntry(id: stem(path), path: path)
             }
             return CatalogInput(entries: entries, idHeader: "id")
         }
@@ -115,7 +123,7 @@ public struct CatalogInput: Sendable {
             let path = fields[pathColumn]
             guard !path.isEmpty else { throw DataError("\(list.path):\(line.number): the \(names[pathColumn]) field is empty") }
             let id = idIndex.map { fields[$0] } ?? stem(path)
-            entries.append(CatalogEntry(id: id, path: path, url: URL(fileURLWithPath: path)))
+            entries.append(CatalogEntry(id: id, path: path))
         }
         guard !entries.isEmpty else { throw DataError("\(list.path): no image paths in the list (only its header)") }
         return CatalogInput(entries: entries, idHeader: idIndex.map { names[$0] } ?? "id")
