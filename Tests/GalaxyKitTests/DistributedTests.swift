@@ -27,8 +27,8 @@ final class DistributedTests: XCTestCase {
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
-        // A rank waiting in a collective yields its core instead of spinning on it: with more ranks than cores (and
-        // make test's other chain beside them) a spinning rank took the core the working one needed, 3-4x slower.
+        // A rank waiting in a collective yields its core instead of spinning on it: with more ranks than free cores
+        // (make test runs another chain of tests beside these) a spinning rank takes the core the working one needs.
         env["OMPI_MCA_mpi_yield_when_idle"] = "1"
         p.environment = env
         let log = dir.appendingPathComponent("log-\(UUID().uuidString).txt")
