@@ -28,8 +28,11 @@ func runProcess(_ executable: URL, _ args: [String], env: [String: String] = [:]
     return ProcessOutput(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
 }
 
-/// Open MPI's settings for the tests: root in CI containers, more ranks than cores on this machine.
-let mpiTestEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
+/// Open MPI's settings for the tests: root in CI containers, more ranks than cores on this machine; and a rank
+/// waiting in a collective yields its core instead of spinning on it: with more ranks than free cores (make test
+/// runs another chain of tests beside these) a spinning rank takes the core the working one needs.
+let mpiTestEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1",
+                          "OMPI_MCA_mpi_yield_when_idle": "1"]
 
 /// How a program run by `runLogged` ended, with stdout and stderr together in the order written.
 struct LoggedOutput {
