@@ -140,7 +140,13 @@ extension DeviceNetwork {
         linear("fc1", "p4", "f1", relu: true, n.fc1)
         linear("fc2", "f1", "f2", relu: true, n.fc2)
         let form = mode.constrainedForm
-        if let form {
+        let dirichlet = mode == .dirichlet
+        if dirichlet {
+            linear("fc3", "f2", "z", relu: false) { n.fc3($0, outputs: k) }
+            op("output.forward", .forward, reads: ["z"], writes: ["output"]) { net, seq, a in
+                try net.kernels.dirichletConcentration(seq, z: net.tensor("z"), alpha: net.tensor("output"), count: a.batch * k)
+            }
+        } else if let form {
             linear("fc3", "f2", "z", relu: false) { n.fc3($0, outputs: k) }
             op("output.forward", .forward, reads: ["z"], writes: ["output"]) { net, seq, a in
                 try net.kernels.constrainedOutputForward(seq, z: net.tensor("z"), p: net.tensor("output"), batch: a.batch, form: form)
@@ -148,9 +154,16 @@ extension DeviceNetwork {
         } else {
             linear("fc3", "f2", "output", relu: true) { n.fc3($0, outputs: k) }
         }
-        op("mse.forward", .loss, reads: ["output", "target"], writes: []) { net, seq, a in
-            try net.kernels.mseForward(seq, pred: net.tensor("output"), target: net.tensor("target"), loss: net.loss.whole, count: a.batch * k,
-                                       slot: a.slot, accumulate: a.accumulate)
+        if dirichlet {
+            op("dirichlet.forward", .loss, reads: ["z", "target"], writes: []) { net, seq, a in
+                try net.kernels.dirichletForward(seq, z: net.tensor("z"), counts: net.tensor("target"), questionStarts: net.questionStarts!.whole,
+                                                 loss: net.loss.whole, rows: a.batch, width: k, questions: net.questionCount, slot: a.slot, accumulate: a.accumulate)
+            }
+        } else {
+            op("mse.forward", .loss, reads: ["output", "target"], writes: []) { net, seq, a in
+                try net.kernels.mseForward(seq, pred: net.tensor("output"), target: net.tensor("target"), loss: net.loss.whole, count: a.batch * k,
+                                           slot: a.slot, accumulate: a.accumulate)
+            }
         }
         op("eval.sums", .evaluation, reads: ["output", "target"], writes: []) { net, seq, a in
             try net.kernels.evalSums(seq, pred: net.tensor("output"), target: net.tensor("target"), sums: net.evaluationSums.whole, rows: a.batch, columns: k)
@@ -192,14 +205,22 @@ extension DeviceNetwork {
         }
         // The output's gradient: the loss's (training), or the host's in `target` (saliency).
         let dOutput = saliency ? "target" : "dOut"
-        if training {
+        if training && dirichlet {
+            op("dirichlet.backward", .backward, reads: ["z", "target"], writes: ["dZ"]) { net, seq, a in
+                try net.kernels.dirichletBackward(seq, z: net.tensor("z"), counts: net.tensor("target"), questionStarts: net.questionStarts!.whole,
+                                                  grad: net.tensor("dZ"), rows: a.batch, width: k, questions: net.questionCount, denominator: a.lossBatch)
+            }
+        } else if training {
             op("mse.backward", .backward, reads: ["output", "target"], writes: ["dOut"]) { net, seq, a in
                 try net.kernels.mseBackward(seq, pred: net.tensor("output"), target: net.tensor("target"), grad: net.tensor("dOut"), count: a.batch * k,
                                             denominator: a.lossBatch * k)
             }
         }
         let dFc3: String
-        if let form {
+        if dirichlet {
+            // The loss's backward gives dZ directly (no saliency network has this head: DeviceNetwork refuses it).
+            dFc3 = "dZ"
+        } else if let form {
             op("output.backward", .backward, reads: ["z", dOutput], writes: ["dZ"]) { net, seq, a in
                 try net.kernels.constrainedOutputBackward(seq, z: net.tensor("z"), dp: net.tensor(dOutput), dz: net.tensor("dZ"), batch: a.batch, form: form)
             }
