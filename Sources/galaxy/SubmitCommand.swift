@@ -31,9 +31,12 @@ struct SubmitCommand: ParsableCommand {
             let pixels = keep.flatMap { pre.images[$0 * n..<($0 + 1) * n] }
             let context = try openDevice(device)
             let views = try ttaViews(tta)
-            let outputs = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
+            var outputs = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
                                         path: KernelPath.forWork(context.info, images: pixels.count / GalaxyDataset.imageBytes * views.count)).predict(images: pixels, views: views)
             let k = weights.outputs
+            if try OutputMode(metadata: meta, file: checkpoint) == .dirichlet, let schema = try AnswerSchema(metadata: meta, file: checkpoint) {
+                outputs = ConcentrationAnswers.expectedFractions(schema: schema, rows: outputs)  // the expected shares of all volunteers
+            }
             var csv = "GalaxyID," + columns.joined(separator: ",") + "\n"
             for (r, i) in keep.enumerated() {
                 csv += "\(files[i].id)," + outputs[r * k..<(r + 1) * k].map { String(format: "%.6f", $0) }.joined(separator: ",") + "\n"

@@ -139,11 +139,11 @@ final class CountsTrainingTests: GPUTestCase {
 
     /// At lr 0 with --mean-output-bias the head starts at the constant-concentration baseline: the device's test
     /// NLL (the loss shader over the test split) is within 2% of the host's float64 baseline NLL (fc3's random
-    /// weights move the concentrations a little). Then a short run (3 epochs) lowers the training NLL, and the
-    /// checkpoint records the schema and the head.
+    /// weights move the concentrations a little), in both trees. Then a short run (3 epochs, DECaLS) lowers the
+    /// training NLL, and the checkpoint records the schema and the head.
     func testADirichletHeadStartsAtTheBaselineAndLearns() throws {
         for schema in [AnswerSchema.decalsDR5, .kaggle] {
-            let data = try countsData(schema, count: 48)
+            let data = try countsData(schema, count: 40)
             let still = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("lr0-\(schema.name)"),
                                     options: options(schema, epochs: 1, lr: 0), initWeights: nil, resume: false)
             still.log = { _ in }
@@ -151,6 +151,7 @@ final class CountsTrainingTests: GPUTestCase {
             let start = try XCTUnwrap(still.state.metrics.last?.testRMSE), baseline = still.constantMeanBaseline()
             XCTAssertEqual(start, baseline, accuracy: 0.02 * baseline, "\(schema.name): test NLL at lr 0 against the baseline's")
             XCTAssertEqual(still.state.metrics.last?.measure, EpochMetrics.nll)
+            guard schema == .decalsDR5 else { continue }
 
             let t = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run-\(schema.name)"),
                                 options: options(schema, epochs: 3, lr: 0.02), initWeights: nil, resume: false)
