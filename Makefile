@@ -1,28 +1,38 @@
 # galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
-## chromium-common: for its SwiftShader Vulkan driver (/usr/lib/chromium/vk_swiftshader_icd.json, not registered with the
-## loader), the second driver `make test` runs on.
-PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers vulkan-validationlayers openmpi-bin libopenmpi-dev python3 python3-venv binutils chromium-common
+## What building and running galaxy needs (make build, make demo): Vulkan's loader and headers, glslang for the
+## shaders, libjpeg-turbo, lavapipe (mesa-vulkan-drivers) for machines without a GPU, Open MPI for `mpirun galaxy train`.
+BUILD_PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev mesa-vulkan-drivers openmpi-bin libopenmpi-dev
+## What make test adds: the validation layers; python3 for the formats venv and the GPU kit's report; binutils for the
+## kit's stripped binary; chromium-common for its SwiftShader Vulkan driver (/usr/lib/chromium/vk_swiftshader_icd.json,
+## not registered with the loader), the second driver `make test` runs on.
+TEST_PACKAGES := vulkan-validationlayers python3 python3-venv binutils chromium-common
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
 RUN_DIR ?= runs/demo
 
-.PHONY: all build deps test formats-venv browser demo bench bench-peer gpu-kit protos clean
+.PHONY: all build deps deps-build test test-passes test-build test-processes test-inprocess test-lanes test-discrete test-swiftshader formats-venv browser demo bench bench-peer gpu-kit clean
 
 all: build
 
-## Install the Debian packages that are missing (no-op when all are present).
-deps:
-	@missing=""; for p in $(PACKAGES); do \
+## Install the Debian packages that are missing (no-op when all are present): deps-build those of the build, deps all.
+install-missing = @missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+deps-build:
+	$(call install-missing,$(BUILD_PACKAGES))
+deps:
+	$(call install-missing,$(BUILD_PACKAGES) $(TEST_PACKAGES))
 
-build: deps
-	swift build -c release
+## galaxy is built with -enable-testing, as the tests need it, so that `make test` after `make build` or `make demo`
+## compiles only the tests (the flag keeps internal symbols visible to the tests; the shaders do the work).
+SWIFT_BUILD := swift build -c release -Xswiftc -enable-testing
+build: deps-build
+	$(SWIFT_BUILD)
 
 ## The whole test suite on the default Vulkan device (lavapipe here) with validation layers on, synchronization
 ## validation included (it checks that CommandSequence puts a barrier between every pair of dependent dispatches).
@@ -60,29 +70,54 @@ $(FORMATS_VENV)/.installed: Makefile
 BROWSER := /usr/bin/chromium
 browser:
 	@[ -x $(BROWSER) ] || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
-test: deps formats-venv browser
-	GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV) $(SWIFT_TEST)
+## The passes run two at a time (make -j2, each pass's output printed whole when it ends): one chain runs the
+## main pass's tests that start galaxy, mpirun or chromium processes (PROCESS_TESTS), the other the rest of the
+## main pass, then the lane, discrete and SwiftShader passes. Most of a pass waits on one thread (a pipeline's
+## compilation, a process starting, a fence), so two at once keep both cores busy; the formats venv installs
+## while the tests build. Every test runs exactly as before: the two halves of the main pass are one regex,
+## filtered and skipped.
+PROCESS_TESTS := CLITests|DistributedTests|GPUKitTests|ReportTests|FormatReaderTests
+PASS_ENV := GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV)
+test: deps browser
+	@echo "== building the tests and the formats venv, then 6 passes two at a time; each pass's output appears when it ends"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-passes
+test-passes: test-processes test-swiftshader
+test-build:
+	$(SWIFT_BUILD) --build-tests
+test-processes: test-build formats-venv
+	@echo "== main pass, the tests that start processes ($(PROCESS_TESTS))"
+	$(PASS_ENV) $(SWIFT_TEST) --skip-build --filter '$(PROCESS_TESTS)'
+test-inprocess: test-build formats-venv
+	@echo "== main pass, every other test"
+	$(PASS_ENV) $(SWIFT_TEST) --skip-build --skip '$(PROCESS_TESTS)'
+test-lanes: test-inprocess
 	for width in 128 512; do \
 	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
 	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(LANE_TESTS)' || exit 1; \
 	done
+test-discrete: test-lanes
 	@echo "== the discrete-GPU memory layout (GALAXY_MEMORY=discrete: device buffers unmapped, transfers through staging)"
 	GALAXY_MEMORY=discrete GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(DISCRETE_TESTS)'
+test-swiftshader: test-discrete
 	@echo "== SwiftShader (VK_DRIVER_FILES=$(SWIFTSHADER_ICD))"
 	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(SWIFTSHADER_TESTS)'
 	@if [ "$(SWIFTSHADER_SELFTEST)" = 1 ]; then set -x; \
 	  VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(GALAXY) selftest --golden ../shared/data/torch-golden/sdnet_two_sgd_steps.safetensors; fi
 
-## The main job on a built-in default: synthesize a small Galaxy Zoo, train a few epochs on the default
-## device, show the metrics and the plot, predict one image. The seed's recipe (lr 0.1, batch 128, 100 epochs,
-## augmentation) needs hours; the demo takes larger, more frequent steps without augmentation to learn in minutes.
+## The main job on a built-in default: synthesize a small Galaxy Zoo, train on the default device, show the
+## metrics, the answers for one held-out galaxy (the one with the smallest GalaxyID, beside its true answers) and
+## the report. The seed's recipe (lr 0.1, batch 128, 100 epochs, augmentation) needs hours; the demo takes larger,
+## more frequent steps without augmentation, through the decision-tree output layer started at the constant-mean
+## predictor (no output can die), to learn in about two minutes (docs/guide-recipes.md).
+DEMO_RECIPE := --epochs 2 --batch 8 --lr 1.0 --no-augment --output constrained --mean-output-bias
 demo: build
-	$(GALAXY) synth --count 800 --seed 7 --out $(DEMO_DIR)
-	$(GALAXY) train --data $(DEMO_DIR) --run $(RUN_DIR) --overwrite --epochs 4 --batch 16 --lr 1.0 --no-augment --mean-output-bias
+	$(GALAXY) synth --count 1200 --seed 7 --out $(DEMO_DIR)
+	$(GALAXY) train --data $(DEMO_DIR) --run $(RUN_DIR) --overwrite $(DEMO_RECIPE)
 	@echo; cat $(RUN_DIR)/metrics.csv; echo
-	$(GALAXY) predict --checkpoint $(RUN_DIR)/best.safetensors --labels $(DEMO_DIR)/training_solutions_rev1.csv \
-	  $$(ls $(DEMO_DIR)/images_training_rev1/*.jpg | head -1)
+	$(GALAXY) eval --checkpoint $(RUN_DIR)/best.safetensors --data $(DEMO_DIR) --show 1
 	$(GALAXY) report $(RUN_DIR)
+	@echo; echo "The report: $(CURDIR)/$(RUN_DIR)/report.html (open it in a browser, e.g. xdg-open $(RUN_DIR)/report.html)."
+	@echo "One image: $(GALAXY) predict --checkpoint $(RUN_DIR)/best.safetensors IMAGE.jpg"
 
 ## Benchmarks on the default device; beside them, the seed's PyTorch model on this machine's CPU when
 ## `make bench-peer` has installed PyTorch into .venv-torch.
@@ -107,14 +142,6 @@ gpu-kit: deps
 	@if ldd .build/kit/release/galaxy | grep -E 'libswift|libFoundation|libdispatch|libmpi'; then \
 	  echo "gpu-kit: galaxy still loads the libraries above" >&2; exit 1; fi
 	./kit/assemble.sh .build/kit/release $(KIT_DIR)
-
-## Regenerates Sources/GalaxyKit/Formats/Generated/*.pb.swift from Protos/*.proto after a change there. Not part of
-## build, test or CI (the generated code is committed). Needs protoc (Debian: protobuf-compiler); the generator
-## is built from the swift-protobuf checkout that SwiftPM resolved (a few minutes, once).
-PROTOC_GEN_SWIFT := .build/checkouts/swift-protobuf/.build/release/protoc-gen-swift
-protos:
-	@[ -x $(PROTOC_GEN_SWIFT) ] || (cd .build/checkouts/swift-protobuf && swift build -c release --product protoc-gen-swift)
-	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN_SWIFT) --swift_out=Sources/GalaxyKit/Formats/Generated --proto_path=Protos Protos/*.proto
 
 clean:
 	rm -rf .build $(KIT_DIR)

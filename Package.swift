@@ -14,9 +14,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // Encodes TensorBoard's event files and ONNX models; the code generated from Protos/*.proto is
-        // committed (`make protos`), so building needs neither protoc nor the generator plugin.
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CVulkan", pkgConfig: "vulkan",
@@ -27,7 +24,7 @@ let package = Package(
         .plugin(name: "CompileShaders", capability: .buildTool()),
         .target(
             name: "GalaxyKit",
-            dependencies: ["CVulkan", "CTurboJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")] + (withMPI ? ["CMPI"] : []),
+            dependencies: ["CVulkan", "CTurboJPEG"] + (withMPI ? ["CMPI"] : []),
             plugins: ["CompileShaders"]
         ),
         .executableTarget(

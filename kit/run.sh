@@ -5,7 +5,7 @@
 # pipeline (galaxy bench --shader-stats: registers, spills, shared memory, occupancy), (b) galaxy bench at
 # batch 128 and 512, (c) one timed training epoch of 49,262 synthetic galaxies at batch 128, (d) the
 # seed's PyTorch model on the same GPU when PyTorch with CUDA is there. Exit status: that of (a).
-# KIT_EPOCH_IMAGES, KIT_BATCHES and KIT_SELFTEST_ARGS shrink it for the dry run on lavapipe.
+# KIT_EPOCH_IMAGES, KIT_BATCHES, KIT_BENCH_RUNS and KIT_SELFTEST_ARGS shrink it for the dry run on lavapipe.
 set -u
 kit=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$kit/out}
@@ -19,6 +19,7 @@ fi
 # 61,578 labelled galaxies as in Kaggle's set: the seed's 80/20 split trains on 49,262 of them.
 labelled=${KIT_EPOCH_IMAGES:-61578}
 batches=${KIT_BATCHES:-128 512}
+bench_runs=${KIT_BENCH_RUNS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s.%N)
@@ -41,7 +42,7 @@ step "(a2) what the GPU's own compiler makes of every pipeline (bench --shader-s
 
 step "(b) bench"
 for b in $batches; do
-  "$galaxy" bench train --json --batch "$b" --runs 3 > "$out/bench-$b.json" 2> "$out/bench-$b.log" || echo "bench at batch $b failed (see bench-$b.log)" >&2
+  "$galaxy" bench train --json --batch "$b" --runs "$bench_runs" > "$out/bench-$b.json" 2> "$out/bench-$b.log" || echo "bench at batch $b failed (see bench-$b.log)" >&2
 done
 
 step "(c) one epoch of synthetic galaxies at batch 128"

@@ -14,6 +14,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Test fraction of the split.") var testFraction = 0.2
     @Option(help: "Vulkan device index or name substring.") var device: String?
     @Option(help: "Test-time augmentation: average over this many views (1-8: rotations by 90 degrees, then the same flipped).") var tta = 1
+    @Option(help: ArgumentHelp("Also show the answers of the N evaluated galaxies with the smallest GalaxyIDs beside their true ones, as predict does.",
+                               valueName: "n")) var show = 0
 
     func run() throws {
         try reportingErrors {
@@ -31,6 +33,7 @@ struct EvalCommand: ParsableCommand {
             let split = trainTestSplit(count: data.count, testFraction: testFraction, seed: seed)
             let rows = all ? Array(0..<data.count) : split.test
             guard !rows.isEmpty else { throw ValidationError("no galaxies to evaluate") }
+            guard show >= 0 else { throw ValidationError("--show \(show): give a number of galaxies, 0 or more") }
             let context = try openDevice(device)
             let views = try ttaViews(tta)
             let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
@@ -59,6 +62,18 @@ struct EvalCommand: ParsableCommand {
                 for (q, range) in GalaxyZooTree.questionRanges.enumerated() {
                     print(String(format: "Q%-8d %.5f   %.5f", q + 1, Metrics.rmse(pred, target, width: k, columns: range),
                                  Metrics.rmse(baseline, target, width: k, columns: range)))
+                }
+            }
+            let images = try dataOptions.source().images
+            for (n, i) in rows.indices.sorted(by: { data.ids[rows[$0]] < data.ids[rows[$1]] }).prefix(show).enumerated() {
+                let (row, truth) = (Array(pred[i * k..<(i + 1) * k]), Array(target[i * k..<(i + 1) * k]))
+                let id = data.ids[rows[i]]
+                print("\n\(images.appendingPathComponent("\(id).jpg").path) (GalaxyID \(id)): of the galaxies evaluated, "
+                      + (n == 0 ? "the one with the smallest GalaxyID" : "number \(n + 1) by GalaxyID"))
+                if data.columns == GalaxyZooTree.columnNames {
+                    print(AnswerTable.render(prediction: row, truth: truth))
+                } else {
+                    for (c, (p, t)) in zip(data.columns, zip(row, truth)) { print("  \(c): " + String(format: "%.4f  (true %.4f)", p, t)) }
                 }
             }
         }

@@ -11,6 +11,9 @@ struct SelfTestCommand: ParsableCommand {
     @Option(help: "Vulkan device index or name (default: the best; GALAXY_DEVICE).") var device: String?
     @Option(help: "PyTorch's golden file (sdnet_two_sgd_steps.safetensors); without it the golden step is skipped.") var golden: String?
     @Flag(help: "One JSON object instead of a line per check.") var json = false
+    @Option(name: .customLong("configuration"),
+            help: "Check only this kernel configuration (repeatable; default: all of them, which the output lists: device, portable, ...).")
+    var only: [String] = []
 
     struct Report: Encodable {
         var device: String
@@ -28,7 +31,14 @@ struct SelfTestCommand: ParsableCommand {
             let context = try openDevice(device)
             let test = SelfTest(context: context)
             if !json { test.log = { print($0) } }
-            let configurations = SelfTest.configurations(context.info)
+            var configurations = SelfTest.configurations(context.info)
+            if !only.isEmpty {
+                let names = configurations.map(\.0)
+                if let unknown = only.first(where: { !names.contains($0) }) {
+                    throw ValidationError("--configuration \(unknown): not one of this device's (\(names.joined(separator: ", ")))")
+                }
+                configurations = configurations.filter { only.contains($0.0) }
+            }
             let goldenURL = golden.map { URL(fileURLWithPath: $0) }
             if let goldenURL, !FileManager.default.fileExists(atPath: goldenURL.path) {
                 throw ValidationError("--golden \(goldenURL.path): no such file")

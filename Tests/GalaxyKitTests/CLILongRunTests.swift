@@ -57,6 +57,28 @@ extension CLITests {
         return data
     }
 
+    /// Where fixtures shared by several tests live; CLITests.tearDown() (the class's) removes it.
+    static let sharedFixtures = FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-cli-shared-\(UUID().uuidString)")
+    nonisolated(unsafe) static var straight: (data: String, weights: Data)?
+
+    /// The uninterrupted run that the tests which stop, kill or time out a run resume their way to, trained once for
+    /// all of them: 20 synthetic images (16 training images at batch 1: 16 steps an epoch, 4 to evaluate), 2 epochs.
+    /// `common`: its data and recipe, to which each test adds its run directory and --checkpoint-every.
+    func straightRun() throws -> (data: String, common: [String], expected: Data) {
+        if Self.straight == nil {
+            let data = Self.sharedFixtures.appendingPathComponent("data20").path
+            XCTAssertEqual(try galaxy(["synth", "--count", "20", "--seed", "22", "--out", data]).status, 0)
+            XCTAssertEqual(try galaxy(["prepare", data]).status, 0)
+            let run = Self.sharedFixtures.appendingPathComponent("straight").path
+            let r = try galaxy(["train", "--run", run, "--checkpoint-every", "off", "--data", data] + Self.straightRecipe)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            Self.straight = (data, try bytes(run))
+        }
+        let (data, weights) = try XCTUnwrap(Self.straight)
+        return (data, ["--data", data] + Self.straightRecipe, weights)
+    }
+    static let straightRecipe = ["--epochs", "2", "--batch", "1", "--lr", "0.02"]
+
     func state(_ run: String) -> TrainingState? { try? RunDirectory(unlocked: URL(fileURLWithPath: run)).readState().state }
     func bytes(_ run: String, _ name: String = Trainer.lastWeights) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: "\(run)/\(name)")) }
     func leftovers(_ run: String) -> [String] {
@@ -104,11 +126,7 @@ extension CLITests {
     /// kill -9 between two periodic states loses only what came after the last; a lost device stops with
     /// exit 69 and the state before it intact. Each run resumed ends bit for bit where an uninterrupted run does.
     func testStopsKillsAndLostDevicesResumeBitIdentically() throws {
-        let data = try preparedData(count: 20, seed: 22)  // 16 training images at batch 1: 16 steps an epoch, 4 to evaluate
-        let common = ["--data", data, "--epochs", "2", "--batch", "1", "--lr", "0.02"]
-        let straight = dir.appendingPathComponent("straight").path
-        XCTAssertEqual(try galaxy(["train", "--run", straight, "--checkpoint-every", "off"] + common).status, 0)
-        let expected = try bytes(straight)
+        let (_, common, expected) = try straightRun()
 
         // SIGTERM during epoch 1, then SIGUSR1 during epoch 2 of the resumed run.
         let signalled = dir.appendingPathComponent("signalled").path
@@ -192,15 +210,13 @@ extension CLITests {
     /// once for real: GALAXY_WAIT_TIMEOUT=0.001 runs out while lavapipe still works, and the process must end
     /// promptly without waiting for that work or crashing under it.
     func testADeviceThatStopsAnsweringEndsTheCommandLikeALostOne() throws {
-        let data = try preparedData(count: 20, seed: 25)  // 16 training images at batch 1: 16 steps an epoch, 4 to evaluate
-        let common = ["--data", data, "--epochs", "2", "--batch", "1", "--lr", "0.02", "--checkpoint-every", "off"]
+        let (data, recipe, expected) = try straightRun()
+        let common = recipe + ["--checkpoint-every", "off"]
         let derived = try NSRegularExpression(pattern: "stopped answering: its work did not finish within [0-9]+ seconds, the limit galaxy derives")
         func hasDerivedLimit(_ text: String) -> Bool { derived.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil }
 
         // The 30th wait (step 10 of epoch 2, one wait a step) times out: the state of epoch 1 is intact, and resumed
         // the run ends bit for bit where an uninterrupted one does.
-        let straight = dir.appendingPathComponent("straight").path
-        XCTAssertEqual(try galaxy(["train", "--run", straight] + common).status, 0)
         let hung = dir.appendingPathComponent("hung").path
         var r = try galaxy(["train", "--run", hung] + common, env: ["GALAXY_FAULT": "wait:30:timeout"])
         XCTAssertEqual(r.status, ExitStatus.deviceFailed, r.stderr)
@@ -211,7 +227,7 @@ extension CLITests {
         XCTAssertEqual(state(hung)?.epoch, 1)
         XCTAssertEqual(leftovers(hung), [])
         XCTAssertEqual(try galaxy(["train", "--resume", hung]).status, 0)
-        XCTAssertEqual(try bytes(hung), try bytes(straight), "a timed-out wait + resume differs from the uninterrupted run")
+        XCTAssertEqual(try bytes(hung), expected, "a timed-out wait + resume differs from the uninterrupted run")
 
         // For real: the first step's wait runs out while the device still works on it; nothing saved yet.
         let real = dir.appendingPathComponent("real").path
@@ -226,7 +242,7 @@ extension CLITests {
         XCTAssertNil(state(real))
 
         // predict and eval, injected with the derived limit and with a set one, and for real: nothing is written.
-        let checkpoint = "\(straight)/\(Trainer.lastWeights)"
+        let checkpoint = "\(hung)/\(Trainer.lastWeights)"
         let image = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted().first)
         for args in [["predict", "--checkpoint", checkpoint, "\(data)/images_training_rev1/\(image)"], ["eval", "--checkpoint", checkpoint, "--data", data]] {
             r = try galaxy(args, env: ["GALAXY_FAULT": "wait:1:timeout"])

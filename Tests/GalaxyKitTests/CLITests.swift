@@ -13,6 +13,7 @@ final class CLITests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    override class func tearDown() { try? FileManager.default.removeItem(at: sharedFixtures) }
 
     /// The executable beside the test bundle (SwiftPM builds every product before testing).
     static var executable: URL {
@@ -60,6 +61,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("Q11"), r.stdout)
         XCTAssertTrue(r.stdout.contains("(image, question) pairs"), r.stdout)  // 3 test images x 11 questions
         XCTAssertTrue(r.stdout.contains(" of 33 (image, question) pairs"), r.stdout)
+        // --show 2: the answers of the two test-split galaxies with the smallest IDs, beside their true ones.
+        let labelled = try String(contentsOfFile: "\(data)/training_solutions_rev1.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Int64($0.split(separator: ",")[0])! }
+        let shown = trainTestSplit(count: labelled.count).test.map { labelled[$0] }.sorted()
+        r = try galaxy(["eval", "--checkpoint", best, "--data", data, "--show", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for (id, rank) in [(shown[0], "the one with the smallest GalaxyID"), (shown[1], "number 2 by GalaxyID")] {
+            XCTAssertTrue(r.stdout.contains("images_training_rev1/\(id).jpg (GalaxyID \(id)): of the galaxies evaluated, \(rank)"), r.stdout)
+        }
+        XCTAssertFalse(r.stdout.contains("(GalaxyID \(shown[2]))"), r.stdout)
+        XCTAssertEqual(r.stdout.components(separatedBy: " prob |      meaning (exact) | meaning (pred)       | prob").count, 3, r.stdout)
+        XCTAssertFalse(r.stdout.contains("    -"), "the true answers should be shown:\n\(r.stdout)")
+        try assertFails(["eval", "--checkpoint", best, "--data", data, "--show=-1"], mentioning: ["--show -1"])
 
         let image = try FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted()[0]
         r = try galaxy(["predict", "--checkpoint", best, "--labels", "\(data)/training_solutions_rev1.csv", "\(data)/images_training_rev1/\(image)"])

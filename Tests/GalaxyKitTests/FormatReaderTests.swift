@@ -63,8 +63,8 @@ final class FormatReaderTests: GPUTestCase {
         let eventFile = try XCTUnwrap(TensorBoardLog.files(in: runDir).first)
         // The killed run's leftovers: the rest of epoch 2 and its summary, and half a record.
         var leftovers = [UInt8]()
-        for step: Int64 in [35, 38] { leftovers += TFRecord.frame(try TensorBoardLog.event(step: step, scalars: [(MetricsTable.runningTrainTag, 99)], wallTime: Date()).serializedBytes()) }
-        leftovers += TFRecord.frame(try TensorBoardLog.event(step: 38, scalars: [(MetricsTable.epochKeyTag, 99), ("epoch", 2)], wallTime: Date()).serializedBytes())
+        for step: Int64 in [35, 38] { leftovers += TFRecord.frame(TensorBoardLog.event(step: step, scalars: [(MetricsTable.runningTrainTag, 99)], wallTime: Date()).serializedBytes()) }
+        leftovers += TFRecord.frame(TensorBoardLog.event(step: 38, scalars: [(MetricsTable.epochKeyTag, 99), ("epoch", 2)], wallTime: Date()).serializedBytes())
         leftovers += TFRecord.frame(Array(repeating: 1, count: 40)).prefix(30)
         let h = try FileHandle(forWritingTo: eventFile)
         h.seekToEndOfFile()

@@ -15,8 +15,13 @@ final class GPUKitTests: XCTestCase {
         let kit = dir.appendingPathComponent("kit"), out = dir.appendingPathComponent("out")
         XCTAssertEqual(try sh(["kit/assemble.sh", CLITests.executable.deletingLastPathComponent().path, kit.path]), 0)
         var env = ProcessInfo.processInfo.environment
-        env["KIT_EPOCH_IMAGES"] = "60"
+        // 16 training images and one bench run: on lavapipe's 4-lane subgroups (the portable path, 2-3 images/s here)
+        // the shape of each part is what is checked, not its speed.
+        env["KIT_EPOCH_IMAGES"] = "20"
         env["KIT_BATCHES"] = "8"
+        env["KIT_BENCH_RUNS"] = "1"
+        // The device's own configuration only: the op tests check every other one in every pass.
+        env["KIT_SELFTEST_ARGS"] = "--configuration device"
         env["LP_NATIVE_VECTOR_WIDTH"] = "128"
         XCTAssertEqual(try sh([kit.appendingPathComponent("run.sh").path, out.path], env: env), 0, "run.sh failed; logs in \(out.path)")
 
@@ -25,7 +30,8 @@ final class GPUKitTests: XCTestCase {
         let selftest = try XCTUnwrap(report["selftest"] as? [String: Any], "no selftest in the report")
         XCTAssertEqual(selftest["failures"] as? [String], [])
         XCTAssertEqual(selftest["golden_checked"] as? Bool, true)
-        XCTAssertGreaterThan(selftest["checks"] as? Int ?? 0, 400)
+        XCTAssertEqual(selftest["configurations"] as? [String], ["device"])
+        XCTAssertGreaterThan(selftest["checks"] as? Int ?? 0, 50)
         let bench = try XCTUnwrap((report["bench"] as? [String: Any])?["8"] as? [String: Any], "no bench at batch 8")
         XCTAssertGreaterThan(bench["train_images_per_second"] as? Double ?? 0, 0)
         XCTAssertGreaterThan(bench["inference_images_per_second"] as? Double ?? 0, 0)

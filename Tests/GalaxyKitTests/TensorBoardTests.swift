@@ -39,7 +39,7 @@ final class TensorBoardTests: XCTestCase {
 
     /// Appends `scalars` at `step` to the file as a run would, below the log's API (a killed run's leftovers).
     private func appendRaw(_ url: URL, step: Int64, _ scalars: [(tag: String, value: Float)], torn: Bool = false) throws {
-        var bytes = TFRecord.frame(try TensorBoardLog.event(step: step, scalars: scalars, wallTime: Date()).serializedBytes())
+        var bytes = TFRecord.frame(TensorBoardLog.event(step: step, scalars: scalars, wallTime: Date()).serializedBytes())
         if torn { bytes.removeLast(bytes.count / 2) }
         let h = try FileHandle(forWritingTo: url)
         h.seekToEndOfFile()

@@ -1,5 +1,4 @@
 import Foundation
-import SwiftProtobuf
 
 /// SanderDielemanNet as an ONNX model (onnx.proto): the seed's layers as standard operators (Conv, Relu,
 /// MaxPool, Flatten, Gemm) over the checkpoint's tensors in PyTorch's layout and names, then the output
@@ -133,7 +132,7 @@ public enum OnnxExport {
         let mode = try OutputMode(metadata: metadata, file: checkpoint.path)
         let columns = metadata["columns"].map { $0.split(separator: ",").map(String.init) } ?? defaultColumns(weights.outputs)
         let model = try model(weights: weights, mode: mode, columns: columns, source: checkpoint.path)
-        try AtomicFile.write(Data(try model.serializedBytes() as [UInt8]), to: out)
+        try AtomicFile.write(Data(model.serializedBytes()), to: out)
         return description(mode: mode, columns: columns)
     }
 

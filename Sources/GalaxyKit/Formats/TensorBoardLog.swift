@@ -1,5 +1,4 @@
 import Foundation
-import SwiftProtobuf
 
 public struct TensorBoardLogError: Error, CustomStringConvertible {
     public let file: String
@@ -81,7 +80,7 @@ public final class TensorBoardLog {
         // Steps in order (a reader of one tag sees them ascending), the records' own order kept within a step.
         let ordered = kept.enumerated().sorted { ($0.element.step, $0.offset) < ($1.element.step, $1.offset) }.map(\.element)
         var bytes = TFRecord.frame(header(now))
-        for event in ordered { bytes += TFRecord.frame(try event.serializedBytes()) }
+        for event in ordered { bytes += TFRecord.frame(event.serializedBytes()) }
         try AtomicFile.write(Data(bytes), to: url)
         for old in existing where old != url { try? FileManager.default.removeItem(at: old) }
         return try TensorBoardLog(url: url)
@@ -89,7 +88,7 @@ public final class TensorBoardLog {
 
     /// Appends one `Summary` of scalars at `step`.
     public func append(step: Int64, scalars: [(tag: String, value: Float)], wallTime: Date = Date()) throws {
-        let bytes = TFRecord.frame(try Self.event(step: step, scalars: scalars, wallTime: wallTime).serializedBytes())
+        let bytes = TFRecord.frame(Self.event(step: step, scalars: scalars, wallTime: wallTime).serializedBytes())
         do { try handle.write(contentsOf: Data(bytes)) } catch {
             throw TensorBoardLogError(file: url.path, reason: "cannot append: \(error.localizedDescription)")
         }
@@ -104,7 +103,7 @@ public final class TensorBoardLog {
         var event = Tensorboard_Event()
         event.wallTime = now.timeIntervalSince1970
         event.fileVersion = fileVersion
-        return try! event.serializedBytes()  // a message of set fields always serializes
+        return event.serializedBytes()
     }
 
     static func event(step: Int64, scalars: [(tag: String, value: Float)], wallTime: Date) -> Tensorboard_Event {
