@@ -41,8 +41,9 @@ struct EvalCommand: ParsableCommand {
             if dirichlet, let schema {
                 let fitRows = all ? rows : split.train
                 let baseline = CountStatistics.constantConcentrations(counts: data.targets, width: k, rows: fitRows, questionStarts: schema.questionStarts)
+                let position = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) })
                 let result = CountEvaluation.evaluate(schema: schema, counts: data.targets, rows: rows, baseline: baseline) { r in
-                    let j = rows.firstIndex(of: r)!
+                    let j = position[r]!
                     return pred[(j * k)..<((j + 1) * k)].map(Double.init)
                 }
                 print("\(all ? "all" : "test split") of \(data.count): \(rows.count) galaxies, schema \(schema.name) (\(schema.questions.count) questions, \(k) answers); "
