@@ -43,7 +43,8 @@ struct TrainCommand: ParsableCommand {
     var loss: String?
     @Option(help: "The decision tree of the CSV's columns: kaggle, decals-dr5, decals-dr8 or a JSON file (docs/guide-counts.md). Default: the built-in tree whose columns the CSV has, for --loss dirichlet; none for mse.")
     var schema: String?
-    @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
+    @Option(help: "Start from these weights (safetensors with PyTorch state_dict names). From a checkpoint with another output count, schema or loss: its convolutions under a new dense head.") var initWeights: String?
+    @Option(help: "convolutions: train only the dense layers (the convolutions' gradients are not computed).") var freeze: String?
     @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
     @Flag(help: "Stop at the end of an epoch in which every output died (answered 0 for every test image), keeping the best checkpoint (exit 3). Without it, galaxy only warns.")
     var stopWhenDead = false
@@ -106,7 +107,21 @@ struct TrainCommand: ParsableCommand {
                 if let world, lead { try world.barrier() }
                 let context = try openDevice(device, world: world)
                 if !lead { VulkanContext.notice = nil }  // rank 0 says it for all
-                let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
+                if let freeze {
+                    guard freeze == "convolutions" else { throw ValidationError("--freeze \(freeze): expected convolutions") }
+                    options.freezeConvolutions = true
+                }
+                let initial = try initWeights.map { path -> ModelWeights in
+                    let (w, meta) = try ModelWeights.load(URL(fileURLWithPath: path))
+                    let sameHead = w.outputs == data.columns.count && (try? OutputMode(metadata: meta, file: path)) == options.outputMode
+                        && meta[AnswerSchema.metadataKey].map { $0 == options.schema } ?? true
+                    if sameHead { return w }
+                    if lead {
+                        print("--init-weights: the convolutions of \(path) (\(w.outputs) outputs, output \(meta["output"] ?? "relu")) under a new dense head "
+                              + "(fc1, fc2, fc3: \(data.columns.count) outputs, \(options.outputMode.argument))")
+                    }
+                    return w.withNewHead(outputs: data.columns.count, seed: options.initSeed)
+                }
                 trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
                                       resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory, directory: directory)
             } catch {

@@ -169,10 +169,13 @@ final class CLITests: XCTestCase {
     func testInitFromPyTorchWeightsAndWrongOutputCount() throws {
         let golden = Self.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors").path
         let sample = Self.shared.appendingPathComponent("kaggle-sample")
-        // spiral_labels.csv has one target column: 37-output weights do not fit it.
-        try assertFails(["train", "--csv", sample.appendingPathComponent("spiral_labels.csv").path, "--images", sample.appendingPathComponent("images_training_rev1").path,
-                         "--cache", dir.appendingPathComponent("c.bin").path, "--init-weights", golden, "--run", dir.appendingPathComponent("r").path, "--epochs", "1"],
-                        mentioning: ["fc3.bias has 37 outputs", "1 target column"])
+        // spiral_labels.csv has one target column: the 37-output weights give their convolutions, under a new dense head.
+        let r = try galaxy(["train", "--csv", sample.appendingPathComponent("spiral_labels.csv").path, "--images", sample.appendingPathComponent("images_training_rev1").path,
+                            "--cache", dir.appendingPathComponent("c.bin").path, "--init-weights", golden, "--run", dir.appendingPathComponent("r").path, "--epochs", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("--init-weights: the convolutions of \(golden) (37 outputs, output relu) under a new dense head (fc1, fc2, fc3: 1 outputs"), r.stdout)
+        let trained = try ModelWeights.load(dir.appendingPathComponent("r/last.safetensors")).weights
+        XCTAssertEqual(trained.outputs, 1)
     }
 
     func testBadInputsGiveClearErrors() throws {

@@ -105,7 +105,9 @@ extension DeviceNetwork {
     /// it), so no conv output is needed after its pooling. A saliency network (never a training one) records
     /// instead a backward pass that starts from the output gradient the host put in `target`, computes no
     /// weight gradient, and goes on through conv1 to the input's gradient, `dInput`.
-    static func ops(outputs k: Int, mode: OutputMode, training: Bool, saliency: Bool = false) -> [NetworkOp] {
+    /// `frozenConvolutions` (training only): the backward pass stops at fc1's weight gradient: no convolution's
+    /// gradient (weights or input) is computed, so SGD leaves them as they are (their gradients and momentum stay 0).
+    static func ops(outputs k: Int, mode: OutputMode, training: Bool, saliency: Bool = false, frozenConvolutions: Bool = false) -> [NetworkOp] {
         precondition(!(training && saliency), "a network is recorded for training or for saliency, not both")
         let n = SanderDielemanNet.self
         var ops: [NetworkOp] = []
@@ -175,13 +177,14 @@ extension DeviceNetwork {
                 try net.kernels.reluBackward(seq, y: net.tensor(y), dy: net.tensor(d), dx: net.tensor(d), count: count(a.batch))
             }
         }
-        func linearBack(_ layer: String, _ dy: String, _ x: String, _ dx: String, _ shape: @escaping (Int) -> LinearShape) {
+        func linearBack(_ layer: String, _ dy: String, _ x: String, _ dx: String, input: Bool = true, _ shape: @escaping (Int) -> LinearShape) {
             if training {
                 op("\(layer).backward_weight", .backward, reads: [dy, x], writes: []) { net, seq, a in
                     try net.kernels.linearBackwardWeight(seq, dy: net.tensor(dy), x: net.tensor(x), dw: net.grad("\(layer).weight"),
                                                          db: net.grad("\(layer).bias"), shape: shape(a.batch))
                 }
             }
+            guard input else { return }
             op("\(layer).backward_input", .backward, reads: [dy], writes: [dx]) { net, seq, a in
                 try net.kernels.linearBackwardInput(seq, dy: net.tensor(dy), w: net.param("\(layer).weight"), dx: net.tensor(dx), shape: shape(a.batch))
             }
@@ -235,6 +238,10 @@ extension DeviceNetwork {
         relu("f2", "dF2") { $0 * n.fc2(1).outFeatures }
         linearBack("fc2", "dF2", "f1", "dF1", n.fc2)
         relu("f1", "dF1") { $0 * n.fc1(1).outFeatures }
+        if training && frozenConvolutions {
+            linearBack("fc1", "dF1", "p4", "dP4", input: false, n.fc1)
+            return ops
+        }
         linearBack("fc1", "dF1", "p4", "dP4", n.fc1)
         relu("p4", "dP4") { n.pool4($0).outputCount }
         poolBack("pool4", "dP4", "i4", "dR4", n.pool4)

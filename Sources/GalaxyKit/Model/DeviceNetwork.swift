@@ -92,7 +92,7 @@ public final class DeviceNetwork {
     /// `saliency` (not with `training`): the network also records the input-gradient pass of `recordSaliency`.
     /// `questionStarts`: the schema's layout, which a Dirichlet network needs for its loss (training or evaluating).
     public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu, saliency: Bool = false,
-                questionStarts: [Int]? = nil) throws {
+                questionStarts: [Int]? = nil, frozenConvolutions: Bool = false) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
         precondition(!(training && saliency), "a saliency network does not train")
         self.saliency = saliency
@@ -133,7 +133,7 @@ public final class DeviceNetwork {
             grads = nil
             momentum = nil
         }
-        plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training, saliency: saliency),
+        plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training, saliency: saliency, frozenConvolutions: frozenConvolutions),
                               floatsPerImage: Self.activationSizes(outputs: outputs), batch: maxBatch)
         arena = try DeviceBuffer(ctx, bytes: plan.arenaBytes, label: "activations (batch \(maxBatch))")
         if let starts = questionStarts {

@@ -27,6 +27,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var outputBias: Float?
     /// The decision tree of the data's columns (AnswerSchema's JSON form); nil: the columns as the CSV has them.
     public var schema: String?
+    /// `--freeze convolutions`: train only the dense layers (nil or false: all layers).
+    public var freezeConvolutions: Bool?
     public init() {}
 }
 
@@ -267,7 +269,8 @@ public final class Trainer {
         let passes = (state.options.epochs - state.epoch) * (train.count + test.count) / (world?.size ?? 1)
         network = try DeviceNetwork(kernels: Kernels(context, path: KernelPath.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
                                     training: true, outputMode: state.options.outputMode,
-                                    questionStarts: state.options.outputMode == .dirichlet ? schema?.questionStarts : nil)
+                                    questionStarts: state.options.outputMode == .dirichlet ? schema?.questionStarts : nil,
+                                    frozenConvolutions: state.options.freezeConvolutions ?? false)
         try network.setWeights(weights)
         if resume {
             var m = [Float](repeating: 0, count: network.parameterCount)
