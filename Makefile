@@ -47,7 +47,7 @@ TEST_ENV := GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SY
 SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-testing
 LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|DirichletTests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|EvalSumsTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testDeviceInputGradientMatchesReference
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
-DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testMapperExplainsTheChosenAnswer|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests
+DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testMapperExplainsTheChosenAnswer|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests|FinetuningTests
 ## And a second Vulkan driver, SwiftShader (chromium-common's, named by VK_DRIVER_FILES since the loader does not list
 ## it): another compiler, 4-lane subgroups, 256-byte offset alignment, a 1 GiB allocation limit. Every op (the GPU
 ## configurations included), the device network, the activation plan, the batch feeder and the runtime, with
