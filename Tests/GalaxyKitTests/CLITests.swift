@@ -171,7 +171,8 @@ final class CLITests: XCTestCase {
         let sample = Self.shared.appendingPathComponent("kaggle-sample")
         // spiral_labels.csv has one target column: the 37-output weights give their convolutions, under a new dense head.
         let r = try galaxy(["train", "--csv", sample.appendingPathComponent("spiral_labels.csv").path, "--images", sample.appendingPathComponent("images_training_rev1").path,
-                            "--cache", dir.appendingPathComponent("c.bin").path, "--init-weights", golden, "--run", dir.appendingPathComponent("r").path, "--epochs", "1"])
+                            "--cache", dir.appendingPathComponent("c.bin").path, "--init-weights", golden, "--run", dir.appendingPathComponent("r").path, "--epochs", "1",
+                            "--test-fraction", "0.9", "--no-augment", "--batch", "24"])  // a short epoch: what is tested is the start
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("--init-weights: the convolutions of \(golden) (37 outputs, output relu) under a new dense head (fc1, fc2, fc3: 1 outputs"), r.stdout)
         let trained = try ModelWeights.load(dir.appendingPathComponent("r/last.safetensors")).weights
