@@ -8,7 +8,8 @@ struct CatalogCommand: ParsableCommand {
         abstract: "Predict every image of a folder or a list into one CSV, resumable, on every rank of an mpirun job.",
         discussion: """
         One row per image, in input order: its ID, then every answer under the checkpoint's column names, through \
-        the checkpoint's preprocessing and output layer. JPEG and PNG (told apart by content).
+        the checkpoint's preprocessing and output layer (a Dirichlet checkpoint's: each answer's expected share, \
+        then its concentration under <column>_concentration). JPEG and PNG (told apart by content).
 
         --images DIR: every .jpg, .jpeg and .png below DIR at any depth (names starting with a dot skipped), in \
         sorted path order: sorted by the path below DIR byte by byte, as `LC_ALL=C sort` sorts. Each ID is the \
@@ -69,18 +70,35 @@ struct CatalogCommand: ParsableCommand {
     }
 
     /// The catalogue of `input` (also `galaxy submit`'s): rank 0 gets the summary; a stop on request exits 130 or 75.
-    static func make(_ input: CatalogInput, checkpoint: String, options: CatalogOptions, device: String?, world: MPIWorld?) throws -> CatalogOutcome {
+    /// `concentrations`: a Dirichlet checkpoint's rows also hold its concentrations (not in a Kaggle submission).
+    static func make(_ input: CatalogInput, checkpoint: String, options: CatalogOptions, device: String?, world: MPIWorld?,
+                     concentrations: Bool = true) throws -> CatalogOutcome {
         let (weights, meta) = try ModelWeights.load(URL(fileURLWithPath: checkpoint))
         let outputMode = try OutputMode(metadata: meta, file: checkpoint)
-        // A row's columns and their values, from the checkpoint's metadata and output mode: every output under its
-        // column name. (An output mode whose published answers are derived from the outputs maps them in `answers`.)
+        // A row's columns and their values, from the checkpoint's metadata and output mode.
         let columns = meta["columns"].map { $0.split(separator: ",").map(String.init) } ?? PredictCommand.defaultColumns(weights.outputs)
         guard columns.count == weights.outputs else {
             throw ValidationError("\(checkpoint): metadata names \(columns.count) columns for \(weights.outputs) outputs")
         }
+        var names = columns
+        var answers: (@Sendable ([Float]) -> [Float])?
+        if outputMode == .dirichlet {
+            // Each answer's expected share of all volunteers under its column name (what submit writes), then the
+            // concentrations themselves, `<column>_concentration` (what Zoobot's catalogues keep).
+            guard let schema = try AnswerSchema(metadata: meta, file: checkpoint) else {
+                throw ValidationError("\(checkpoint): a dirichlet checkpoint without its schema in the metadata")
+            }
+            let k = columns.count
+            if concentrations { names += columns.map { $0 + "_concentration" } }
+            answers = { rows in
+                let shares = ConcentrationAnswers.expectedFractions(schema: schema, rows: rows)
+                guard concentrations else { return shares }
+                return (0..<(rows.count / k)).flatMap { shares[($0 * k)..<(($0 + 1) * k)] + rows[($0 * k)..<(($0 + 1) * k)] }
+            }
+        }
         let lead = (world?.rank ?? 0) == 0
         let progress = ProgressReporter(label: "catalog", total: input.count)
-        let job = try CatalogJob(input: input, columns: columns, answers: nil, checkpoint: URL(fileURLWithPath: checkpoint), options: options,
+        let job = try CatalogJob(input: input, columns: names, answers: answers, checkpoint: URL(fileURLWithPath: checkpoint), options: options,
                                  world: world, progress: lead ? progress : nil)
         let outcome = try job.run(weights: weights, outputMode: outputMode,
                                   openDevice: { try openDevice(device, world: world) }, shouldStop: { Interrupt.requested != 0 })

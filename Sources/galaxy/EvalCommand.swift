@@ -19,7 +19,15 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let data = try dataOptions.load()
+            var data = try dataOptions.load()
+            let (_, peek) = try SafeTensors.read(URL(fileURLWithPath: checkpoint))
+            let schema = try AnswerSchema(metadata: peek, file: checkpoint)
+            let dirichlet = try OutputMode(metadata: peek, file: checkpoint) == .dirichlet
+            if dirichlet {
+                guard let schema else { throw ValidationError("\(checkpoint): a dirichlet checkpoint without its schema in the metadata") }
+                data = try data.selecting(schema, file: try dataOptions.source().csv.path)
+                guard LabelKind.of(data.targets) == .counts else { throw ValidationError("\(checkpoint) predicts vote counts, and the data holds vote fractions") }
+            }
             let k = data.columns.count
             let (weights, meta) = try ModelWeights.load(URL(fileURLWithPath: checkpoint), expectedOutputs: k)
             let split = trainTestSplit(count: data.count, testFraction: testFraction, seed: seed)
@@ -30,6 +38,19 @@ struct EvalCommand: ParsableCommand {
             let views = try ttaViews(tta)
             let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
                                      path: KernelPath.forWork(context.info, images: rows.count * views.count)).predict(images: Metrics.images(data, rows), views: views)
+            if dirichlet, let schema {
+                let fitRows = all ? rows : split.train
+                let baseline = CountStatistics.constantConcentrations(counts: data.targets, width: k, rows: fitRows, questionStarts: schema.questionStarts)
+                let position = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) })
+                let result = CountEvaluation.evaluate(schema: schema, counts: data.targets, rows: rows, baseline: baseline) { r in
+                    let j = position[r]!
+                    return pred[(j * k)..<((j + 1) * k)].map(Double.init)
+                }
+                print("\(all ? "all" : "test split") of \(data.count): \(rows.count) galaxies, schema \(schema.name) (\(schema.questions.count) questions, \(k) answers); "
+                      + "baseline: constant concentrations fitted to the \(all ? "same" : "training") counts")
+                print(result.render())
+                return
+            }
             let target = Metrics.rows(data.targets, width: k, rows)
             let means = Metrics.columnMeans(data.targets, width: k, rows: all ? rows : split.train)
             let baseline = rows.flatMap { _ in means }

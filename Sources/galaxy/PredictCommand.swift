@@ -41,6 +41,11 @@ struct PredictCommand: ParsableCommand {
             let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128),
                                         outputMode: try OutputMode(metadata: meta, file: checkpoint), path: tiles).predict(images: pixels, views: views)
             let k = weights.outputs
+            let mode = try OutputMode(metadata: meta, file: checkpoint)
+            if mode == .dirichlet {
+                try printConcentrations(outputs, columns: columns, meta: meta, truth: truth)
+                return
+            }
             var explanation: SaliencyMapper.Explanation?
             if let explain {
                 let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: 1,
@@ -84,6 +89,45 @@ struct PredictCommand: ParsableCommand {
                 let data = try JSONSerialization.data(withJSONObject: records, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             }
+        }
+    }
+
+    /// A Dirichlet checkpoint's answers: per answer the expected share of its question's volunteers with a 90%
+    /// interval and the expected share of all volunteers (ConcentrationAnswers), beside the observed counts.
+    func printConcentrations(_ outputs: [Float], columns: [String], meta: [String: String], truth: GalaxyLabels?) throws {
+        guard let schema = try AnswerSchema(metadata: meta, file: checkpoint) else {
+            throw ValidationError("\(checkpoint): a dirichlet checkpoint without its schema in the metadata")
+        }
+        if explain != nil { throw ValidationError("--explain: saliency maps of a dirichlet (concentration) head are not implemented yet") }
+        let k = schema.answerCount
+        var records: [[String: Any]] = []
+        for (i, path) in images.enumerated() {
+            let answers = ConcentrationAnswers(schema: schema, concentrations: outputs[i * k..<(i + 1) * k].map(Double.init))
+            let id = Int64(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+            let observed = truth.flatMap { t -> [Float]? in
+                guard let id, let r = t.ids.firstIndex(of: id) else { return nil }
+                let index = schema.columnNames.map { t.columns.firstIndex(of: $0) }
+                guard index.allSatisfy({ $0 != nil }) else { return nil }
+                return index.map { t.targets[r * t.columns.count + $0!] }
+            }
+            if json {
+                func byColumn(_ v: [Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: zip(columns, v)) }
+                var rec: [String: Any] = ["path": path, "outputs": byColumn(answers.expectedFraction), "concentrations": byColumn(answers.concentrations),
+                                          "expected_share": byColumn(answers.expectedShare),
+                                          "interval90": Dictionary(uniqueKeysWithValues: zip(columns, answers.interval.map { [$0.lowerBound, $0.upperBound] })),
+                                          "schema": schema.name]
+                if let id { rec["GalaxyID"] = id }
+                if let observed { rec["observed_counts"] = Dictionary(uniqueKeysWithValues: zip(columns, observed.map { Int($0) })) }
+                records.append(rec)
+            } else {
+                print("\(path)" + (id.map { " (GalaxyID \($0))" } ?? "") + " — schema \(schema.name)")
+                print(answers.render(observed: observed))
+                print("")
+            }
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: records, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
         }
     }
 

@@ -7,7 +7,7 @@ struct SubmitCommand: ParsableCommand {
         commandName: "submit",
         abstract: "Predict every image of a folder and write a Kaggle submission CSV (sorted by GalaxyID).",
         discussion: "`galaxy catalog` with the Kaggle layout: <GalaxyID>.jpg files, rows sorted by GalaxyID, the GalaxyID column, "
-            + "an existing OUT replaced. Resumable like catalog: run the same command again after a stop.")
+            + "an existing OUT replaced, a Dirichlet checkpoint's expected shares alone. Resumable like catalog: run the same command again after a stop.")
 
     @Option(help: "Weights (safetensors with PyTorch state_dict names).") var checkpoint: String
     @Option(help: "Folder of <GalaxyID>.jpg images, e.g. images_test_rev1.") var images: String
@@ -26,7 +26,8 @@ struct SubmitCommand: ParsableCommand {
             (options.views, options.strict) = (try ttaViews(tta), strict)
             // A finished submission is replaced, as it always was; a stopped one is resumed.
             options.overwrite = FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".parts")
-            guard case .finished(let summary?) = try CatalogCommand.make(input, checkpoint: checkpoint, options: options, device: device, world: nil) else { return }
+            guard case .finished(let summary?) = try CatalogCommand.make(input, checkpoint: checkpoint, options: options, device: device, world: nil,
+                                                                          concentrations: false) else { return }
             print("wrote \(out): \(summary.rows) galaxies" + (summary.skipped == 0 ? "" : ", \(summary.skipped) skipped (listed in \(summary.errors!.path))"))
         }
     }

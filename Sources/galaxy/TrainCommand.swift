@@ -39,7 +39,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "ReduceLROnPlateau patience in epochs.") var plateauPatience = 10
     @Option(help: "ReduceLROnPlateau factor.") var plateauFactor: Float = 0.1
     @Option(help: "Output layer: relu (the seed's), constrained (Dieleman's decision-tree normalization of softplus outputs, 37 columns) or constrained-relu (the same of max(z, 0), whose questions can die; galaxy before 2026-11).") var output: OutputMode = .relu
-    @Option(help: "Start from these weights (safetensors with PyTorch state_dict names).") var initWeights: String?
+    @Option(help: "Loss: mse (the seed's, on vote fractions) or dirichlet (the Dirichlet-multinomial likelihood of vote counts; the default when the CSV holds counts, docs/guide-counts.md).")
+    var loss: String?
+    @Option(help: "The decision tree of the CSV's columns: kaggle, decals-dr5, decals-dr8 or a JSON file (docs/guide-counts.md). Default: the built-in tree whose columns the CSV has, for --loss dirichlet; none for mse.")
+    var schema: String?
+    @Option(help: "Start from these weights (safetensors with PyTorch state_dict names). From a checkpoint with another output count, schema or loss: its convolutions under a new dense head.") var initWeights: String?
+    @Option(help: "convolutions: train only the dense layers (the convolutions' gradients are not computed).") var freeze: String?
     @Option(help: "Vulkan device index or name substring (see `galaxy devices`).") var device: String?
     @Flag(help: "Stop at the end of an epoch in which every output died (answered 0 for every test image), keeping the best checkpoint (exit 3). Without it, galaxy only warns.")
     var stopWhenDead = false
@@ -97,11 +102,26 @@ struct TrainCommand: ParsableCommand {
             do {
                 // Rank 0 prepares the cache if needed while the others wait, then they read it.
                 if let world, !lead { try world.barrier() }
-                data = try dataOptions.load(source)
+                data = try Self.prepareLabels(dataOptions.load(source), csv: source.csv.path, options: &options, loss: loss, schema: schema,
+                                              output: output, resume: resume)
                 if let world, lead { try world.barrier() }
                 let context = try openDevice(device, world: world)
                 if !lead { VulkanContext.notice = nil }  // rank 0 says it for all
-                let initial = try initWeights.map { try ModelWeights.load(URL(fileURLWithPath: $0), expectedOutputs: data.columns.count).weights }
+                if let freeze {
+                    guard freeze == "convolutions" else { throw ValidationError("--freeze \(freeze): expected convolutions") }
+                    options.freezeConvolutions = true
+                }
+                let initial = try initWeights.map { path -> ModelWeights in
+                    let (w, meta) = try ModelWeights.load(URL(fileURLWithPath: path))
+                    let sameHead = w.outputs == data.columns.count && (try? OutputMode(metadata: meta, file: path)) == options.outputMode
+                        && meta[AnswerSchema.metadataKey].map { $0 == options.schema } ?? true
+                    if sameHead { return w }
+                    if lead {
+                        print("--init-weights: the convolutions of \(path) (\(w.outputs) outputs, output \(meta["output"] ?? "relu")) under a new dense head "
+                              + "(fc1, fc2, fc3: \(data.columns.count) outputs, \(options.outputMode.argument))")
+                    }
+                    return w.withNewHead(outputs: data.columns.count, seed: options.initSeed)
+                }
                 trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
                                       resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory, directory: directory)
             } catch {
@@ -132,7 +152,9 @@ struct TrainCommand: ParsableCommand {
             let o = trainer.options
             print("data: \(data.count) galaxies, \(data.columns.count) target column(s); train \(trainer.train.count), test \(trainer.test.count)")
             if let note = trainer.residencyNote { print(note) }
-            print(String(format: "constant-mean baseline test RMSE %.5f", trainer.constantMeanBaseline()))
+            print(String(format: "%@ baseline test %@ %.5f", trainer.isDirichlet ? "constant-concentration" : "constant-mean", trainer.scoreName,
+                         trainer.constantMeanBaseline()))
+            if let s = trainer.schema { print("schema: \(s.name) (\(s.questions.count) questions, \(s.answerCount) answers)" + (trainer.isDirichlet ? ", loss dirichlet (vote counts)" : "")) }
             print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
                   + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.argument)"
                   + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
@@ -146,12 +168,13 @@ struct TrainCommand: ParsableCommand {
             let outcome = try trainer.run { Interrupt.requested != 0 }
             if let best = trainer.state.bestTestRMSE {
                 let baseline = trainer.constantMeanBaseline()
-                print(String(format: "best test RMSE %.5f, constant-mean baseline %.5f (%.1f%% %@)", best, baseline,
+                print(String(format: "best test %@ %.5f, %@ baseline %.5f (%.1f%% %@)", trainer.scoreName, best,
+                             trainer.isDirichlet ? "constant-concentration" : "constant-mean", baseline,
                              abs(100 * (1 - best / baseline)), best < baseline ? "lower" : "higher"))
             }
             print("metrics: \(runDir.appendingPathComponent("metrics.csv").path)")
             print("loss plot: \(runDir.appendingPathComponent("loss.svg").path)")
-            print("checkpoints: \(runDir.appendingPathComponent(Trainer.bestWeights).path) (best test RMSE"
+            print("checkpoints: \(runDir.appendingPathComponent(Trainer.bestWeights).path) (best test \(trainer.scoreName)"
                   + (trainer.state.bestTestRMSE.map { String(format: " %.5f", $0) } ?? "") + "), \(runDir.appendingPathComponent(Trainer.lastWeights).path)")
             print("report: galaxy report \(runDir.path)")
             switch outcome {
@@ -163,5 +186,41 @@ struct TrainCommand: ParsableCommand {
                 throw ExitCode(ExitStatus.modelDead)
             }
         }
+    }
+
+    /// The labels as the run trains on them: the loss (--loss, else dirichlet for counts and mse for fractions), the
+    /// schema (--schema, else the resumed run's, else the built-in tree the columns are, for dirichlet), the columns
+    /// in the schema's order. Sets the options' output mode and schema.
+    static func prepareLabels(_ data: GalaxyDataset, csv: String, options: inout TrainOptions, loss: String?, schema: String?,
+                              output: OutputMode, resume: String?) throws -> GalaxyDataset {
+        let kind = LabelKind.of(data.targets)
+        var chosen = try schema.map { try AnswerSchema.resolve($0) }
+        if chosen == nil, let resume {
+            let file = URL(fileURLWithPath: resume).appendingPathComponent(Trainer.lastWeights)
+            if let meta = try? SafeTensors.read(file).metadata { chosen = try AnswerSchema(metadata: meta, file: file.path) }
+        }
+        let lossName = loss ?? (kind == .counts ? "dirichlet" : "mse")
+        switch lossName {
+        case "mse":
+            if kind == .counts {
+                throw ValidationError("\(csv) holds vote counts (whole numbers above 1): --loss mse fits vote fractions; use --loss dirichlet (the default for counts)")
+            }
+        case "dirichlet":
+            guard kind == .counts else {
+                throw ValidationError("--loss dirichlet fits vote counts, and \(csv) holds vote fractions (no whole number above 1): use --loss mse")
+            }
+            guard output == .relu else { throw ValidationError("--output is the mse loss's output layer: --loss dirichlet has its own (concentrations)") }
+            if chosen == nil { chosen = AnswerSchema.detect(columns: data.columns) }
+            guard chosen != nil else {
+                throw ValidationError("--loss dirichlet needs the decision tree of \(csv)'s columns: --schema kaggle, decals-dr5, decals-dr8 or a JSON file "
+                                      + "(its columns are none of the built-in trees')")
+            }
+            options.outputMode = .dirichlet
+        default:
+            throw ValidationError("--loss \(lossName): expected mse or dirichlet")
+        }
+        guard let chosen else { return data }
+        options.schema = chosen.json
+        return try data.selecting(chosen, file: csv)
     }
 }

@@ -105,6 +105,43 @@ final class CLITests: XCTestCase {
 
     /// PyTorch's weights through the whole product path: JPEG -> crop/resize -> augment (off) ->
     /// network gives PyTorch's output for the golden batch (the first 4 torchvision-crop images).
+    /// Vote counts in the GZ DECaLS tree: synth, train (--loss dirichlet by default, the schema detected), then
+    /// every command on the checkpoint without a flag; and the clear errors of counts and schemas.
+    func testCountsWorkflowInTheDecalsTree() throws {
+        let data = dir.appendingPathComponent("counts").path, run = dir.appendingPathComponent("run").path
+        var r = try galaxy(["synth", "--counts", "--schema", "decals-dr5", "--count", "14", "--seed", "5", "--out", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try galaxy(["train", "--data", data, "--run", run, "--epochs", "1", "--batch", "5", "--lr", "0.01", "--mean-output-bias"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("constant-concentration baseline test NLL"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("schema: decals-dr5 (10 questions, 34 answers), loss dirichlet"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("epoch   1/1  train NLL"), r.stdout)
+        let best = "\(run)/best.safetensors", image = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: "\(data)/images_training_rev1").sorted().first)
+        r = try galaxy(["eval", "--checkpoint", best, "--data", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("90% coverage") && r.stdout.contains("spiral-arm-count"), r.stdout)
+        r = try galaxy(["predict", "--json", "--checkpoint", best, "\(data)/images_training_rev1/\(image)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let records = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let concentrations = try XCTUnwrap(records.first?["concentrations"] as? [String: Double])
+        XCTAssertEqual(Set(concentrations.keys), Set(AnswerSchema.decalsDR5.columnNames))
+        XCTAssertTrue(concentrations.values.allSatisfy { $0 >= 1 && $0 <= 100 })
+        XCTAssertEqual((records.first?["outputs"] as? [String: Double])?.count, 34)
+        r = try galaxy(["predict", "--checkpoint", best, "--labels", "\(data)/training_solutions_rev1.csv", "\(data)/images_training_rev1/\(image)"])
+        XCTAssertTrue(r.status == 0 && r.stdout.contains("share [90% interval]") && r.stdout.contains("observed"), r.stdout + r.stderr)
+        r = try galaxy(["export", best, "--onnx", dir.appendingPathComponent("c.onnx").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try galaxy(["report", run, "--out", dir.appendingPathComponent("r.html").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try assertFails(["train", "--data", data, "--run", dir.appendingPathComponent("mse").path, "--loss", "mse"], mentioning: ["holds vote counts", "--loss dirichlet"])
+        try assertFails(["train", "--data", data, "--run", dir.appendingPathComponent("k").path, "--schema", "kaggle"],
+                        mentioning: ["the schema \"kaggle\" needs the column(s) \"Class1.1\""])
+        let csv = dir.appendingPathComponent("bad.csv")
+        try Data("GalaxyID,a_x,a_y\n1,3,2\n2,4,-1\n".utf8).write(to: csv)
+        try assertFails(["train", "--csv", csv.path, "--images", "\(data)/images_training_rev1", "--run", dir.appendingPathComponent("b").path],
+                        mentioning: ["bad.csv:3", "GalaxyID 2", "column a_y", "-1 is not a vote count"])
+    }
+
     func testPyTorchWeightsPredictPyTorchOutputs() throws {
         let golden = Self.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors")
         let ids = ["101654", "103750", "108994", "116328"]
@@ -132,10 +169,14 @@ final class CLITests: XCTestCase {
     func testInitFromPyTorchWeightsAndWrongOutputCount() throws {
         let golden = Self.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors").path
         let sample = Self.shared.appendingPathComponent("kaggle-sample")
-        // spiral_labels.csv has one target column: 37-output weights do not fit it.
-        try assertFails(["train", "--csv", sample.appendingPathComponent("spiral_labels.csv").path, "--images", sample.appendingPathComponent("images_training_rev1").path,
-                         "--cache", dir.appendingPathComponent("c.bin").path, "--init-weights", golden, "--run", dir.appendingPathComponent("r").path, "--epochs", "1"],
-                        mentioning: ["fc3.bias has 37 outputs", "1 target column"])
+        // spiral_labels.csv has one target column: the 37-output weights give their convolutions, under a new dense head.
+        let r = try galaxy(["train", "--csv", sample.appendingPathComponent("spiral_labels.csv").path, "--images", sample.appendingPathComponent("images_training_rev1").path,
+                            "--cache", dir.appendingPathComponent("c.bin").path, "--init-weights", golden, "--run", dir.appendingPathComponent("r").path, "--epochs", "1",
+                            "--test-fraction", "0.9", "--no-augment", "--batch", "24"])  // a short epoch: what is tested is the start
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("--init-weights: the convolutions of \(golden) (37 outputs, output relu) under a new dense head (fc1, fc2, fc3: 1 outputs"), r.stdout)
+        let trained = try ModelWeights.load(dir.appendingPathComponent("r/last.safetensors")).weights
+        XCTAssertEqual(trained.outputs, 1)
     }
 
     func testBadInputsGiveClearErrors() throws {

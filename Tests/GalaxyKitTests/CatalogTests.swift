@@ -354,6 +354,44 @@ final class CatalogTests: XCTestCase {
         XCTAssertLessThan(rmse, CatalogFastPath.answerRMSEBound)
     }
 
+    /// A Dirichlet (vote-count) checkpoint: each answer's expected share under its column name, then its concentration
+    /// under `<column>_concentration`; `submit` writes the shares alone, the same numbers.
+    func testADirichletCheckpointWritesSharesAndConcentrations() throws {
+        let schema = AnswerSchema.decalsDR5
+        let checkpoint = dir.appendingPathComponent("dirichlet.safetensors")
+        try ModelWeights(outputs: schema.columnNames.count, seed: 8).save(to: checkpoint, metadata: [
+            "output": OutputMode.dirichlet.rawValue, "columns": schema.columnNames.joined(separator: ","), AnswerSchema.metadataKey: schema.json])
+        let out = dir.appendingPathComponent("dirichlet.csv")
+        var r = try galaxy(["catalog", "--checkpoint", checkpoint.path, "--images", try images().path, "--out", out.path])
+        XCTAssertEqual(r.status, 0, r.output)
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+        let k = schema.columnNames.count
+        XCTAssertEqual(String(lines[0]), (["id"] + schema.columnNames + schema.columnNames.map { $0 + "_concentration" }).joined(separator: ","))
+        XCTAssertEqual(lines.count, Self.imageCount + 1)
+        for line in lines.dropFirst() {
+            let values = line.split(separator: ",").dropFirst().map { Float($0)! }
+            XCTAssertEqual(values.count, 2 * k)
+            let concentrations = Array(values[k...])
+            XCTAssertTrue(concentrations.allSatisfy { $0 >= 1 && $0 <= 100 }, "\(concentrations)")
+            // The shares from the concentrations as written (six decimals: the shares move by far less than 1e-5).
+            let shares = ConcentrationAnswers.expectedFractions(schema: schema, rows: concentrations)
+            for (a, b) in zip(values[..<k], shares) { XCTAssertEqual(a, b, accuracy: 2e-5) }
+        }
+        let submission = dir.appendingPathComponent("submission.csv")
+        let named = dir.appendingPathComponent("named")
+        try FileManager.default.createDirectory(at: named, withIntermediateDirectories: true)
+        for (i, url) in try FileManager.default.contentsOfDirectory(at: try images(), includingPropertiesForKeys: nil).sorted(by: { $0.path < $1.path }).prefix(3).enumerated() {
+            try FileManager.default.copyItem(at: url, to: named.appendingPathComponent("\(i + 1).jpg"))
+        }
+        r = try galaxy(["submit", "--checkpoint", checkpoint.path, "--images", named.path, "--out", submission.path])
+        XCTAssertEqual(r.status, 0, r.output)
+        let submitted = try String(contentsOf: submission, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(String(submitted[0]), (["GalaxyID"] + schema.columnNames).joined(separator: ","))
+        let byID = Dictionary(uniqueKeysWithValues: lines.dropFirst().map { ($0.prefix { $0 != "," }, $0.split(separator: ",").dropFirst().prefix(k)) })
+        let first = try FileManager.default.contentsOfDirectory(at: try images(), includingPropertiesForKeys: nil).sorted(by: { $0.path < $1.path })[0]
+        XCTAssertEqual(Array(submitted[1].split(separator: ",").dropFirst()), Array(byID[Substring(first.deletingPathExtension().lastPathComponent)]!))
+    }
+
     // MARK: - The pieces
 
     func testSharesCoverWhatIsLeftOnceInOrder() throws {

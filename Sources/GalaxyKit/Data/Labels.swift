@@ -7,13 +7,28 @@ public struct DataError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The parsed labels CSV: `GalaxyID,<target 1>,...,<target k>`, one row per galaxy, vote fractions in [0,1].
+/// What a labels CSV holds: vote fractions in [0, 1] (Kaggle's), or vote counts (how many volunteers gave each
+/// answer, as GZ2, GZ DECaLS and later catalogues publish them; an empty cell is 0 votes).
+public enum LabelKind: String, Codable, Sendable {
+    case fractions
+    case counts
+
+    /// Counts when some value is a whole number above 1 (no fraction is), else fractions: a counts CSV whose
+    /// every galaxy had at most one volunteer reads as fractions, which is what its values are.
+    public static func of<C: Collection>(_ values: C) -> LabelKind where C.Element: BinaryFloatingPoint {
+        values.contains { $0 > 1 && $0.isFinite && $0 == $0.rounded() } ? .counts : .fractions
+    }
+}
+
+/// The parsed labels CSV: `GalaxyID,<target 1>,...,<target k>`, one row per galaxy: vote fractions in [0,1], or
+/// vote counts (whole numbers >= 0, empty cells 0).
 public struct GalaxyLabels: Sendable {
     public var columns: [String]
     public var ids: [Int64]
     /// ids.count x columns.count, row-major.
     public var targets: [Float]
     public var count: Int { ids.count }
+    public var kind: LabelKind = .fractions
 
     /// Parses and validates CSV text. `name` (the file path) goes into error messages.
     public static func parse(_ bytes: [UInt8], name: String) throws -> GalaxyLabels {
@@ -50,6 +65,10 @@ public struct GalaxyLabels: Sendable {
         targets.reserveCapacity((lines.count - 1) * k)
         var firstLine: [Int64: Int] = [:]
         firstLine.reserveCapacity(lines.count - 1)
+        // Cells are read first (an empty one as NaN, which no cell's text gives: "nan" is refused at once), then
+        // checked as fractions or counts once the whole file says which it holds.
+        var values: [Double] = []
+        values.reserveCapacity((lines.count - 1) * k)
         for lineIndex in 1..<lines.count {
             let lineNo = lineIndex + 1
             let fields = splitFields(lines[lineIndex])
@@ -70,20 +89,42 @@ public struct GalaxyLabels: Sendable {
             ids.append(id)
             for c in 0..<k {
                 let text = String(decoding: fields[c + 1], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                if text.isEmpty { values.append(.nan); continue }
                 guard let value = Double(text) else {
                     throw DataError("\(name):\(lineNo): GalaxyID \(id), column \(columns[c]): \"\(text)\" is not a number")
                 }
                 guard !value.isNaN else {
                     throw DataError("\(name):\(lineNo): GalaxyID \(id), column \(columns[c]): value is NaN")
                 }
-                guard value >= 0, value <= 1 else {
-                    throw DataError("\(name):\(lineNo): GalaxyID \(id), column \(columns[c]): value \(text) is outside [0,1]")
-                }
-                targets.append(Float(value))
+                values.append(value)
             }
         }
         guard !ids.isEmpty else { throw DataError("\(name): no data rows after the header (empty data set)") }
-        return GalaxyLabels(columns: columns, ids: ids, targets: targets)
+        let kind = LabelKind.of(values)
+        for (i, value) in values.enumerated() {
+            let (row, c) = i.quotientAndRemainder(dividingBy: k)
+            let place = "\(name):\(row + 2): GalaxyID \(ids[row]), column \(columns[c])"
+            switch kind {
+            case .fractions:
+                guard !value.isNaN else { throw DataError("\(place): \"\" is not a number") }
+                guard value >= 0, value <= 1 else { throw DataError("\(place): value \(Self.show(value)) is outside [0,1]") }
+                targets.append(Float(value))
+            case .counts:
+                if value.isNaN { targets.append(0); continue }  // an empty cell: nobody gave that answer
+                guard value >= 0 else { throw DataError("\(place): \(Self.show(value)) is not a vote count (negative); this file holds vote counts") }
+                guard value.isFinite, value == value.rounded() else {
+                    throw DataError("\(place): \(Self.show(value)) is not a vote count (not a whole number); this file holds vote counts")
+                }
+                guard value <= 16_777_216 else { throw DataError("\(place): \(Self.show(value)) votes is more than 2^24, the most a float32 holds exactly") }
+                targets.append(Float(value))
+            }
+        }
+        return GalaxyLabels(columns: columns, ids: ids, targets: targets, kind: kind)
+    }
+
+    /// A cell's value as the file most likely wrote it (whole numbers without ".0").
+    private static func show(_ v: Double) -> String {
+        v.isFinite && v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
     }
 
     /// Reads and parses the CSV file at `url`.

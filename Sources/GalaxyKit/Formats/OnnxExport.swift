@@ -54,7 +54,13 @@ public enum OnnxExport {
         x = g.node("Relu", [linear(x, "fc1")])
         x = g.node("Relu", [linear(x, "fc2")])
         let z = linear(x, "fc3")
-        if let form = mode.constrainedForm {
+        if mode == .dirichlet {
+            // alpha = 1 + 99 sigmoid(z), the concentration head (Dirichlet.swift).
+            g.floats("concentration.span", [], [Float(Reference.concentrationSpan)])
+            g.floats("concentration.floor", [], [Float(Reference.concentrationFloor)])
+            let scaled = g.node("Mul", [g.node("Sigmoid", [z], name: "concentration.sigmoid"), "concentration.span"], name: "concentration.scale")
+            _ = g.node("Add", [scaled, "concentration.floor"], name: "concentration", output: outputName)
+        } else if let form = mode.constrainedForm {
             decisionTree(&g, z: z, form: form)
         } else {
             g.node("Relu", [z], output: outputName)

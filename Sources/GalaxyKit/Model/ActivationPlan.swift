@@ -105,7 +105,9 @@ extension DeviceNetwork {
     /// it), so no conv output is needed after its pooling. A saliency network (never a training one) records
     /// instead a backward pass that starts from the output gradient the host put in `target`, computes no
     /// weight gradient, and goes on through conv1 to the input's gradient, `dInput`.
-    static func ops(outputs k: Int, mode: OutputMode, training: Bool, saliency: Bool = false) -> [NetworkOp] {
+    /// `frozenConvolutions` (training only): the backward pass stops at fc1's weight gradient: no convolution's
+    /// gradient (weights or input) is computed, so SGD leaves them as they are (their gradients and momentum stay 0).
+    static func ops(outputs k: Int, mode: OutputMode, training: Bool, saliency: Bool = false, frozenConvolutions: Bool = false) -> [NetworkOp] {
         precondition(!(training && saliency), "a network is recorded for training or for saliency, not both")
         let n = SanderDielemanNet.self
         var ops: [NetworkOp] = []
@@ -140,7 +142,13 @@ extension DeviceNetwork {
         linear("fc1", "p4", "f1", relu: true, n.fc1)
         linear("fc2", "f1", "f2", relu: true, n.fc2)
         let form = mode.constrainedForm
-        if let form {
+        let dirichlet = mode == .dirichlet
+        if dirichlet {
+            linear("fc3", "f2", "z", relu: false) { n.fc3($0, outputs: k) }
+            op("output.forward", .forward, reads: ["z"], writes: ["output"]) { net, seq, a in
+                try net.kernels.dirichletConcentration(seq, z: net.tensor("z"), alpha: net.tensor("output"), count: a.batch * k)
+            }
+        } else if let form {
             linear("fc3", "f2", "z", relu: false) { n.fc3($0, outputs: k) }
             op("output.forward", .forward, reads: ["z"], writes: ["output"]) { net, seq, a in
                 try net.kernels.constrainedOutputForward(seq, z: net.tensor("z"), p: net.tensor("output"), batch: a.batch, form: form)
@@ -148,9 +156,16 @@ extension DeviceNetwork {
         } else {
             linear("fc3", "f2", "output", relu: true) { n.fc3($0, outputs: k) }
         }
-        op("mse.forward", .loss, reads: ["output", "target"], writes: []) { net, seq, a in
-            try net.kernels.mseForward(seq, pred: net.tensor("output"), target: net.tensor("target"), loss: net.loss.whole, count: a.batch * k,
-                                       slot: a.slot, accumulate: a.accumulate)
+        if dirichlet {
+            op("dirichlet.forward", .loss, reads: ["z", "target"], writes: []) { net, seq, a in
+                try net.kernels.dirichletForward(seq, z: net.tensor("z"), counts: net.tensor("target"), questionStarts: net.questionStarts!.whole,
+                                                 loss: net.loss.whole, rows: a.batch, width: k, questions: net.questionCount, slot: a.slot, accumulate: a.accumulate)
+            }
+        } else {
+            op("mse.forward", .loss, reads: ["output", "target"], writes: []) { net, seq, a in
+                try net.kernels.mseForward(seq, pred: net.tensor("output"), target: net.tensor("target"), loss: net.loss.whole, count: a.batch * k,
+                                           slot: a.slot, accumulate: a.accumulate)
+            }
         }
         op("eval.sums", .evaluation, reads: ["output", "target"], writes: []) { net, seq, a in
             try net.kernels.evalSums(seq, pred: net.tensor("output"), target: net.tensor("target"), sums: net.evaluationSums.whole, rows: a.batch, columns: k)
@@ -162,13 +177,14 @@ extension DeviceNetwork {
                 try net.kernels.reluBackward(seq, y: net.tensor(y), dy: net.tensor(d), dx: net.tensor(d), count: count(a.batch))
             }
         }
-        func linearBack(_ layer: String, _ dy: String, _ x: String, _ dx: String, _ shape: @escaping (Int) -> LinearShape) {
+        func linearBack(_ layer: String, _ dy: String, _ x: String, _ dx: String, input: Bool = true, _ shape: @escaping (Int) -> LinearShape) {
             if training {
                 op("\(layer).backward_weight", .backward, reads: [dy, x], writes: []) { net, seq, a in
                     try net.kernels.linearBackwardWeight(seq, dy: net.tensor(dy), x: net.tensor(x), dw: net.grad("\(layer).weight"),
                                                          db: net.grad("\(layer).bias"), shape: shape(a.batch))
                 }
             }
+            guard input else { return }
             op("\(layer).backward_input", .backward, reads: [dy], writes: [dx]) { net, seq, a in
                 try net.kernels.linearBackwardInput(seq, dy: net.tensor(dy), w: net.param("\(layer).weight"), dx: net.tensor(dx), shape: shape(a.batch))
             }
@@ -192,14 +208,22 @@ extension DeviceNetwork {
         }
         // The output's gradient: the loss's (training), or the host's in `target` (saliency).
         let dOutput = saliency ? "target" : "dOut"
-        if training {
+        if training && dirichlet {
+            op("dirichlet.backward", .backward, reads: ["z", "target"], writes: ["dZ"]) { net, seq, a in
+                try net.kernels.dirichletBackward(seq, z: net.tensor("z"), counts: net.tensor("target"), questionStarts: net.questionStarts!.whole,
+                                                  grad: net.tensor("dZ"), rows: a.batch, width: k, questions: net.questionCount, denominator: a.lossBatch)
+            }
+        } else if training {
             op("mse.backward", .backward, reads: ["output", "target"], writes: ["dOut"]) { net, seq, a in
                 try net.kernels.mseBackward(seq, pred: net.tensor("output"), target: net.tensor("target"), grad: net.tensor("dOut"), count: a.batch * k,
                                             denominator: a.lossBatch * k)
             }
         }
         let dFc3: String
-        if let form {
+        if dirichlet {
+            // The loss's backward gives dZ directly (no saliency network has this head: DeviceNetwork refuses it).
+            dFc3 = "dZ"
+        } else if let form {
             op("output.backward", .backward, reads: ["z", dOutput], writes: ["dZ"]) { net, seq, a in
                 try net.kernels.constrainedOutputBackward(seq, z: net.tensor("z"), dp: net.tensor(dOutput), dz: net.tensor("dZ"), batch: a.batch, form: form)
             }
@@ -214,6 +238,10 @@ extension DeviceNetwork {
         relu("f2", "dF2") { $0 * n.fc2(1).outFeatures }
         linearBack("fc2", "dF2", "f1", "dF1", n.fc2)
         relu("f1", "dF1") { $0 * n.fc1(1).outFeatures }
+        if training && frozenConvolutions {
+            linearBack("fc1", "dF1", "p4", "dP4", input: false, n.fc1)
+            return ops
+        }
         linearBack("fc1", "dF1", "p4", "dP4", n.fc1)
         relu("p4", "dP4") { n.pool4($0).outputCount }
         poolBack("pool4", "dP4", "i4", "dR4", n.pool4)

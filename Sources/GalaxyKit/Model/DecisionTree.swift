@@ -13,53 +13,33 @@
 /// Q6 odd -> Q8 (end)          Q6 not odd (end)
 /// ```
 public enum GalaxyZooTree {
+    /// The tree as a schema (`AnswerSchema.kaggle`); the members below are its parts.
+    public static let schema = AnswerSchema.kaggle
+
     /// Number of answer columns.
-    public static let answerCount = 37
+    public static let answerCount = schema.answerCount
 
     /// The column range of each question, 0-based, Q1 first.
-    public static let questionRanges: [Range<Int>] = [
-        0..<3, 3..<5, 5..<7, 7..<9, 9..<13, 13..<15, 15..<18, 18..<25, 25..<28, 28..<31, 31..<37,
-    ]
+    public static let questionRanges: [Range<Int>] = schema.questionRanges
 
     /// Kaggle column names, "Class1.1" ... "Class11.6".
-    public static let columnNames: [String] = questionRanges.enumerated().flatMap { q, range in
-        (1...range.count).map { "Class\(q + 1).\($0)" }
-    }
+    public static let columnNames: [String] = schema.columnNames
 
     /// The question each answer column belongs to (0-based).
-    public static let questionOfColumn: [Int] = questionRanges.enumerated().flatMap { q, range in
-        Array(repeating: q, count: range.count)
-    }
+    public static let questionOfColumn: [Int] = schema.questionOfColumn
 
     /// Short text of each question, for tables.
-    public static let questionTexts: [String] = [
-        "Smooth, featured or star?", "Edge-on disc?", "Bar through the centre?", "Spiral arms?",
-        "Bulge prominence", "Anything odd?", "How rounded?", "Odd feature", "Bulge shape (edge-on)",
-        "Arm winding", "Number of arms",
-    ]
+    public static let questionTexts: [String] = schema.questionTexts
 
     /// Human-readable answer names in column order (the seed's `groups` list, flattened).
-    public static let answerLabels: [String] = [
-        "Smooth", "Featured or disc", "Star or artifact",
-        "Edge on", "Not edge on",
-        "Bar through center", "No bar",
-        "Spiral", "No Spiral",
-        "No bulge", "Just noticeable bulge", "Obvious bulge", "Dominant bulge",
-        "Odd Feature", "No Odd Feature",
-        "Completely round", "In between", "Cigar shaped",
-        "Ring (Oddity)", "Lens or arc (Oddity)", "Disturbed (Oddity)", "Irregular (Oddity)",
-        "Other (Oddity)", "Merger (Oddity)", "Dust lane (Oddity)",
-        "Rounded bulge", "Boxy bulge", "No bulge",
-        "Tightly wound arms", "Medium wound arms", "Loose wound arms",
-        "1 Spiral Arm", "2 Spiral Arms", "3 Spiral Arms", "4 Spiral Arms", "More than four Spiral Arms", "Can't tell",
-    ]
+    public static let answerLabels: [String] = schema.answerLabels
 
     /// Per question, the answer column whose value the question's answers sum to; nil means 1.
-    public static let parentColumn: [Int?] = [nil, 1, 4, 4, 4, nil, 0, 13, 3, 7, 7]
+    public static let parentColumn: [Int?] = schema.parentColumn
 
     /// The order in which a constrained output layer can scale the questions so that every parent
     /// is final before its children use it (Dieleman): Q2, Q3, Q4, Q5, Q7, Q8, Q9, Q10, Q11.
-    public static let scalingOrder: [Int] = [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    public static let scalingOrder: [Int] = schema.scalingOrder
 
     /// The largest |sum of a question's answers - its parent's value| over the 11 questions of one
     /// row of 37 values. Zero for a row that obeys the tree exactly.

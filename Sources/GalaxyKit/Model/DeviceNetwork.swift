@@ -8,6 +8,13 @@ public enum OutputMode: String, Codable, Sendable, CaseIterable {
     case constrained = "constrained-softplus"
     /// max(., 0) before the normalization: a question whose outputs all fall <= 0 dies.
     case constrainedReLU = "constrained"
+    /// Dirichlet concentrations 1 + 99 sigmoid(z) per answer, trained with the Dirichlet-multinomial likelihood
+    /// of vote counts (`--loss dirichlet`, Dirichlet.swift).
+    case dirichlet
+
+    /// The output layers of the MSE loss, which `--output` offers (and tests go through). `.dirichlet` is not
+    /// among them: it comes with its loss (`--loss dirichlet`), on vote counts.
+    public static let allCases: [OutputMode] = [.relu, .constrained, .constrainedReLU]
 
     /// The mode recorded in a checkpoint's metadata (checkpoints without one are the seed's ReLU).
     public init(metadata: [String: String], file: String) throws {
@@ -24,6 +31,7 @@ public enum OutputMode: String, Codable, Sendable, CaseIterable {
         case .relu: "relu"
         case .constrained: "constrained"
         case .constrainedReLU: "constrained-relu"
+        case .dirichlet: "dirichlet"
         }
     }
 
@@ -38,6 +46,7 @@ public enum OutputMode: String, Codable, Sendable, CaseIterable {
         case .relu: nil
         case .constrained: .softplus
         case .constrainedReLU: .relu
+        case .dirichlet: nil
         }
     }
 }
@@ -54,6 +63,9 @@ public final class DeviceNetwork {
     /// Records a backward pass from a host-given output gradient down to the input (see `recordSaliency`).
     public let saliency: Bool
     public let outputMode: OutputMode
+    /// The schema's question starts (AnswerSchema.questionStarts) as uints: the Dirichlet loss's question layout.
+    public let questionStarts: DeviceBuffer?
+    public let questionCount: Int
 
     /// Float offset of each parameter tensor in `params`/`grads`/`momentum`, 64-float aligned so each
     /// can be bound on its own (256 bytes, VulkanContext.bindingAlignment, satisfies every device's minStorageBufferOffsetAlignment).
@@ -78,12 +90,23 @@ public final class DeviceNetwork {
     public var output: BufferRange { tensor("output") }
 
     /// `saliency` (not with `training`): the network also records the input-gradient pass of `recordSaliency`.
-    public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu, saliency: Bool = false) throws {
+    /// `questionStarts`: the schema's layout, which a Dirichlet network needs for its loss (training or evaluating).
+    public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu, saliency: Bool = false,
+                questionStarts: [Int]? = nil, frozenConvolutions: Bool = false) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
         precondition(!(training && saliency), "a saliency network does not train")
         self.saliency = saliency
         if outputMode.constrainedForm != nil && outputs != GalaxyZooTree.answerCount {
             throw GalaxyError.message("the constrained output layer needs the 37 Galaxy Zoo columns, not \(outputs)")
+        }
+        if let starts = questionStarts, starts.last != outputs || starts.first != 0 {
+            throw GalaxyError.message("the schema's \(starts.last ?? 0) answer columns do not match the network's \(outputs) outputs")
+        }
+        if outputMode == .dirichlet && saliency {
+            throw GalaxyError.message("saliency maps of a Dirichlet (concentration) head are not implemented yet")
+        }
+        if outputMode == .dirichlet && training && questionStarts == nil {
+            throw GalaxyError.message("a Dirichlet network needs its schema's questions to train")
         }
         self.outputMode = outputMode
         self.kernels = kernels
@@ -110,9 +133,18 @@ public final class DeviceNetwork {
             grads = nil
             momentum = nil
         }
-        plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training, saliency: saliency),
+        plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training, saliency: saliency, frozenConvolutions: frozenConvolutions),
                               floatsPerImage: Self.activationSizes(outputs: outputs), batch: maxBatch)
         arena = try DeviceBuffer(ctx, bytes: plan.arenaBytes, label: "activations (batch \(maxBatch))")
+        if let starts = questionStarts {
+            let b = try DeviceBuffer(ctx, floats: starts.count, label: "question starts")
+            try b.upload(starts.map { UInt32($0) })
+            self.questionStarts = b
+            questionCount = starts.count - 1
+        } else {
+            self.questionStarts = nil
+            questionCount = 0
+        }
         loss = try DeviceBuffer(ctx, floats: Self.lossSlots, label: "loss")
         try loss.fill(0, count: Self.lossSlots)
         evaluationSums = try DeviceBuffer(ctx, floats: 2 * outputs, label: "evaluation sums")
@@ -182,7 +214,7 @@ public final class DeviceNetwork {
         try record(seq, phase: .forward, OpArguments(batch: b))
     }
 
-    /// loss[slot] (+)= sum (output - target)^2 over the batch.
+    /// loss[slot] (+)= sum (output - target)^2 over the batch (a Dirichlet network: its NLL of the counts in target).
     public func recordLoss(_ seq: CommandSequence, batch b: Int, slot: Int, accumulate: Bool) throws {
         try record(seq, phase: .loss, OpArguments(batch: b, slot: slot, accumulate: accumulate))
     }

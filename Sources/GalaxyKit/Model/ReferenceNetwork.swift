@@ -30,14 +30,16 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         let f1 = R.reluForward(R.linearForward(p4, params["fc1.weight"]!, params["fc1.bias"]!, SanderDielemanNet.fc1(b)))
         let f2 = R.reluForward(R.linearForward(f1, params["fc2.weight"]!, params["fc2.bias"]!, SanderDielemanNet.fc2(b)))
         let z = R.linearForward(f2, params["fc3.weight"]!, params["fc3.bias"]!, SanderDielemanNet.fc3(b, outputs: outputs))
-        let out = outputMode.constrainedForm.map { R.constrainedOutputForward(z, batch: b, form: $0) } ?? R.reluForward(z)
+        let out = outputMode == .dirichlet ? z.map { T(R.concentration(Double($0))) }
+            : outputMode.constrainedForm.map { R.constrainedOutputForward(z, batch: b, form: $0) } ?? R.reluForward(z)
         return Activations(input: x, r1: r1, p1: p1, i1: i1, r2: r2, p2: p2, i2: i2, r3: r3, r4: r4, p4: p4, i4: i4, f1: f1, f2: f2, z: z, output: out)
     }
 
     /// Gradients of loss_sum / numel (the seed's backward) for every parameter.
     @_specialize(exported: true, where T == Double)
     public func backward(_ a: Activations, target: [T], batch b: Int) -> [String: [T]] {
-        propagate(a, dOutput: Reference.mseBackward(a.output, target), batch: b, inputGradient: false).weights
+        precondition(outputMode != .dirichlet, "ReferenceNetwork.backward is the MSE loss's")
+        return propagate(a, dOutput: Reference.mseBackward(a.output, target), batch: b, inputGradient: false).weights
     }
 
     /// The gradient of sum <seed row, output row> with respect to the input [batch, 3, 69, 69]: with a
@@ -51,6 +53,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
     func propagate(_ a: Activations, dOutput dLoss: [T], batch b: Int, inputGradient: Bool) -> (weights: [String: [T]], input: [T]?) {
         typealias R = Reference
         var g: [String: [T]] = [:]
+        precondition(outputMode != .dirichlet, "ReferenceNetwork.propagate: no Dirichlet head")
         let dOut = outputMode.constrainedForm.map { R.constrainedOutputBackward(a.z, dLoss, batch: b, form: $0) } ?? R.reluBackward(a.output, dLoss)
         (g["fc3.weight"], g["fc3.bias"]) = R.linearBackwardWeight(dOut, a.f2, SanderDielemanNet.fc3(b, outputs: outputs))
         let dF2 = R.reluBackward(a.f2, R.linearBackwardInput(dOut, params["fc3.weight"]!, SanderDielemanNet.fc3(b, outputs: outputs)))

@@ -94,6 +94,14 @@ public struct ModelWeights: Equatable, Sendable {
         tensors = t
     }
 
+    /// The convolutions of these weights under a new dense head (fc1, fc2, fc3 as `ModelWeights(outputs:seed:)`
+    /// draws them) of `outputs` outputs: what finetuning on another tree or output starts from.
+    public func withNewHead(outputs: Int, seed: UInt64) -> ModelWeights {
+        var fresh = ModelWeights(outputs: outputs, seed: seed)
+        for name in names where name.hasPrefix("conv") { fresh.tensors[name] = tensors[name] }
+        return fresh
+    }
+
     public static func load(_ url: URL, expectedOutputs: Int? = nil) throws -> (weights: ModelWeights, metadata: [String: String]) {
         let (tensors, metadata) = try SafeTensors.read(url)
         return (try ModelWeights(from: tensors, file: url.path, expectedOutputs: expectedOutputs), metadata)

@@ -33,7 +33,10 @@ public enum GalaxySynth {
         public var testCount: Int
         public var seed: UInt64
         public var quality: Int
-        public init(count: Int, testCount: Int = 0, seed: UInt64 = 1, quality: Int = 90) {
+        /// Write vote counts in this schema (kaggle or decals-dr5/-dr8) instead of Kaggle's fractions.
+        public var counts: AnswerSchema?
+        public init(count: Int, testCount: Int = 0, seed: UInt64 = 1, quality: Int = 90, counts: AnswerSchema? = nil) {
+            self.counts = counts
             self.count = count; self.testCount = testCount; self.seed = seed; self.quality = quality
         }
     }
@@ -76,6 +79,31 @@ public enum GalaxySynth {
         var rng = SynthRNG(seed: seed, key: UInt64(galaxyID), stream: Stream.votes.rawValue)
         let volunteers = rng.int(volunteerRange.lowerBound, volunteerRange.upperBound)
         return VoteModel(latents).sampleVotes(volunteers: volunteers, rng: &rng)
+    }
+
+    /// How many volunteers classified a galaxy of a counts data set: as in GZ DECaLS, most galaxies 5, about one
+    /// in five 30 to 60 (those DECaLS retired later or showed again).
+    public static func countVolunteers(rng: inout SynthRNG) -> Int {
+        rng.chance(0.8) ? 5 : rng.int(30, 60)
+    }
+
+    /// A galaxy's vote counts in `schema`'s columns (kaggle, or a GZ DECaLS tree).
+    public static func counts(seed: UInt64, galaxyID: Int, latents: GalaxyLatents, schema: AnswerSchema) -> [Int] {
+        var rng = SynthRNG(seed: seed, key: UInt64(galaxyID), stream: Stream.votes.rawValue)
+        let volunteers = countVolunteers(rng: &rng)
+        let model = VoteModel(latents)
+        return schema == .kaggle ? model.sampleCounts(volunteers: volunteers, rng: &rng) : model.sampleDecalsCounts(volunteers: volunteers, rng: &rng)
+    }
+
+    /// The counts CSV text: GalaxyID then `schema`'s columns, whole numbers.
+    public static func countsCSV(ids: [Int], counts: [Float], schema: AnswerSchema) -> String {
+        let k = schema.answerCount
+        precondition(counts.count == ids.count * k)
+        var lines = ["GalaxyID," + schema.columnNames.joined(separator: ",")]
+        for (row, id) in ids.enumerated() {
+            lines.append(([String(id)] + counts[(row * k)..<((row + 1) * k)].map { String(Int($0)) }).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     public static func image(seed: UInt64, galaxyID: Int, latents: GalaxyLatents) -> RGBImage {
@@ -158,6 +186,9 @@ public enum GalaxySynth {
     public static func write(to dir: URL, options: Options) throws -> Summary {
         guard options.count >= 1 else { throw GalaxyError.message("synth: --count must be at least 1") }
         guard (1...100).contains(options.quality) else { throw GalaxyError.message("synth: --quality must be in 1...100") }
+        if let schema = options.counts, schema != .kaggle, schema.columnNames != AnswerSchema.decalsDR5.columnNames {
+            throw GalaxyError.message("synth: --counts simulates the kaggle and decals-dr5/-dr8 trees, not \"\(schema.name)\"")
+        }
         let start = Date()
         let (trainIDs, testIDs) = try galaxyIDs(seed: options.seed, count: options.count, testCount: options.testCount)
         try prepareDirectory(dir)
@@ -168,14 +199,14 @@ public enum GalaxySynth {
             test-count: \(options.testCount)
             quality: \(options.quality)
 
-            """
+            """ + (options.counts.map { "labels: vote counts, schema \($0.name)\n" } ?? "")
         try writeAtomically(info, to: dir.appendingPathComponent(markerFile))
         let trainDir = dir.appendingPathComponent(trainingDirectory)
         let testDir = dir.appendingPathComponent(testDirectory)
         try FileManager.default.createDirectory(at: trainDir, withIntermediateDirectories: true)
         if !testIDs.isEmpty { try FileManager.default.createDirectory(at: testDir, withIntermediateDirectories: true) }
 
-        let k = GalaxyZooTree.answerCount
+        let k = options.counts?.answerCount ?? GalaxyZooTree.answerCount
         let voteTable = UnsafeMutableBufferPointer<Float>.allocate(capacity: trainIDs.count * k)
         voteTable.initialize(repeating: 0)
         defer { voteTable.deallocate() }
@@ -189,8 +220,13 @@ public enum GalaxySynth {
             let id = isTraining ? trainIDs[i] : testIDs[i - trainIDs.count]
             let g = latents(seed: seed, galaxyID: id)
             if isTraining {
-                let v = votes(seed: seed, galaxyID: id, latents: g)
-                for c in 0..<k { voteTable[i * k + c] = v[c] }
+                if let schema = options.counts {
+                    let v = counts(seed: seed, galaxyID: id, latents: g, schema: schema)
+                    for c in 0..<k { voteTable[i * k + c] = Float(v[c]) }
+                } else {
+                    let v = votes(seed: seed, galaxyID: id, latents: g)
+                    for c in 0..<k { voteTable[i * k + c] = v[c] }
+                }
             }
             do {
                 let jpeg = try JPEG.encode(image(seed: seed, galaxyID: id, latents: g), quality: quality)
@@ -202,7 +238,7 @@ public enum GalaxySynth {
             }
         }
         if let firstError { throw firstError }
-        let csv = solutionsCSV(ids: trainIDs, votes: Array(voteTable))
+        let csv = options.counts.map { countsCSV(ids: trainIDs, counts: Array(voteTable), schema: $0) } ?? solutionsCSV(ids: trainIDs, votes: Array(voteTable))
         try writeAtomically(csv, to: dir.appendingPathComponent(solutionsFile))
         try writeAtomically(latentsCSV(seed: seed, trainingIDs: trainIDs, testIDs: testIDs),
                             to: dir.appendingPathComponent(latentsFile))

@@ -8,6 +8,10 @@
 public struct VoteModel: Sendable {
     /// Per question (Q1...Q11) the answer probabilities at that node; each sums to 1.
     public var answerProbabilities: [[Float]]
+    /// The same galaxy's answer probabilities in the GZ DECaLS tree (AnswerSchema.decalsDR5's question order),
+    /// derived from the Kaggle ones where the questions match and from the latents where DECaLS asks more:
+    /// bar strength (strong, weak, no), five bulge sizes, and merging.
+    public var decalsProbabilities: [[Float]] = []
 
     public init(_ g: GalaxyLatents) {
         let c = g.clarity
@@ -99,6 +103,61 @@ public struct VoteModel: Sendable {
             p[10] = [0.1, 0.3, 0.08, 0.04, 0.04, 0.44]
         }
         answerProbabilities = p
+
+        // GZ DECaLS: the bar vote splits into strong and weak by the bar's strength; Kaggle's four bulge levels
+        // (none, just noticeable, obvious, dominant) spread over five (dominant, large, moderate, small, none);
+        // merging follows the merger and disturbed oddities.
+        let pBarD = p[2][0], strong = g.hasBar ? g.barStrength : 0.3
+        let bulge = p[4]
+        let merging: [Float]
+        switch g.oddity {
+        case .merger?: merging = [0.15, 0.15, 0.25 + 0.1 * g.oddStrength, 0.45 - 0.1 * g.oddStrength]
+        case .disturbed?, .irregular?: merging = [0.45, 0.3 + 0.1 * g.oddStrength, 0.2 - 0.1 * g.oddStrength, 0.05]
+        default: merging = [0.86, 0.09, 0.04, 0.01]
+        }
+        decalsProbabilities = [
+            p[0],                                                    // smooth-or-featured
+            p[1],                                                    // disk-edge-on
+            p[3],                                                    // has-spiral-arms
+            [pBarD * strong, pBarD * (1 - strong), 1 - pBarD],       // bar
+            [bulge[3], 0.6 * bulge[2], 0.4 * bulge[2] + 0.5 * bulge[1], 0.5 * bulge[1], bulge[0]],  // bulge-size
+            p[6],                                                    // how-rounded
+            [p[8][1], p[8][2], p[8][0]],                             // edge-on-bulge: boxy, none, rounded
+            p[9],                                                    // spiral-winding
+            p[10],                                                   // spiral-arm-count
+            merging,
+        ]
+    }
+
+    /// `volunteers` simulated people walk the GZ DECaLS tree: how many gave each of its 34 answers
+    /// (AnswerSchema.decalsDR5's columns). Artifacts end the walk before merging, as in DECaLS.
+    public func sampleDecalsCounts(volunteers: Int, rng: inout SynthRNG) -> [Int] {
+        let schema = AnswerSchema.decalsDR5
+        var counts = [Int](repeating: 0, count: schema.answerCount)
+        let a = decalsProbabilities
+        func ask(_ q: Int) -> Int {
+            let i = rng.pick(a[q])
+            counts[schema.questionRanges[q].lowerBound + i] += 1
+            return i
+        }
+        for _ in 0..<volunteers {
+            switch ask(0) {
+            case 0:
+                _ = ask(5)
+            case 1:
+                if ask(1) == 0 {
+                    _ = ask(6)
+                } else {
+                    if ask(2) == 0 { _ = ask(7); _ = ask(8) }
+                    _ = ask(3)
+                    _ = ask(4)
+                }
+            default:
+                continue
+            }
+            _ = ask(9)
+        }
+        return counts
     }
 
     /// The vote fractions that infinitely many volunteers would give (products down the tree).
@@ -127,6 +186,12 @@ public struct VoteModel: Sendable {
 
     /// `volunteers` simulated people walk the tree; returns the 37 vote fractions.
     public func sampleVotes(volunteers: Int, rng: inout SynthRNG) -> [Float] {
+        let n = Float(volunteers)
+        return sampleCounts(volunteers: volunteers, rng: &rng).map { Float($0) / n }
+    }
+
+    /// `volunteers` simulated people walk the Kaggle tree; returns how many gave each of the 37 answers.
+    public func sampleCounts(volunteers: Int, rng: inout SynthRNG) -> [Int] {
         var counts = [Int](repeating: 0, count: GalaxyZooTree.answerCount)
         let a = answerProbabilities
         let first = GalaxyZooTree.questionRanges.map(\.lowerBound)
@@ -152,8 +217,7 @@ public struct VoteModel: Sendable {
             }
             if ask(5) == 0 { _ = ask(7) }
         }
-        let n = Float(volunteers)
-        return counts.map { Float($0) / n }
+        return counts
     }
 
     static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf32(-x)) }

@@ -69,7 +69,10 @@ public struct LearningMonitor: Sendable {
         // A run still improving towards the baseline is learning (the seed's recipe starts slowly): only one
         // that is worse than the baseline and no better than its earlier epochs is warned about.
         if let previousBest = metrics.dropLast().map(\.testRMSE).min(), last.testRMSE > baseline, last.testRMSE >= previousBest {
-            warnings.append(String(format: "warning: test RMSE %.5f after epoch %d is worse than the constant-mean baseline %.5f "
+            let nll = outputMode == .dirichlet
+            warnings.append(String(format: nll ? "warning: test NLL %.5f after epoch %d is worse than the constant-concentration baseline %.5f "
+                                   + "(fitted to the training counts) and no better than epoch %d's; "
+                                   : "warning: test RMSE %.5f after epoch %d is worse than the constant-mean baseline %.5f "
                                    + "(predicting the training targets' means) and no better than epoch %d's; ",
                                    last.testRMSE, last.epoch, baseline, metrics.dropLast().min { $0.testRMSE < $1.testRMSE }!.epoch) + advice)
         }

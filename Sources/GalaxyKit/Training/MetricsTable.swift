@@ -11,10 +11,15 @@ public enum MetricsTable {
     public static let runningTrainTag = "rmse/train_running"
     /// A tag every epoch's summary holds (TensorBoardLog.resume finds the epochs a file has by it).
     public static let epochKeyTag = "rmse/test"
+    /// The same of a Dirichlet run, whose loss is the mean negative log-likelihood per galaxy (`nll/...`).
+    public static let nllEpochKeyTag = "nll/test"
+    public static let nllRunningTrainTag = "nll/train_running"
 
     /// (CSV column, tag) of every scalar, in the CSV's order; `questions` per-question columns follow the others.
-    public static func columns(questions: Int) -> [(column: String, tag: String)] {
-        [("epoch", "epoch"), ("train_rmse", "rmse/train"), ("test_rmse", "rmse/test"), ("lr", "optimizer/lr"),
+    /// `nll`: a Dirichlet run's, whose train and test columns are the mean NLL per galaxy.
+    public static func columns(questions: Int, nll: Bool = false) -> [(column: String, tag: String)] {
+        (nll ? [("epoch", "epoch"), ("train_nll", "nll/train"), ("test_nll", "nll/test")] : [("epoch", "epoch"), ("train_rmse", "rmse/train"), ("test_rmse", "rmse/test")])
+        + [("lr", "optimizer/lr"),
          ("seconds", "time/epoch_seconds"), ("images_per_second", "time/images_per_second"),
          ("step_seconds", "time/step_seconds"), ("host_share", "time/host_share"), ("dead_outputs", "health/dead_outputs")]
             + (0..<questions).map { ("test_rmse_q\($0 + 1)", "rmse_test_by_question/Q\($0 + 1)") }
@@ -35,7 +40,7 @@ public enum MetricsTable {
     /// (data with Kaggle's 37 answer columns).
     public static func csv(_ metrics: [EpochMetrics]) -> String {
         let questions = metrics.map { $0.testRMSEByQuestion?.count ?? 0 }.max() ?? 0
-        var csv = columns(questions: questions).map(\.column).joined(separator: ",") + "\n"
+        var csv = columns(questions: questions, nll: metrics.first?.measure == EpochMetrics.nll).map(\.column).joined(separator: ",") + "\n"
         for m in metrics { csv += cells(m, questions: questions).joined(separator: ",") + "\n" }
         return csv
     }
@@ -43,7 +48,7 @@ public enum MetricsTable {
     /// One epoch's scalars for TensorBoard: every non-empty cell under its tag.
     public static func scalars(_ m: EpochMetrics) -> [(tag: String, value: Float)] {
         let questions = m.testRMSEByQuestion?.count ?? 0
-        return zip(columns(questions: questions), cells(m, questions: questions)).compactMap { column, cell in
+        return zip(columns(questions: questions, nll: m.measure == EpochMetrics.nll), cells(m, questions: questions)).compactMap { column, cell in
             Float(cell).map { (column.tag, $0) }
         }
     }

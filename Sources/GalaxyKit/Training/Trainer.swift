@@ -25,6 +25,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var meanOutputBias = false
     /// Start fc3's bias at this value instead (Dieleman's winning model used 0.1); nil: PyTorch's init.
     public var outputBias: Float?
+    /// The decision tree of the data's columns (AnswerSchema's JSON form); nil: the columns as the CSV has them.
+    public var schema: String?
+    /// `--freeze convolutions`: train only the dense layers (nil or false: all layers).
+    public var freezeConvolutions: Bool?
     public init() {}
 }
 
@@ -75,6 +79,10 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var deadOutputs: Int?
     /// Test RMSE of each Galaxy Zoo question's answer columns (Q1 first); nil for other columns and in older runs.
     public var testRMSEByQuestion: [Double]?
+    /// What trainRMSE and testRMSE hold: nil, the RMSE; `EpochMetrics.nll`, a Dirichlet run's mean negative
+    /// log-likelihood of a galaxy's counts.
+    public var measure: String?
+    public static let nll = "nll"
 }
 
 /// Everything besides the weights that a resumed run needs to continue exactly where it stopped.
@@ -176,6 +184,10 @@ public final class Trainer {
     public internal(set) var saved: (epoch: Int, step: Int)?
     /// Stop (outcome `.dead`) at the end of an epoch in which every output died.
     public var stopWhenDead = false
+    /// The run's decision tree (TrainOptions.schema), nil for plain columns.
+    public let schema: AnswerSchema?
+    /// A Dirichlet run: the head outputs concentrations and the loss is the counts' negative log-likelihood.
+    public var isDirichlet: Bool { options.outputMode == .dirichlet }
     /// Where warnings go (dead outputs, a loss that stopped changing, worse than the baseline): the progress
     /// line's notes when there is one, else `log`. Every warning is also kept in `warnings`.
     public private(set) var warnings: [String] = []
@@ -226,7 +238,18 @@ public final class Trainer {
         guard !split.train.isEmpty, !split.test.isEmpty else {
             throw TrainingError.invalid("the split of \(data.count) galaxies left an empty train or test set")
         }
-        if !resume && initWeights == nil && options.meanOutputBias {
+        schema = try state.options.schema.map { try AnswerSchema(json: Data($0.utf8), source: "the run's schema") }
+        if state.options.outputMode == .dirichlet {
+            guard let schema else { throw TrainingError.invalid("--loss dirichlet needs the decision tree of the columns (--schema)") }
+            guard schema.columnNames == data.columns else {
+                throw TrainingError.invalid("the data's columns are not the schema \"\(schema.name)\"'s, in its order")
+            }
+        }
+        if !resume && initWeights == nil && options.meanOutputBias && options.outputMode == .dirichlet {
+            // The constant-concentration baseline: the head starts where a model that ignores the image is best.
+            weights["fc3.bias"] = CountStatistics.bias(for: CountStatistics.constantConcentrations(
+                counts: data.targets, width: k, rows: split.train, questionStarts: schema!.questionStarts))
+        } else if !resume && initWeights == nil && options.meanOutputBias {
             let means = Metrics.columnMeans(data.targets, width: k, rows: split.train)
             weights["fc3.bias"] = options.outputMode.constrainedForm.map {
                 Reference.constrainedOutputBias(means: means.map(Double.init), form: $0, scale: Self.treeBiasScale).map(Float.init)
@@ -245,7 +268,9 @@ public final class Trainer {
         // The kernels by the work left (KernelPath.forWork).
         let passes = (state.options.epochs - state.epoch) * (train.count + test.count) / (world?.size ?? 1)
         network = try DeviceNetwork(kernels: Kernels(context, path: KernelPath.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
-                                    training: true, outputMode: state.options.outputMode)
+                                    training: true, outputMode: state.options.outputMode,
+                                    questionStarts: state.options.outputMode == .dirichlet ? schema?.questionStarts : nil,
+                                    frozenConvolutions: state.options.freezeConvolutions ?? false)
         try network.setWeights(weights)
         if resume {
             var m = [Float](repeating: 0, count: network.parameterCount)
@@ -289,8 +314,23 @@ public final class Trainer {
                         meanOutputBias: options.meanOutputBias, baseline: constantMeanBaseline())
     }
 
-    /// RMSE of predicting the training targets' column means on the test set.
+    /// The train and test score of a loss summed over `rows` galaxies: the RMSE over their k columns, or a
+    /// Dirichlet run's mean NLL per galaxy.
+    func score(lossSum: Double, rows: Int) -> Double {
+        isDirichlet ? lossSum / Double(max(rows, 1)) : (lossSum / Double(rows * data.columns.count)).squareRoot()
+    }
+
+    /// What the scores are called in lines and messages.
+    public var scoreName: String { isDirichlet ? "NLL" : "RMSE" }
+
+    /// The test score of the baseline that ignores the image: RMSE of the training targets' column means, or a
+    /// Dirichlet run's mean NLL of constant concentrations fitted to the training counts.
     public func constantMeanBaseline() -> Double {
+        if isDirichlet, let schema {
+            let alpha = CountStatistics.constantConcentrations(counts: data.targets, width: data.columns.count, rows: train,
+                                                               questionStarts: schema.questionStarts)
+            return CountStatistics.meanNLL(counts: data.targets, width: data.columns.count, rows: test, questionStarts: schema.questionStarts) { _ in alpha }
+        }
         let k = data.columns.count
         let means = Metrics.columnMeans(data.targets, width: k, rows: train)
         let testTargets = Metrics.rows(data.targets, width: k, test)
@@ -413,10 +453,11 @@ public final class Trainer {
                 try drain()
                 lastLoss = try trainLossSoFar()
                 guard lastLoss.isFinite else { throw TrainingError.nonFinite(epoch: epoch, step: step + 1, checkpoint: lastCheckpointDescription) }
-                let running = (Double(lastLoss) / Double(done * k)).squareRoot()
-                watch.check(step: step, loss: lastLoss)
-                progress?.update(done: done, extra: String(format: "train RMSE %.4f", running))
-                try tensorBoard?.append(step: imagesSeen(epoch: epoch - 1, plus: done), scalars: [(MetricsTable.runningTrainTag, Float(running))])
+                let running = score(lossSum: Double(lastLoss), rows: done)
+                if !isDirichlet { watch.check(step: step, loss: lastLoss) }
+                progress?.update(done: done, extra: String(format: "train \(scoreName) %.4f", running))
+                try tensorBoard?.append(step: imagesSeen(epoch: epoch - 1, plus: done),
+                                        scalars: [(isDirichlet ? MetricsTable.nllRunningTrainTag : MetricsTable.runningTrainTag, Float(running))])
             } else {
                 progress?.update(done: done)
             }
@@ -494,12 +535,14 @@ public final class Trainer {
     func epochMetrics(_ epoch: Int, _ pass: EpochPass, _ evaluation: TestEvaluation) -> EpochMetrics {
         let k = data.columns.count
         let seconds = Date().timeIntervalSince(pass.started) + state.partialSeconds
-        return EpochMetrics(epoch: epoch, trainRMSE: (Double(pass.loss) / Double(train.count * k)).squareRoot(),
-                            testRMSE: (evaluation.total / Double(test.count * k)).squareRoot(), learningRate: state.learningRate, seconds: seconds,
+        _ = k
+        return EpochMetrics(epoch: epoch, trainRMSE: score(lossSum: Double(pass.loss), rows: train.count),
+                            testRMSE: score(lossSum: evaluation.total, rows: test.count), learningRate: state.learningRate, seconds: seconds,
                             imagesPerSecond: Double(train.count - pass.firstStep * options.batch) / max(pass.trainSeconds - state.partialSeconds, 1e-9),
                             stepSeconds: stepSeconds, deadOutputs: pass.dead(evaluation).count,
-                            testRMSEByQuestion: MetricsTable.questionRMSE(columnSSE: evaluation.columnSquaredErrors, rows: test.count,
-                                                                          columns: data.columns))
+                            testRMSEByQuestion: isDirichlet ? nil : MetricsTable.questionRMSE(columnSSE: evaluation.columnSquaredErrors, rows: test.count,
+                                                                                               columns: data.columns),
+                            measure: isDirichlet ? EpochMetrics.nll : nil)
     }
 
     /// Ends the epoch: the state moves to its end, and the run directory gets the best checkpoint (when the
@@ -527,7 +570,8 @@ public final class Trainer {
 
     /// The epoch's log line.
     func epochLine(_ row: EpochMetrics, improved: Bool) -> String {
-        var line = String(format: "epoch %3d/%d  train RMSE %.5f  test RMSE %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
+        let name = scoreName
+        var line = String(format: "epoch %3d/%d  train \(name) %.5f  test \(name) %.5f  lr %.4g  %.1f s (steps %.1f s)  %.1f images/s",
                           row.epoch, options.epochs, row.trainRMSE, row.testRMSE, row.learningRate, row.seconds, row.stepSeconds ?? 0, row.imagesPerSecond)
         if let world { line += String(format: "  (%d ranks, gradient exchange %.1f s)", world.size, exchangeSeconds) }
         if state.learningRate != row.learningRate { line += String(format: "  (lr -> %.4g)", state.learningRate) }
@@ -574,6 +618,8 @@ public final class Trainer {
         let batch = options.batch
         var sequences: [[Int]: CommandSequence] = [:]
         try network.evaluationSums.fill(0, count: 2 * data.columns.count)
+        // A Dirichlet run's test loss, its NLL, adds up in loss slot 1 (slot 0 holds the epoch's training loss).
+        if isDirichlet { try network.loss.upload([Float(0)], at: 1) }
         let batches = stride(from: 0, to: rows.count, by: batch).map { Array(rows[$0..<min(rows.count, $0 + batch)]) }
         try evalFeeder.begin(batches)
         for (i, b) in batches.map(\.count).enumerated() {
@@ -583,6 +629,7 @@ public final class Trainer {
                 try evalFeeder.recordBatch(seq, kernels: network.kernels, parity: i % 2, batch: b, mode: .none, input: network.input, target: network.target)
                 try network.recordForward(seq, batch: b)
                 try network.recordEvaluationSums(seq, batch: b)
+                if isDirichlet { try network.recordLoss(seq, batch: b, slot: 1, accumulate: true) }
                 sequences[[b, i % 2]] = seq
             }
             try run(evalFeeder, step: i, seq)
@@ -590,7 +637,7 @@ public final class Trainer {
         try drain()
         let sums = try network.evaluationSumsSoFar()
         let columns = sums.squaredErrors.map(Double.init)
-        let total = columns.reduce(0, +)
+        let total = isDirichlet ? Double(try network.loss.download(Float.self, count: 1, from: 1)[0]) : columns.reduce(0, +)
         guard total.isFinite else { throw TrainingError.nonFinite(epoch: state.epoch + 1, step: 0, checkpoint: lastCheckpointDescription) }
         return TestEvaluation(total: total, columnSquaredErrors: columns, columnOutputSums: sums.outputs.map(Double.init))
     }

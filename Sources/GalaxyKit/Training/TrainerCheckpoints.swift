@@ -14,8 +14,10 @@ extension Trainer {
     }
 
     func checkpointMetadata() -> [String: String] {
-        ["format": "galaxy SanderDielemanNet", "output": options.outputMode.rawValue, "columns": data.columns.joined(separator: ","),
-         "epoch": "\(state.epoch)"]
+        var meta = ["format": "galaxy SanderDielemanNet", "output": options.outputMode.rawValue, "columns": data.columns.joined(separator: ","),
+                    "epoch": "\(state.epoch)"]
+        if let schema { meta[AnswerSchema.metadataKey] = schema.json }
+        return meta
     }
 
     /// Writes the resumable state `state` with the device's weights (or `weights`) and momentum (rank 0; the

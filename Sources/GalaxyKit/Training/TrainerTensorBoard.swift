@@ -11,6 +11,6 @@ extension Trainer {
         guard resume else { return try TensorBoardLog.create(in: runDir) }
         let position = imagesSeen(epoch: state.epoch, plus: min(state.step * options.batch, train.count))
         return try TensorBoardLog.resume(in: runDir, position: position, required: state.metrics.map { (imagesSeen(epoch: $0.epoch), MetricsTable.scalars($0)) },
-                                         key: MetricsTable.epochKeyTag)
+                                         key: isDirichlet ? MetricsTable.nllEpochKeyTag : MetricsTable.epochKeyTag)
     }
 }

@@ -96,6 +96,15 @@ public struct RunReport {
                                  path: KernelPath.forWork(context.info, images: split.test.count)).predict(images: Metrics.images(dataset, split.test))
             target = Metrics.rows(dataset.targets, width: k, split.test)
             means = Metrics.columnMeans(dataset.targets, width: k, rows: split.train)
+            if mode == .dirichlet, let schema = try AnswerSchema(metadata: meta, file: checkpoint.path) {
+                // A concentration head's figures here are its expected shares of all volunteers against the observed
+                // shares (galaxy eval has its likelihood and interval coverage).
+                pred = ConcentrationAnswers.expectedFractions(schema: schema, rows: pred)
+                target = ConcentrationAnswers.observedFractions(schema: schema, counts: target)
+                means = Metrics.columnMeans(ConcentrationAnswers.observedFractions(schema: schema, counts: dataset.targets), width: k, rows: split.train)
+                omitted.append("a dirichlet run: the RMSE below is of the expected vote shares of all volunteers against the observed ones; "
+                               + "the likelihood, the 90% intervals and their coverage are in galaxy eval's table, not yet drawn here; no saliency maps")
+            }
             let baseline = split.test.flatMap { _ in means }
             let tree = columns == GalaxyZooTree.columnNames
             numbers = Numbers(testCount: split.test.count, rmse: Metrics.rmse(pred, target), baseline: Metrics.rmse(baseline, target),
@@ -198,7 +207,7 @@ public struct RunReport {
             page.add("</div>")
             page.end()
             page.section("saliency", "Saliency maps")
-            if let context {
+            if let context, mode != .dirichlet {
                 let rows = Array(shown.prefix(saliencyCount))
                 log("saliency of \(rows.count) galaxies")
                 let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: max(1, rows.count), outputMode: mode,

@@ -1,0 +1,130 @@
+import Foundation
+
+// dirichlet_concentration, dirichlet_forward and dirichlet_backward: the Dirichlet-multinomial loss of vote counts
+// (Zoobot's, Walmsley et al. 2022) and the concentration map of its head. The op's CPU references (float64, the
+// specification its tests hold the shaders to), the host mirrors of the push constants, and the recordings.
+//
+// A row holds one galaxy's counts k (how many volunteers gave each answer) and the network's pre-activations z.
+// Each question q of the schema (columns questionStarts[q] ..< questionStarts[q + 1]) is a Dirichlet-multinomial
+// with concentrations alpha = 1 + 99 sigmoid(z): p(k | alpha) = N! / prod k_i! * B(alpha + k) / B(alpha), N =
+// sum k_i. The loss is the negative log of it, summed over the questions with N > 0: a question nobody was asked
+// (N = 0) has probability 1 and adds nothing, and a galaxy weighs as much as the votes it has.
+//
+// Why 1 + 99 sigmoid (Zoobot bounds its outputs to about 1..100 the same way): alpha >= 1 keeps every Beta
+// marginal's density finite at 0 and 1 and keeps log Gamma and digamma on [1, inf), where they need no
+// reflection; alpha <= 100 per answer caps the confidence at that of ~100 votes, so a few perfectly agreeing
+// volunteers cannot drive a concentration (and the loss's gradient) to infinity; and the sigmoid's slope
+// 99/4 at z = 0 starts a fresh head in the middle of the range, where it learns.
+
+extension Reference {
+    /// The concentration map's range: alpha in (floor, floor + span).
+    public static let concentrationFloor = 1.0
+    public static let concentrationSpan = 99.0
+
+    public static func sigmoid(_ z: Double) -> Double { z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z)) }
+
+    /// sigmoid'(z) = sigmoid (1 - sigmoid) as t / (1 + t)^2, t = e^-|z| (1 - sigmoid would cancel for large z).
+    public static func sigmoidSlope(_ z: Double) -> Double {
+        let t = exp(-abs(z))
+        return t / ((1 + t) * (1 + t))
+    }
+
+    /// alpha = 1 + 99 sigmoid(z).
+    public static func concentration(_ z: Double) -> Double { concentrationFloor + concentrationSpan * sigmoid(z) }
+
+    /// alpha[i] = concentration(z[i]) (dirichlet_concentration).
+    public static func dirichletConcentration(_ z: [Double]) -> [Double] { z.map(concentration) }
+
+    /// log Gamma(x), x > 0.
+    public static func logGamma(_ x: Double) -> Double { lgamma(x) }
+
+    /// digamma(x) = d log Gamma / dx for x > 0 to float64 accuracy: shifted up to x >= 12, then the asymptotic
+    /// series to 1/(12 x^14) (the next term, 3617/(8160 x^16), is below 3e-18 there).
+    public static func digamma(_ x: Double) -> Double {
+        precondition(x > 0, "digamma(\(x))")
+        var x = x, shift = 0.0
+        while x < 12 { shift += 1 / x; x += 1 }
+        let r2 = 1 / (x * x)
+        let series = r2 * (1.0 / 12 - r2 * (1.0 / 120 - r2 * (1.0 / 252 - r2 * (1.0 / 240 - r2 * (1.0 / 132 - r2 * (691.0 / 32760 - r2 / 12))))))
+        return log(x) - 0.5 / x - series - shift
+    }
+
+    /// -log p(counts | alpha) of one question's Dirichlet-multinomial (0 when it has no votes).
+    public static func dirichletMultinomialNLL(counts: ArraySlice<Double>, alpha: ArraySlice<Double>) -> Double {
+        precondition(counts.count == alpha.count)
+        let n = counts.reduce(0, +), a = alpha.reduce(0, +)
+        guard n > 0 else { return 0 }
+        var nll = logGamma(n + a) - logGamma(a) - logGamma(n + 1)
+        for (k, al) in zip(counts, alpha) where k > 0 { nll += logGamma(k + 1) - (logGamma(k + al) - logGamma(al)) }
+        return nll
+    }
+
+    /// Sum over rows and questions of the Dirichlet-multinomial NLL of `counts` under concentration(z)
+    /// (z and counts are [rows, width], width = questionStarts.last).
+    public static func dirichletForward(_ z: [Double], _ counts: [Double], rows: Int, questionStarts: [Int]) -> Double {
+        let width = questionStarts.last!
+        precondition(z.count == rows * width && counts.count == z.count, "dirichletForward: sizes for \(rows) rows of \(width)")
+        var total = 0.0
+        for r in 0..<rows {
+            for q in 0..<(questionStarts.count - 1) {
+                let cols = (r * width + questionStarts[q])..<(r * width + questionStarts[q + 1])
+                total += dirichletMultinomialNLL(counts: counts[cols], alpha: ArraySlice(cols.map { concentration(z[$0]) }))
+            }
+        }
+        return total
+    }
+
+    /// Gradient of dirichletForward / denominator (default: rows) with respect to z.
+    public static func dirichletBackward(_ z: [Double], _ counts: [Double], rows: Int, questionStarts: [Int], denominator: Int? = nil) -> [Double] {
+        let width = questionStarts.last!
+        precondition(z.count == rows * width && counts.count == z.count, "dirichletBackward: sizes for \(rows) rows of \(width)")
+        let d = Double(denominator ?? rows)
+        var grad = [Double](repeating: 0, count: z.count)
+        for r in 0..<rows {
+            for q in 0..<(questionStarts.count - 1) {
+                let cols = (r * width + questionStarts[q])..<(r * width + questionStarts[q + 1])
+                let n = cols.reduce(0.0) { $0 + counts[$1] }, a = cols.reduce(0.0) { $0 + concentration(z[$1]) }
+                guard n > 0 else { continue }
+                for c in cols {
+                    let alpha = concentration(z[c]), k = counts[c]
+                    var dAlpha = digamma(n + a) - digamma(a)
+                    if k > 0 { dAlpha -= digamma(k + alpha) - digamma(alpha) }
+                    grad[c] = dAlpha * concentrationSpan * sigmoidSlope(z[c]) / d
+                }
+            }
+        }
+        return grad
+    }
+}
+
+struct DirichletParams { var rows: UInt32; var width: UInt32; var questions: UInt32; var slot: UInt32; var accumulate: UInt32 }
+struct DirichletBackwardParams { var rows: UInt32; var width: UInt32; var questions: UInt32; var denominator: UInt32 }
+struct DirichletConcentrationParams { var count: UInt32 }
+
+extension Kernels {
+    /// alpha = 1 + 99 sigmoid(z) over `count` elements.
+    public func dirichletConcentration(_ seq: CommandSequence, z: BufferRange, alpha: BufferRange, count: Int) throws {
+        try seq.dispatch(pipeline("dirichlet_concentration", 2, DirichletConcentrationParams.self), [z, alpha],
+                         push: DirichletConcentrationParams(count: UInt32(count)), invocations: count)
+    }
+
+    /// loss[slot] = the Dirichlet-multinomial NLL of counts [rows, width] under concentration(z), summed over rows
+    /// and questions (or += when `accumulate`). `questionStarts`: questions + 1 uints (AnswerSchema.questionStarts).
+    public func dirichletForward(_ seq: CommandSequence, z: BufferRange, counts: BufferRange, questionStarts: BufferRange, loss: BufferRange,
+                                 rows: Int, width: Int, questions: Int, slot: Int = 0, accumulate: Bool = false) throws {
+        let push = DirichletParams(rows: UInt32(rows), width: UInt32(width), questions: UInt32(questions), slot: UInt32(slot),
+                                   accumulate: accumulate ? 1 : 0)
+        // One workgroup sums everything in a fixed order, so the loss is deterministic.
+        let p = try pipeline("dirichlet_forward", 4, DirichletParams.self)
+        try seq.dispatch(p, [z, counts, questionStarts, loss], push: push, invocations: p.workgroupSize)
+    }
+
+    /// grad = d(dirichletForward) / dz / denominator (default: rows) over [rows, width].
+    public func dirichletBackward(_ seq: CommandSequence, z: BufferRange, counts: BufferRange, questionStarts: BufferRange, grad: BufferRange,
+                                  rows: Int, width: Int, questions: Int, denominator: Int? = nil) throws {
+        let push = DirichletBackwardParams(rows: UInt32(rows), width: UInt32(width), questions: UInt32(questions),
+                                           denominator: UInt32(denominator ?? rows))
+        try seq.dispatch(pipeline("dirichlet_backward", 4, DirichletBackwardParams.self), [z, counts, questionStarts, grad], push: push,
+                         invocations: rows * width)
+    }
+}
