@@ -93,7 +93,13 @@ struct CatalogCommand: ParsableCommand {
             answers = { rows in
                 let shares = ConcentrationAnswers.expectedFractions(schema: schema, rows: rows)
                 guard concentrations else { return shares }
-                return (0..<(rows.count / k)).flatMap { shares[($0 * k)..<(($0 + 1) * k)] + rows[($0 * k)..<(($0 + 1) * k)] }
+                var both: [Float] = []
+                both.reserveCapacity(2 * rows.count)
+                for i in stride(from: 0, to: rows.count, by: k) {
+                    both += shares[i..<(i + k)]
+                    both += rows[i..<(i + k)]
+                }
+                return both
             }
         }
         let lead = (world?.rank ?? 0) == 0
