@@ -76,7 +76,7 @@ browser:
 ## compilation, a process starting, a fence), so two at once keep both cores busy; the formats venv installs
 ## while the tests build. Every test runs exactly as before: the two halves of the main pass are one regex,
 ## filtered and skipped.
-PROCESS_TESTS := CLITests|DistributedTests|GPUKitTests|ReportTests|FormatReaderTests
+PROCESS_TESTS := CLITests|DistributedTests|CatalogTests|GPUKitTests|ReportTests|FormatReaderTests
 PASS_ENV := GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV)
 test: deps browser
 	@echo "== building the tests and the formats venv, then 6 passes two at a time; each pass's output appears when it ends"
