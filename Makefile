@@ -75,7 +75,8 @@ browser:
 ## main pass, then the lane, discrete and SwiftShader passes. Most of a pass waits on one thread (a pipeline's
 ## compilation, a process starting, a fence), so two at once keep both cores busy; the formats venv installs
 ## while the tests build. Every test runs exactly as before: the two halves of the main pass are one regex,
-## filtered and skipped.
+## filtered and skipped. The passes only run the built tests (--skip-build), so they take no SwiftPM lock on .build
+## (--ignore-lock): with the lock, the second chain waited for the first's `swift test` to end.
 PROCESS_TESTS := CLITests|DistributedTests|CatalogTests|GPUKitTests|ReportTests|FormatReaderTests
 PASS_ENV := GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV)
 test: deps browser
@@ -86,21 +87,21 @@ test-build:
 	$(SWIFT_BUILD) --build-tests
 test-processes: test-build formats-venv
 	@echo "== main pass, the tests that start processes ($(PROCESS_TESTS))"
-	$(PASS_ENV) $(SWIFT_TEST) --skip-build --filter '$(PROCESS_TESTS)'
+	$(PASS_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(PROCESS_TESTS)'
 test-inprocess: test-build formats-venv
 	@echo "== main pass, every other test"
-	$(PASS_ENV) $(SWIFT_TEST) --skip-build --skip '$(PROCESS_TESTS)'
+	$(PASS_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --skip '$(PROCESS_TESTS)'
 test-lanes: test-inprocess
 	for width in 128 512; do \
 	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
-	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(LANE_TESTS)' || exit 1; \
+	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(LANE_TESTS)' || exit 1; \
 	done
 test-discrete: test-lanes
 	@echo "== the discrete-GPU memory layout (GALAXY_MEMORY=discrete: device buffers unmapped, transfers through staging)"
-	GALAXY_MEMORY=discrete GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(DISCRETE_TESTS)'
+	GALAXY_MEMORY=discrete GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(DISCRETE_TESTS)'
 test-swiftshader: test-discrete
 	@echo "== SwiftShader (VK_DRIVER_FILES=$(SWIFTSHADER_ICD))"
-	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(SWIFT_TEST) --skip-build --filter '$(SWIFTSHADER_TESTS)'
+	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(SWIFTSHADER_TESTS)'
 	@if [ "$(SWIFTSHADER_SELFTEST)" = 1 ]; then set -x; \
 	  VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(GALAXY) selftest --golden ../shared/data/torch-golden/sdnet_two_sgd_steps.safetensors; fi
 
