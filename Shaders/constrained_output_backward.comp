@@ -1,9 +1,9 @@
 #version 450
-// Gradient of the Galaxy Zoo constrained output, one invocation per row; z, dp, dz are [batch, 37]:
+// Gradient of the decision-tree constrained output, one invocation per row; z, dp, dz are [batch, ANSWERS]:
 // dz = d(constrained_output_forward(z)) / dz applied to dp (recomputes the forward values of the row).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
-#include "galaxy_tree.glsl"
+#include "decision_tree.glsl"
 #include "constrained_output.glsl"
 layout(std430, binding = 0) readonly buffer Z { float z[]; };
 layout(std430, binding = 1) readonly buffer DP { float dp[]; };
@@ -14,6 +14,7 @@ layout(push_constant) uniform Params { uint batch; } params;
 void main() {
     uint row = globalIndex();
     if (row >= params.batch) return;
+    tree_init();
     uint base = row * ANSWERS;
     float x[ANSWERS];
     for (uint c = 0; c < ANSWERS; ++c) x[c] = z[base + c];
@@ -21,7 +22,8 @@ void main() {
     // Forward: n = per-question normalized f(z) with sums s, v = final (scaled) outputs,
     // r = f'(z) / f(z) (softplus form).
     float n[ANSWERS], v[ANSWERS], g[ANSWERS], r[ANSWERS], s[QUESTIONS];
-    for (uint q = 0; q < QUESTIONS; ++q) {
+    for (uint i = 0; i < QUESTIONS; ++i) {
+        uint q = ORDER[i];
         float top = questionTop(x, q);
         float sum = 0.0;
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += answerWeight(x[c], top);
@@ -34,11 +36,12 @@ void main() {
         }
     }
 
-    // Undo the scalings last to first. When question q is reached, every child of its columns has
+    // Undo the scalings last to first (ORDER reversed). When question q is reached, every child of its columns has
     // already added its share to g, so g[c] is the full gradient wrt v[c]. v[c] = n[c] * v[parent]
     // sends g[c] * n[c] to the parent and leaves g[c] * v[parent] as the gradient wrt n[c].
     for (uint c = 0; c < ANSWERS; ++c) g[c] = dp[base + c];
-    for (int q = int(QUESTIONS) - 1; q >= 0; --q) {
+    for (int i = int(QUESTIONS) - 1; i >= 0; --i) {
+        uint q = ORDER[i];
         if (PARENT[q] < 0) continue;
         uint parent = uint(PARENT[q]);
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {

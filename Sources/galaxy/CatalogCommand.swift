@@ -76,7 +76,7 @@ struct CatalogCommand: ParsableCommand {
         let (weights, meta) = try ModelWeights.load(URL(fileURLWithPath: checkpoint))
         let outputMode = try OutputMode(metadata: meta, file: checkpoint)
         // A row's columns and their values, from the checkpoint's metadata and output mode.
-        let columns = meta["columns"].map { $0.split(separator: ",").map(String.init) } ?? PredictCommand.defaultColumns(weights.outputs)
+        let columns = try AnswerSchema.columns(metadata: meta, outputs: weights.outputs, file: checkpoint)
         guard columns.count == weights.outputs else {
             throw ValidationError("\(checkpoint): metadata names \(columns.count) columns for \(weights.outputs) outputs")
         }
@@ -107,6 +107,7 @@ struct CatalogCommand: ParsableCommand {
         let job = try CatalogJob(input: input, columns: names, answers: answers, checkpoint: URL(fileURLWithPath: checkpoint), options: options,
                                  world: world, progress: lead ? progress : nil)
         let outcome = try job.run(weights: weights, outputMode: outputMode,
+                                  tree: try AnswerSchema.implied(metadata: meta, outputs: weights.outputs, file: checkpoint),
                                   openDevice: { try openDevice(device, world: world) }, shouldStop: { Interrupt.requested != 0 })
         switch outcome {
         case .stopped(let done, let total):

@@ -24,8 +24,11 @@ struct EvalCommand: ParsableCommand {
             let schema = try AnswerSchema(metadata: peek, file: checkpoint)
             let dirichlet = try OutputMode(metadata: peek, file: checkpoint) == .dirichlet
             if dirichlet {
-                guard let schema else { throw ValidationError("\(checkpoint): a dirichlet checkpoint without its schema in the metadata") }
-                data = try data.selecting(schema, file: try dataOptions.source().csv.path)
+                guard schema != nil else { throw ValidationError("\(checkpoint): a dirichlet checkpoint without its schema in the metadata") }
+            }
+            // The checkpoint's columns in its schema's order (a run with a schema trained on them so).
+            if let schema { data = try data.selecting(schema, file: try dataOptions.source().csv.path) }
+            if dirichlet {
                 guard LabelKind.of(data.targets) == .counts else { throw ValidationError("\(checkpoint) predicts vote counts, and the data holds vote fractions") }
             }
             let k = data.columns.count
@@ -36,7 +39,9 @@ struct EvalCommand: ParsableCommand {
             guard show >= 0 else { throw ValidationError("--show \(show): give a number of galaxies, 0 or more") }
             let context = try openDevice(device)
             let views = try ttaViews(tta)
-            let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint),
+            // The tree of the outputs (recorded, or the built-in one the columns are): per-question figures and the answer table.
+            let tree = try AnswerSchema.implied(metadata: meta, outputs: k, file: checkpoint).flatMap { $0.columnNames == data.columns ? $0 : nil }
+            let pred = try Predictor(context: context, weights: weights, outputMode: try OutputMode(metadata: meta, file: checkpoint), tree: tree,
                                      path: KernelPath.forWork(context.info, images: rows.count * views.count)).predict(images: Metrics.images(data, rows), views: views)
             if dirichlet, let schema {
                 let fitRows = all ? rows : split.train
@@ -56,13 +61,13 @@ struct EvalCommand: ParsableCommand {
             let baseline = rows.flatMap { _ in means }
             print("\(all ? "all" : "test split") of \(data.count): \(rows.count) galaxies, \(k) output(s)")
             print(String(format: "RMSE %.5f   constant-mean baseline %.5f", Metrics.rmse(pred, target), Metrics.rmse(baseline, target)))
-            if data.columns == GalaxyZooTree.columnNames {
-                let dead = GalaxyZooTree.allZeroQuestions(pred), pairs = rows.count * GalaxyZooTree.questionRanges.count
+            if let tree {
+                let dead = tree.allZeroQuestions(pred), pairs = rows.count * tree.questionRanges.count
                 print(String(format: "questions answered all zero: %d of %d (image, question) pairs (%.2f%%)", dead, pairs, 100 * Double(dead) / Double(pairs)))
-                print("question   RMSE      baseline")
-                for (q, range) in GalaxyZooTree.questionRanges.enumerated() {
+                print("question   RMSE      baseline" + (tree == .kaggle ? "" : "   (schema \(tree.name))"))
+                for (q, range) in tree.questionRanges.enumerated() {
                     print(String(format: "Q%-8d %.5f   %.5f", q + 1, Metrics.rmse(pred, target, width: k, columns: range),
-                                 Metrics.rmse(baseline, target, width: k, columns: range)))
+                                 Metrics.rmse(baseline, target, width: k, columns: range)) + (tree == .kaggle ? "" : "   " + tree.questions[q].text))
                 }
             }
             let images = try dataOptions.source().images
@@ -71,8 +76,8 @@ struct EvalCommand: ParsableCommand {
                 let id = data.ids[rows[i]]
                 print("\n\(images.appendingPathComponent("\(id).jpg").path) (GalaxyID \(id)): of the galaxies evaluated, "
                       + (n == 0 ? "the one with the smallest GalaxyID" : "number \(n + 1) by GalaxyID"))
-                if data.columns == GalaxyZooTree.columnNames {
-                    print(AnswerTable.render(prediction: row, truth: truth))
+                if let tree {
+                    print(AnswerTable.render(prediction: row, truth: truth, tree: tree))
                 } else {
                     for (c, (p, t)) in zip(data.columns, zip(row, truth)) { print("  \(c): " + String(format: "%.4f  (true %.4f)", p, t)) }
                 }

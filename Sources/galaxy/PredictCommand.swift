@@ -27,10 +27,9 @@ struct PredictCommand: ParsableCommand {
         try reportingErrors {
             guard !images.isEmpty else { throw ValidationError("give at least one image") }
             let (weights, meta) = try ModelWeights.load(URL(fileURLWithPath: checkpoint))
-            let columns = meta["columns"].map { $0.split(separator: ",").map(String.init) } ?? Self.defaultColumns(weights.outputs)
-            guard columns.count == weights.outputs else {
-                throw ValidationError("\(checkpoint): metadata names \(columns.count) columns for \(weights.outputs) outputs")
-            }
+            // The checkpoint's tree (recorded, or the built-in one its columns are) names the columns and the table's answers.
+            let tree = try AnswerSchema.implied(metadata: meta, outputs: weights.outputs, file: checkpoint)
+            let columns = try AnswerSchema.columns(metadata: meta, outputs: weights.outputs, file: checkpoint)
             let truth = try labels.map { try GalaxyLabels.load(URL(fileURLWithPath: $0)) }
             var pixels = [UInt8]()
             for path in images { pixels += try preprocessGalaxyImage(contentsOf: URL(fileURLWithPath: path)) }
@@ -39,7 +38,7 @@ struct PredictCommand: ParsableCommand {
             // Tiles by the work (lavapipe: up to one batch of views, the kernels quickest to create, 0.1 s against 10 s).
             let tiles = KernelPath.forWork(context.info, images: images.count * views.count)
             let outputs = try Predictor(context: context, weights: weights, maxBatch: min(images.count, 128),
-                                        outputMode: try OutputMode(metadata: meta, file: checkpoint), path: tiles).predict(images: pixels, views: views)
+                                        outputMode: try OutputMode(metadata: meta, file: checkpoint), tree: tree, path: tiles).predict(images: pixels, views: views)
             let k = weights.outputs
             let mode = try OutputMode(metadata: meta, file: checkpoint)
             if mode == .dirichlet {
@@ -49,7 +48,7 @@ struct PredictCommand: ParsableCommand {
             var explanation: SaliencyMapper.Explanation?
             if let explain {
                 let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: 1,
-                                                outputMode: try OutputMode(metadata: meta, file: checkpoint), path: tiles)
+                                                outputMode: try OutputMode(metadata: meta, file: checkpoint), tree: tree, path: tiles)
                 let e = try mapper.explain(images: pixels, answers: [try answer.map { try mapper.column(named: $0) }])[0]
                 try AtomicFile.write(Data(PNG.encode(SaliencyPicture.render(crop: pixels, gradient: e.gradient))), to: URL(fileURLWithPath: explain))
                 let note = e.gradient.allSatisfy { $0 == 0 } ? " (the gradient is zero: this output is dead here, behind the final ReLU)" : ""
@@ -61,8 +60,10 @@ struct PredictCommand: ParsableCommand {
                 let row = Array(outputs[i * k..<(i + 1) * k])
                 let id = Int64(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
                 let trueRow = truth.flatMap { t -> [Float]? in
-                    guard let id, let r = t.ids.firstIndex(of: id), t.columns == columns else { return nil }
-                    return Array(t.targets[r * k..<(r + 1) * k])
+                    guard let id, let r = t.ids.firstIndex(of: id) else { return nil }
+                    let index = columns.map { t.columns.firstIndex(of: $0) }
+                    guard index.allSatisfy({ $0 != nil }) else { return nil }
+                    return index.map { t.targets[r * t.columns.count + $0!] }
                 }
                 if json {
                     var rec: [String: Any] = ["path": path, "outputs": Dictionary(uniqueKeysWithValues: zip(columns, row.map(Double.init)))]
@@ -76,8 +77,8 @@ struct PredictCommand: ParsableCommand {
                     continue
                 }
                 print("\(path)" + (id.map { " (GalaxyID \($0))" } ?? ""))
-                if k == GalaxyZooTree.answerCount && columns == GalaxyZooTree.columnNames {
-                    print(AnswerTable.render(prediction: row, truth: trueRow))
+                if let tree {
+                    print(AnswerTable.render(prediction: row, truth: trueRow, tree: tree))
                 } else {
                     for (c, v) in zip(columns, row) {
                         print("  \(c): " + String(format: "%.4f", v) + (trueRow.map { String(format: "  (true %.4f)", $0[columns.firstIndex(of: c)!]) } ?? ""))
@@ -129,9 +130,5 @@ struct PredictCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: records, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         }
-    }
-
-    static func defaultColumns(_ k: Int) -> [String] {
-        k == GalaxyZooTree.answerCount ? GalaxyZooTree.columnNames : (1...k).map { "output\($0)" }
     }
 }

@@ -111,6 +111,7 @@ struct TrainCommand: ParsableCommand {
                     guard freeze == "convolutions" else { throw ValidationError("--freeze \(freeze): expected convolutions") }
                     options.freezeConvolutions = true
                 }
+                var newHead = false
                 let initial = try initWeights.map { path -> ModelWeights in
                     let (w, meta) = try ModelWeights.load(URL(fileURLWithPath: path))
                     let sameHead = w.outputs == data.columns.count && (try? OutputMode(metadata: meta, file: path)) == options.outputMode
@@ -120,10 +121,12 @@ struct TrainCommand: ParsableCommand {
                         print("--init-weights: the convolutions of \(path) (\(w.outputs) outputs, output \(meta["output"] ?? "relu")) under a new dense head "
                               + "(fc1, fc2, fc3: \(data.columns.count) outputs, \(options.outputMode.argument))")
                     }
+                    newHead = true
                     return w.withNewHead(outputs: data.columns.count, seed: options.initSeed)
                 }
                 trainer = try Trainer(context: context, data: data, runDir: runDir, options: options, initWeights: initial, resume: resume != nil,
-                                      resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory, directory: directory)
+                                      resumeEpochs: resume != nil ? epochs : nil, world: world, deviceMemory: deviceMemory, directory: directory,
+                                      newHead: newHead)
             } catch {
                 // A run that cannot start leaves the directory as it found it (and none when there was none).
                 directory.abandon()
@@ -218,6 +221,11 @@ struct TrainCommand: ParsableCommand {
             options.outputMode = .dirichlet
         default:
             throw ValidationError("--loss \(lossName): expected mse or dirichlet")
+        }
+        if chosen == nil && output.constrainedForm != nil { chosen = AnswerSchema.detect(columns: data.columns) }
+        if output.constrainedForm != nil && chosen == nil {
+            throw ValidationError("--output \(output.argument) needs the decision tree of \(csv)'s columns: --schema kaggle, decals-dr5, decals-dr8 or a JSON file "
+                                  + "(its columns are none of the built-in trees')")
         }
         guard let chosen else { return data }
         options.schema = chosen.json

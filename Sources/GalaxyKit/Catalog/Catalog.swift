@@ -128,7 +128,8 @@ public final class CatalogJob {
 
     /// Makes (or resumes) the catalogue. `openDevice` is called once this process has images to infer;
     /// `shouldStop` is asked after every chunk.
-    public func run(weights: ModelWeights, outputMode: OutputMode, openDevice: () throws -> VulkanContext,
+    /// `tree`: the checkpoint's schema, which a constrained output layer needs (AnswerSchema.implied).
+    public func run(weights: ModelWeights, outputMode: OutputMode, tree: AnswerSchema? = nil, openDevice: () throws -> VulkanContext,
                     shouldStop: () -> Bool = { false }) throws -> CatalogOutcome {
         var lock: FileLock?
         if rank == 0 { lock = try takeLock(); try begin() }
@@ -143,7 +144,7 @@ public final class CatalogJob {
         if rank == 0 && done > 0 { progress?.note("\(work.folder.path): resuming: \(done) of \(input.count) images were done") }
 
         var timing = (wait: 0.0, infer: 0.0, write: 0.0)
-        let stopped = try write(share, parts: parts, weights: weights, outputMode: outputMode, openDevice: openDevice,
+        let stopped = try write(share, parts: parts, weights: weights, outputMode: outputMode, tree: tree, openDevice: openDevice,
                                 shouldStop: shouldStop, timing: &timing)
         if try agreeToStop(stopped) {
             let now = try work.parts().reduce(0) { $0 + $1.images }
@@ -224,7 +225,7 @@ public final class CatalogJob {
     // MARK: - Writing this rank's share
 
     /// Writes the rows of `share`, chunk by chunk; true when stopped on request before the end.
-    private func write(_ share: [Range<Int>], parts: [CatalogWork.Part], weights: ModelWeights, outputMode: OutputMode,
+    private func write(_ share: [Range<Int>], parts: [CatalogWork.Part], weights: ModelWeights, outputMode: OutputMode, tree: AnswerSchema?,
                        openDevice: () throws -> VulkanContext, shouldStop: () -> Bool,
                        timing: inout (wait: Double, infer: Double, write: Double)) throws -> Bool {
         let chunks = share.flatMap { range in
@@ -238,7 +239,7 @@ public final class CatalogJob {
         let predictor: Predictor
         do {
             // The kernels are chosen by the whole input, so that every rank and every resumed run use the same.
-            predictor = try Predictor(context: context, weights: weights, outputMode: outputMode,
+            predictor = try Predictor(context: context, weights: weights, outputMode: outputMode, tree: tree,
                                       path: KernelPath.forWork(context.info, images: input.count * views.count))
         } catch {
             throw deviceError(error, doing: "while loading the network")

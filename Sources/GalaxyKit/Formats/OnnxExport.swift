@@ -27,12 +27,13 @@ public enum OnnxExport {
         ]
     }
 
-    /// The ONNX model of `weights` with output layer `mode`; `columns` name the outputs.
-    static func model(weights: ModelWeights, mode: OutputMode, columns: [String], source: String) throws -> Onnx_ModelProto {
+    /// The ONNX model of `weights` with output layer `mode`; `columns` name the outputs, `tree` is the checkpoint's
+    /// schema (the constrained layer's tree).
+    static func model(weights: ModelWeights, mode: OutputMode, columns: [String], tree: AnswerSchema?, source: String) throws -> Onnx_ModelProto {
         let k = weights.outputs
         guard columns.count == k else { throw GalaxyError.message("\(source): \(columns.count) column names for \(k) outputs") }
-        if mode.constrainedForm != nil && k != GalaxyZooTree.answerCount {
-            throw GalaxyError.message("\(source): the \(mode.argument) output layer needs \(GalaxyZooTree.answerCount) outputs, the weights have \(k)")
+        if mode.constrainedForm != nil && tree?.answerCount != k {
+            throw GalaxyError.message("\(source): the \(mode.argument) output layer needs the decision tree of its \(k) outputs, and the checkpoint records none")
         }
         var g = GraphBuilder()
         for name in weights.names { g.floats(name, weights.tensors[name]!.shape, weights.tensors[name]!.values) }
@@ -61,7 +62,7 @@ public enum OnnxExport {
             let scaled = g.node("Mul", [g.node("Sigmoid", [z], name: "concentration.sigmoid"), "concentration.span"], name: "concentration.scale")
             _ = g.node("Add", [scaled, "concentration.floor"], name: "concentration", output: outputName)
         } else if let form = mode.constrainedForm {
-            decisionTree(&g, z: z, form: form)
+            decisionTree(&g, z: z, tree: tree!, form: form)
         } else {
             g.node("Relu", [z], output: outputName)
         }
@@ -86,18 +87,18 @@ public enum OnnxExport {
         return model
     }
 
-    /// Dieleman's decision-tree layer on z [N, 37]: per question, weights a = f(z) (relu form: max(z, 0);
+    /// Dieleman's decision-tree layer on z [N, k] in `tree`: per question, weights a = f(z) (relu form: max(z, 0);
     /// softplus form: softplus(z), or exp(z - max z) when the question's largest z is below the tail as
     /// the shaders do), normalized to sum 1 (relu form: + 1e-12), scaled by the parent answer's output.
-    static func decisionTree(_ g: inout GraphBuilder, z: String, form: ConstrainedOutputForm) {
-        let tree = GalaxyZooTree.self
+    /// Nodes are named by question number (tree.Q1 is the first question).
+    static func decisionTree(_ g: inout GraphBuilder, z: String, tree: AnswerSchema, form: ConstrainedOutputForm) {
         g.ints64("tree.split", [tree.questionRanges.count], tree.questionRanges.map { Int64($0.count) })
         g.ints64("tree.axis", [1], [1])
         let questions = g.node("Split", [z, "tree.split"], name: "tree.questions", outputs: tree.questionRanges.count, [int("axis", 1)])
         if form == .softplus { g.floats("tree.softplus_tail", [], [Float(Reference.softplusTail)]) }
         if form == .relu { g.floats("tree.epsilon", [], [Float(Reference.constrainedOutputEpsilon)]) }
-        var answers: [String] = []
-        for q in tree.questionRanges.indices {
+        var answers = [String](repeating: "", count: tree.questions.count)
+        for q in tree.treeOrder {
             let zq = questions[q], label = "tree.Q\(q + 1)"
             let a: String
             switch form {
@@ -113,14 +114,14 @@ public enum OnnxExport {
             if form == .relu { sum = g.node("Add", [sum, "tree.epsilon"], name: "\(label).sum_eps") }
             var p = g.node("Div", [a, sum], name: "\(label).normalize")
             if let parent = tree.parentColumn[q] {
-                // The parent column lies in an earlier question, whose answers are final.
+                // The parent's question comes earlier in treeOrder: its answers are final.
                 let pq = tree.questionOfColumn[parent], j = Int64(parent - tree.questionRanges[pq].lowerBound)
                 g.ints64("\(label).parent_start", [1], [j])
                 g.ints64("\(label).parent_end", [1], [j + 1])
                 let parentValue = g.node("Slice", [answers[pq], "\(label).parent_start", "\(label).parent_end", "tree.axis"], name: "\(label).parent")
                 p = g.node("Mul", [p, parentValue], name: "\(label).scale")
             }
-            answers.append(p)
+            answers[q] = p
         }
         g.node("Concat", answers, name: "tree.concat", output: outputName, [int("axis", 1)])
     }
@@ -130,15 +131,11 @@ public enum OnnxExport {
     public static func export(checkpoint: URL, to out: URL) throws -> [(key: String, value: String)] {
         let (weights, metadata) = try ModelWeights.load(checkpoint)
         let mode = try OutputMode(metadata: metadata, file: checkpoint.path)
-        let columns = metadata["columns"].map { $0.split(separator: ",").map(String.init) } ?? defaultColumns(weights.outputs)
-        let model = try model(weights: weights, mode: mode, columns: columns, source: checkpoint.path)
+        let columns = try AnswerSchema.columns(metadata: metadata, outputs: weights.outputs, file: checkpoint.path)
+        let tree = try AnswerSchema.implied(metadata: metadata, outputs: weights.outputs, file: checkpoint.path)
+        let model = try model(weights: weights, mode: mode, columns: columns, tree: tree, source: checkpoint.path)
         try AtomicFile.write(Data(model.serializedBytes()), to: out)
         return description(mode: mode, columns: columns)
-    }
-
-    /// Column names of a checkpoint without them: Kaggle's for 37 outputs, else output1...outputK.
-    public static func defaultColumns(_ k: Int) -> [String] {
-        k == GalaxyZooTree.answerCount ? GalaxyZooTree.columnNames : (1...max(k, 1)).map { "output\($0)" }
     }
 
     static func valueInfo(_ name: String, _ dims: [Int], doc: String) -> Onnx_ValueInfoProto {

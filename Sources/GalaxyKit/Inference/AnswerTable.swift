@@ -1,23 +1,32 @@
 import Foundation
 
-/// The seed's human-readable answer table: for each of the 11 Galaxy Zoo questions, the most likely
-/// answer with its probability, beside the true answer when the label is known.
+/// The seed's human-readable answer table: for each question of the model's decision tree, the most likely
+/// answer with its value, beside the true answer when the label is known.
 public enum AnswerTable {
-    /// Best answer (label, value) of each question for a 37-value row.
-    public static func bestAnswers(_ row: [Float]) -> [(label: String, value: Float)] {
-        GalaxyZooTree.questionRanges.map { range in
+    /// How the table names answer column `c` of `tree`. The Kaggle tree's answer names are the seed's labels,
+    /// which say their question themselves ("Bar through center", "No Spiral"), and the seed's table shows them
+    /// as they are; other trees' answers are short ("yes", "strong") and shown after their question's id.
+    public static func label(_ tree: AnswerSchema, _ c: Int) -> String {
+        let q = tree.questionOfColumn[c], answer = tree.answerLabels[c]
+        return tree == .kaggle ? answer : "\(tree.questions[q].id): \(answer)"
+    }
+
+    /// Best answer (label, value) of each question of `tree` for one row of its answers.
+    public static func bestAnswers(_ row: [Float], tree: AnswerSchema) -> [(label: String, value: Float)] {
+        precondition(row.count == tree.answerCount, "AnswerTable: \(row.count) values for the \(tree.answerCount) answers of \(tree.name)")
+        return tree.questionRanges.map { range in
             // The first maximum, like pandas' idxmax.
             var best = range.lowerBound
             for c in range where row[c] > row[best] { best = c }
-            return (GalaxyZooTree.answerLabels[best], row[best])
+            return (label(tree, best), row[best])
         }
     }
 
-    public static func render(prediction: [Float], truth: [Float]?) -> String {
+    public static func render(prediction: [Float], truth: [Float]?, tree: AnswerSchema) -> String {
         let rule = "------|----------------------|----------------------|------"
         var lines = [rule, " prob |      meaning (exact) | meaning (pred)       | prob", rule]
-        let pred = bestAnswers(prediction)
-        let exact = truth.map(bestAnswers)
+        let pred = bestAnswers(prediction, tree: tree)
+        let exact = truth.map { bestAnswers($0, tree: tree) }
         for q in pred.indices {
             let left: String
             if let e = exact?[q] {

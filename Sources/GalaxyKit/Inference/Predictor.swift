@@ -7,10 +7,13 @@ public final class Predictor {
     public let maxBatch: Int
 
     /// `tiles`: the kernels' configuration (default: the device's; `KernelPath.forWork` by the number of images).
-    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu, path: KernelPath? = nil) throws {
+    /// `tree`: the schema of a constrained output layer (the checkpoint's; default Kaggle's for 37 outputs).
+    public init(context: VulkanContext, weights: ModelWeights, maxBatch: Int = 128, outputMode: OutputMode = .relu, tree: AnswerSchema? = nil,
+                path: KernelPath? = nil) throws {
         self.context = context
         self.maxBatch = maxBatch
-        network = try DeviceNetwork(kernels: Kernels(context, path: path), outputs: weights.outputs, maxBatch: maxBatch, training: false, outputMode: outputMode)
+        network = try DeviceNetwork(kernels: Kernels(context, path: path), outputs: weights.outputs, maxBatch: maxBatch, training: false,
+                                    outputMode: outputMode, tree: tree)
         try network.setWeights(weights)
     }
 

@@ -6,6 +6,8 @@ public final class SaliencyMapper {
     public let context: VulkanContext
     public let network: DeviceNetwork
     public let columns: [String]
+    /// The checkpoint's tree, if any: the default answer is its first question's top answer.
+    public let tree: AnswerSchema?
 
     /// One image's result: the outputs, the answer explained and its gradient [3, 69, 69] in the network's
     /// input layout (CHW) and scale (the normalized floats the network sees, (v/255 - mean) / std).
@@ -15,13 +17,15 @@ public final class SaliencyMapper {
         public var gradient: [Float]
     }
 
+    /// `tree`: the checkpoint's schema (default: the built-in one whose columns `columns` are, if any).
     public init(context: VulkanContext, weights: ModelWeights, columns: [String], maxBatch: Int, outputMode: OutputMode = .relu,
-                path: KernelPath? = nil) throws {
+                tree: AnswerSchema? = nil, path: KernelPath? = nil) throws {
         precondition(columns.count == weights.outputs)
         self.context = context
         self.columns = columns
+        self.tree = AnswerSchema.implied(outputs: columns.count, columns: columns, recorded: tree)
         network = try DeviceNetwork(kernels: Kernels(context, path: path), outputs: weights.outputs, maxBatch: maxBatch, training: false,
-                                    outputMode: outputMode, saliency: true)
+                                    outputMode: outputMode, saliency: true, tree: self.tree)
         try network.setWeights(weights)
     }
 
@@ -31,9 +35,9 @@ public final class SaliencyMapper {
         throw GalaxyError.message("no answer \"\(name)\" among the checkpoint's columns (\(columns.prefix(4).joined(separator: ", "))...)")
     }
 
-    /// The answer explained by default: the predicted top answer of Question 1 (any first column's otherwise).
+    /// The answer explained by default: the predicted top answer of the tree's first question (of all columns without a tree).
     public func defaultAnswer(_ outputs: [Float]) -> Int {
-        let range = columns == GalaxyZooTree.columnNames ? GalaxyZooTree.questionRanges[0] : 0..<columns.count
+        let range = tree?.questionRanges[0] ?? 0..<columns.count
         var best = range.lowerBound
         for c in range where outputs[c] > outputs[best] { best = c }
         return best

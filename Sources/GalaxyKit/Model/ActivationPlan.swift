@@ -151,7 +151,7 @@ extension DeviceNetwork {
         } else if let form {
             linear("fc3", "f2", "z", relu: false) { n.fc3($0, outputs: k) }
             op("output.forward", .forward, reads: ["z"], writes: ["output"]) { net, seq, a in
-                try net.kernels.constrainedOutputForward(seq, z: net.tensor("z"), p: net.tensor("output"), batch: a.batch, form: form)
+                try net.kernels.constrainedOutputForward(seq, z: net.tensor("z"), p: net.tensor("output"), batch: a.batch, tree: net.constrainedTree!, form: form)
             }
         } else {
             linear("fc3", "f2", "output", relu: true) { n.fc3($0, outputs: k) }
@@ -225,7 +225,7 @@ extension DeviceNetwork {
             dFc3 = "dZ"
         } else if let form {
             op("output.backward", .backward, reads: ["z", dOutput], writes: ["dZ"]) { net, seq, a in
-                try net.kernels.constrainedOutputBackward(seq, z: net.tensor("z"), dp: net.tensor(dOutput), dz: net.tensor("dZ"), batch: a.batch, form: form)
+                try net.kernels.constrainedOutputBackward(seq, z: net.tensor("z"), dp: net.tensor(dOutput), dz: net.tensor("dZ"), batch: a.batch, tree: net.constrainedTree!, form: form)
             }
             dFc3 = "dZ"
         } else {

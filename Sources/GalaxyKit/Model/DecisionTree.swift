@@ -1,5 +1,7 @@
 /// The Galaxy Zoo 2 decision tree as used by the Kaggle "Galaxy Challenge": 11 questions whose
-/// 37 answers are the columns of `training_solutions_rev1.csv`.
+/// 37 answers are the columns of `training_solutions_rev1.csv`. It is one schema among others
+/// (`AnswerSchema.kaggle`); what stays Kaggle's own is below: the names of its parts, which the synthetic
+/// Kaggle writer, the submission format and the tests of the seed's behaviour use.
 ///
 /// A volunteer starts at Q1 and walks down; every answer column holds the fraction of *all*
 /// volunteers who gave that answer, so the answers of a question sum to the fraction that reached
@@ -41,9 +43,20 @@ public enum GalaxyZooTree {
     /// is final before its children use it (Dieleman): Q2, Q3, Q4, Q5, Q7, Q8, Q9, Q10, Q11.
     public static let scalingOrder: [Int] = schema.scalingOrder
 
-    /// The largest |sum of a question's answers - its parent's value| over the 11 questions of one
-    /// row of 37 values. Zero for a row that obeys the tree exactly.
-    public static func treeSumViolation(_ row: ArraySlice<Float>) -> Float {
+    /// `AnswerSchema.treeSumViolation` in the Kaggle tree.
+    public static func treeSumViolation(_ row: ArraySlice<Float>) -> Float { schema.treeSumViolation(row) }
+    public static func treeSumViolation(_ row: [Float]) -> Float { schema.treeSumViolation(row[...]) }
+
+    /// `AnswerSchema.allZeroQuestions` in the Kaggle tree.
+    public static func allZeroQuestions(_ rows: [Float]) -> Int { schema.allZeroQuestions(rows) }
+}
+
+// MARK: - Any schema's tree, as the output layer, the tables and the report use it
+
+extension AnswerSchema {
+    /// The largest |sum of a question's answers - its parent answer's value| (1 for a question asked of
+    /// everyone) over the questions of one row of fractions of all volunteers. Zero for a row that obeys the tree.
+    public func treeSumViolation(_ row: ArraySlice<Float>) -> Float {
         precondition(row.count == answerCount, "treeSumViolation: \(row.count) values, expected \(answerCount)")
         let base = row.startIndex
         var worst: Float = 0
@@ -56,9 +69,9 @@ public enum GalaxyZooTree {
         return worst
     }
 
-    /// How many (row, question) pairs of `rows` ([count, 37]) have every answer exactly 0: questions
+    /// How many (row, question) pairs of `rows` ([count, answerCount]) have every answer exactly 0: questions
     /// the relu form of the constrained layer has let die on that image.
-    public static func allZeroQuestions(_ rows: [Float]) -> Int {
+    public func allZeroQuestions(_ rows: [Float]) -> Int {
         precondition(rows.count % answerCount == 0, "allZeroQuestions: \(rows.count) values")
         var dead = 0
         for base in stride(from: 0, to: rows.count, by: answerCount) {
@@ -67,6 +80,47 @@ public enum GalaxyZooTree {
         return dead
     }
 
-    /// Convenience overload for a whole array.
-    public static func treeSumViolation(_ row: [Float]) -> Float { treeSumViolation(row[...]) }
+    /// Every question, each after the question of the answer it is asked after: the smallest such order, so
+    /// 0, 1, 2, ... wherever the questions already come in that order (Kaggle's and DECaLS' do). The
+    /// constrained output layer scales in this order and undoes the scalings in reverse.
+    public var treeOrder: [Int] {
+        var order: [Int] = [], placed = [Bool](repeating: false, count: questions.count)
+        while order.count < questions.count {
+            let q = questions.indices.first { !placed[$0] && parentColumn[$0].map { placed[questionOfColumn[$0]] } ?? true }!
+            placed[q] = true
+            order.append(q)
+        }
+        return order
+    }
+
+    /// The tree of a model's `outputs`: `recorded` (the checkpoint's or run's schema) if any, else the built-in
+    /// schema whose columns `columns` are, else, for the 37 outputs of weights that name no columns (the PyTorch
+    /// seed's, and checkpoints from before columns were recorded), the Kaggle tree they were trained on; nil
+    /// when none fits (a model of other columns: plain outputs, no tree).
+    public static func implied(outputs: Int, columns: [String]?, recorded: AnswerSchema?) -> AnswerSchema? {
+        if let recorded { return recorded.answerCount == outputs ? recorded : nil }
+        if let columns { return detect(columns: columns).flatMap { $0.columnNames == columns ? $0 : nil } }
+        return outputs == kaggle.answerCount ? kaggle : nil
+    }
+
+    /// The tree of a checkpoint's `outputs` from its metadata (`implied`), or an error naming `file` when its
+    /// recorded schema does not have that many answers.
+    public static func implied(metadata: [String: String], outputs: Int, file: String) throws -> AnswerSchema? {
+        let recorded = try AnswerSchema(metadata: metadata, file: file)
+        if let recorded, recorded.answerCount != outputs {
+            throw SchemaError("\(file): its schema \"\(recorded.name)\" has \(recorded.answerCount) answers, its weights \(outputs) outputs")
+        }
+        return implied(outputs: outputs, columns: metadata["columns"].map { $0.split(separator: ",").map(String.init) }, recorded: recorded)
+    }
+
+    /// A checkpoint's column names: its schema's, else the ones its metadata lists, else `output1` ... `outputK`.
+    public static func columns(metadata: [String: String], outputs: Int, file: String) throws -> [String] {
+        if let schema = try implied(metadata: metadata, outputs: outputs, file: file) { return schema.columnNames }
+        if let listed = metadata["columns"] {
+            let columns = listed.split(separator: ",").map(String.init)
+            guard columns.count == outputs else { throw SchemaError("\(file): its metadata names \(columns.count) columns for \(outputs) outputs") }
+            return columns
+        }
+        return (1...max(outputs, 1)).map { "output\($0)" }
+    }
 }

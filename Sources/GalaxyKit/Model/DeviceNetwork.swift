@@ -66,6 +66,8 @@ public final class DeviceNetwork {
     /// The schema's question starts (AnswerSchema.questionStarts) as uints: the Dirichlet loss's question layout.
     public let questionStarts: DeviceBuffer?
     public let questionCount: Int
+    /// The decision tree of the constrained output layer (nil for the other output layers).
+    public let constrainedTree: AnswerSchema?
 
     /// Float offset of each parameter tensor in `params`/`grads`/`momentum`, 64-float aligned so each
     /// can be bound on its own (256 bytes, VulkanContext.bindingAlignment, satisfies every device's minStorageBufferOffsetAlignment).
@@ -91,13 +93,23 @@ public final class DeviceNetwork {
 
     /// `saliency` (not with `training`): the network also records the input-gradient pass of `recordSaliency`.
     /// `questionStarts`: the schema's layout, which a Dirichlet network needs for its loss (training or evaluating).
+    /// `tree`: the schema of the constrained output layer (default: `AnswerSchema.implied` by the output count, Kaggle's for 37).
     public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu, saliency: Bool = false,
-                questionStarts: [Int]? = nil, frozenConvolutions: Bool = false) throws {
+                questionStarts: [Int]? = nil, tree: AnswerSchema? = nil, frozenConvolutions: Bool = false) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
         precondition(!(training && saliency), "a saliency network does not train")
         self.saliency = saliency
-        if outputMode.constrainedForm != nil && outputs != GalaxyZooTree.answerCount {
-            throw GalaxyError.message("the constrained output layer needs the 37 Galaxy Zoo columns, not \(outputs)")
+        if outputMode.constrainedForm != nil {
+            guard let t = tree ?? AnswerSchema.implied(outputs: outputs, columns: nil, recorded: nil) else {
+                throw GalaxyError.message("the constrained output layer needs the decision tree of its \(outputs) outputs (a schema)")
+            }
+            guard t.answerCount == outputs else {
+                throw GalaxyError.message("the constrained output layer's schema \"\(t.name)\" has \(t.answerCount) answers, the network \(outputs) outputs")
+            }
+            _ = try ConstrainedOutputTree.specialization(t)  // a tree the shaders cannot hold fails here, not at the first pass
+            constrainedTree = t
+        } else {
+            constrainedTree = nil
         }
         if let starts = questionStarts, starts.last != outputs || starts.first != 0 {
             throw GalaxyError.message("the schema's \(starts.last ?? 0) answer columns do not match the network's \(outputs) outputs")

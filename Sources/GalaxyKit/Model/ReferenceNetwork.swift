@@ -4,10 +4,14 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
     public var params: [String: [T]]
     public let outputs: Int
     public let outputMode: OutputMode
+    /// The constrained output layer's tree (DeviceNetwork's `constrainedTree`).
+    public let tree: AnswerSchema?
 
-    public init(_ weights: ModelWeights, outputMode: OutputMode = .relu) {
+    public init(_ weights: ModelWeights, outputMode: OutputMode = .relu, tree: AnswerSchema? = nil) {
         outputs = weights.outputs
         self.outputMode = outputMode
+        self.tree = outputMode.constrainedForm == nil ? nil : tree ?? AnswerSchema.implied(outputs: weights.outputs, columns: nil, recorded: nil)
+        precondition(outputMode.constrainedForm == nil || self.tree?.answerCount == outputs, "ReferenceNetwork: no tree of \(outputs) answers")
         params = Dictionary(uniqueKeysWithValues: weights.names.map { ($0, weights[$0].map { T($0) }) })
     }
 
@@ -31,7 +35,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         let f2 = R.reluForward(R.linearForward(f1, params["fc2.weight"]!, params["fc2.bias"]!, SanderDielemanNet.fc2(b)))
         let z = R.linearForward(f2, params["fc3.weight"]!, params["fc3.bias"]!, SanderDielemanNet.fc3(b, outputs: outputs))
         let out = outputMode == .dirichlet ? z.map { T(R.concentration(Double($0))) }
-            : outputMode.constrainedForm.map { R.constrainedOutputForward(z, batch: b, form: $0) } ?? R.reluForward(z)
+            : outputMode.constrainedForm.map { R.constrainedOutputForward(z, batch: b, tree: tree!, form: $0) } ?? R.reluForward(z)
         return Activations(input: x, r1: r1, p1: p1, i1: i1, r2: r2, p2: p2, i2: i2, r3: r3, r4: r4, p4: p4, i4: i4, f1: f1, f2: f2, z: z, output: out)
     }
 
@@ -54,7 +58,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         typealias R = Reference
         var g: [String: [T]] = [:]
         precondition(outputMode != .dirichlet, "ReferenceNetwork.propagate: no Dirichlet head")
-        let dOut = outputMode.constrainedForm.map { R.constrainedOutputBackward(a.z, dLoss, batch: b, form: $0) } ?? R.reluBackward(a.output, dLoss)
+        let dOut = outputMode.constrainedForm.map { R.constrainedOutputBackward(a.z, dLoss, batch: b, tree: tree!, form: $0) } ?? R.reluBackward(a.output, dLoss)
         (g["fc3.weight"], g["fc3.bias"]) = R.linearBackwardWeight(dOut, a.f2, SanderDielemanNet.fc3(b, outputs: outputs))
         let dF2 = R.reluBackward(a.f2, R.linearBackwardInput(dOut, params["fc3.weight"]!, SanderDielemanNet.fc3(b, outputs: outputs)))
         (g["fc2.weight"], g["fc2.bias"]) = R.linearBackwardWeight(dF2, a.f1, SanderDielemanNet.fc2(b))

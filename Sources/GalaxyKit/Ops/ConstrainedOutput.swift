@@ -1,11 +1,11 @@
 import Foundation
 
-/// The Galaxy Zoo constrained output layer (after Dieleman, see DESIGN.md "Galaxy Zoo decision tree"):
-/// z [batch, 37] pre-activations to p [batch, 37] answers that obey the decision tree.
-/// Shaders: constrained_output_forward.comp, constrained_output_backward.comp.
+/// The decision-tree constrained output layer (after Dieleman, see docs/output-layer.md) of any schema:
+/// z [batch, k] pre-activations to p [batch, k] answers that obey the tree (k = the schema's answer count).
+/// Shaders: constrained_output_forward.comp, constrained_output_backward.comp (the tree: decision_tree.glsl).
 ///
 /// Each question's answers are made non-negative (a_i = f(z_i)), normalized (n_i = a_i / sum_q a_j),
-/// then scaled by the parent answer's p in `GalaxyZooTree.scalingOrder`. Two forms of f:
+/// then scaled by the parent answer's p in the schema's `treeOrder`. Two forms of f:
 /// - `.softplus` (the default): f = softplus, strictly positive with a gradient everywhere, so every
 ///   question sums to its parent's value and no question can die.
 /// - `.relu`: f = max(., 0), the first form. A question whose z are all <= 0 outputs zeros and gets
@@ -20,9 +20,28 @@ public enum ConstrainedOutputForm: UInt32, Sendable, CaseIterable {
 // Host mirror of both shaders' push-constant block.
 struct ConstrainedOutputParams { var batch: UInt32 }
 
+/// A schema as decision_tree.glsl's specialization constants (ids 2...): QUESTIONS, ANSWERS, QSTART[0...24]
+/// (unused: ANSWERS), PARENT[0..<24] (-1: asked of everyone, and unused), ORDER[0..<24] (the schema's treeOrder).
+enum ConstrainedOutputTree {
+    /// decision_tree.glsl's MAX_QUESTIONS.
+    static let maxQuestions = 24
+
+    /// The constants after FORM; an error names the schema when it has more questions than the shaders hold.
+    static func specialization(_ tree: AnswerSchema) throws -> [UInt32] {
+        let m = maxQuestions, q = tree.questions.count
+        guard q <= m else {
+            throw GalaxyError.message("the constrained output layer takes trees of up to \(m) questions; the schema \"\(tree.name)\" has \(q)")
+        }
+        let starts = tree.questionStarts + [Int](repeating: tree.answerCount, count: m + 1 - tree.questionStarts.count)
+        let parents = tree.parentColumn.map { $0 ?? -1 } + [Int](repeating: -1, count: m - q)
+        let order = tree.treeOrder + [Int](repeating: 0, count: m - q)
+        return [UInt32(q), UInt32(tree.answerCount)] + starts.map { UInt32($0) } + parents.map { UInt32(bitPattern: Int32($0)) } + order.map { UInt32($0) }
+    }
+}
+
 extension Reference {
     /// Relu form: added to each question's answer sum so that a question whose answers are all <= 0
-    /// gives 0/eps = 0 rather than 0/0. The shaders use the same value (why 1e-12: galaxy_tree.glsl).
+    /// gives 0/eps = 0 rather than 0/0. The shaders use the same value (why 1e-12: constrained_output.glsl).
     static let constrainedOutputEpsilon = 1e-12
 
     /// Softplus form: below this z, softplus(z) = log1p(e^z) is e^z to a relative 1e-9 (e^z / 2),
@@ -38,10 +57,10 @@ extension Reference {
     /// as Galaxy Zoo's fractions do). f is softplus (b = log(e^y - 1)) or max(., 0) (b = y). A share is at
     /// least 1e-4 of its question, so that no answer starts at softplus's far tail or at the relu form's 0.
     /// `scale` sets how far above 0 the answers start: the larger, the less the rest of fc3's sum moves the shares.
-    public static func constrainedOutputBias(means: [Double], form: ConstrainedOutputForm, scale: Double) -> [Double] {
-        precondition(means.count == GalaxyZooTree.answerCount)
+    public static func constrainedOutputBias(means: [Double], tree: AnswerSchema, form: ConstrainedOutputForm, scale: Double) -> [Double] {
+        precondition(means.count == tree.answerCount)
         var bias = [Double](repeating: 0, count: means.count)
-        for range in GalaxyZooTree.questionRanges {
+        for range in tree.questionRanges {
             let shares = range.map { max(means[$0], 0) }
             let total = shares.reduce(0, +)
             for (c, m) in zip(range, shares) {
@@ -61,9 +80,8 @@ extension Reference {
     /// One row of the forward pass in `form`: n = per-question normalized answers with their sums s,
     /// p = the outputs, and for the softplus form r = f'(z) / f(z), so that d n_i / d z_j =
     /// r_j n_j (delta_ij - n_i) within a question (the relu form's backward uses s instead; r is 0).
-    static func constrainedOutputRow<T: BinaryFloatingPoint>(_ z: ArraySlice<T>, form: ConstrainedOutputForm)
+    static func constrainedOutputRow<T: BinaryFloatingPoint>(_ z: ArraySlice<T>, tree: AnswerSchema, form: ConstrainedOutputForm)
         -> (n: [T], s: [T], p: [T], r: [T]) {
-        let tree = GalaxyZooTree.self
         precondition(z.count == tree.answerCount)
         let zd = z.map { Double($0) }
         var a = [Double](repeating: 0, count: tree.answerCount)
@@ -88,41 +106,40 @@ extension Reference {
             for c in range { n[c] = T(a[c] / sum) }
         }
         var p = n
-        for q in tree.scalingOrder {
-            let parent = tree.parentColumn[q]!
+        for q in tree.treeOrder {
+            guard let parent = tree.parentColumn[q] else { continue }
             for c in tree.questionRanges[q] { p[c] = n[c] * p[parent] }
         }
         return (n, s, p, r.map { T($0) })
     }
 
-    /// p[b, :] = constrained output of z[b, :]  (z and p are [batch, 37])
-    public static func constrainedOutputForward<T: BinaryFloatingPoint>(_ z: [T], batch: Int, form: ConstrainedOutputForm) -> [T] {
-        let width = GalaxyZooTree.answerCount
+    /// p[b, :] = constrained output of z[b, :] in `tree`  (z and p are [batch, k])
+    public static func constrainedOutputForward<T: BinaryFloatingPoint>(_ z: [T], batch: Int, tree: AnswerSchema, form: ConstrainedOutputForm) -> [T] {
+        let width = tree.answerCount
         precondition(z.count == batch * width, "constrainedOutputForward: \(z.count) values for batch \(batch)")
         var p: [T] = []
         p.reserveCapacity(z.count)
-        for b in 0..<batch { p += constrainedOutputRow(z[b * width ..< (b + 1) * width], form: form).p }
+        for b in 0..<batch { p += constrainedOutputRow(z[b * width ..< (b + 1) * width], tree: tree, form: form).p }
         return p
     }
 
-    /// dz = (d p / d z)^T dp per row  (z, dp and dz are [batch, 37]).
-    /// Through the scalings in reverse order: g = dp; for q in reversed(scalingOrder), with parent k,
-    /// g[k] += sum_{i in q} g_i * n_i and then dn_i = g_i * p[k] (Q1, Q6: dn_i = g_i). By then every
+    /// dz = (d p / d z)^T dp per row  (z, dp and dz are [batch, k]).
+    /// Through the scalings in reverse order: g = dp; for q in reversed(treeOrder), with parent k,
+    /// g[k] += sum_{i in q} g_i * n_i and then dn_i = g_i * p[k] (a question without parent: dn_i = g_i). By then every
     /// child of column i has been undone, so g_i is complete. Through the normalization:
     /// dn_i / da_j = (delta_ij - n_i) / s_q, so da_i = (dn_i - sum_{j in q} dn_j n_j) / s_q, and
     /// dz_i = f'(z_i) da_i = r_i n_i (dn_i - dot) (relu: (dn_i - dot) / s_q where z_i > 0, else 0).
-    public static func constrainedOutputBackward<T: BinaryFloatingPoint>(_ z: [T], _ dp: [T], batch: Int,
+    public static func constrainedOutputBackward<T: BinaryFloatingPoint>(_ z: [T], _ dp: [T], batch: Int, tree: AnswerSchema,
                                                                          form: ConstrainedOutputForm) -> [T] {
-        let tree = GalaxyZooTree.self
         let width = tree.answerCount
         precondition(z.count == batch * width && dp.count == z.count, "constrainedOutputBackward: sizes for batch \(batch)")
         var dz = [T](repeating: 0, count: z.count)
         for b in 0..<batch {
             let base = b * width
-            let (n, s, p, r) = constrainedOutputRow(z[base ..< base + width], form: form)
+            let (n, s, p, r) = constrainedOutputRow(z[base ..< base + width], tree: tree, form: form)
             var g = Array(dp[base ..< base + width])
-            for q in tree.scalingOrder.reversed() {
-                let parent = tree.parentColumn[q]!
+            for q in tree.treeOrder.reversed() {
+                guard let parent = tree.parentColumn[q] else { continue }
                 for c in tree.questionRanges[q] {
                     g[parent] += g[c] * n[c]
                     g[c] *= p[parent]
@@ -144,17 +161,19 @@ extension Reference {
 }
 
 extension Kernels {
-    /// p = constrained output of z in `form`, both [batch, 37]; one invocation per row.
-    public func constrainedOutputForward(_ seq: CommandSequence, z: BufferRange, p: BufferRange, batch: Int,
+    /// p = constrained output of z in `tree` and `form`, both [batch, k]; one invocation per row.
+    public func constrainedOutputForward(_ seq: CommandSequence, z: BufferRange, p: BufferRange, batch: Int, tree: AnswerSchema,
                                          form: ConstrainedOutputForm) throws {
-        let pipeline = try self.pipeline("constrained_output_forward", 2, ConstrainedOutputParams.self, [form.rawValue])
+        let pipeline = try self.pipeline("constrained_output_forward", 2, ConstrainedOutputParams.self,
+                                         [form.rawValue] + ConstrainedOutputTree.specialization(tree))
         try seq.dispatch(pipeline, [z, p], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 
-    /// dz = gradient wrt z given z and dp (the gradient wrt the forward's p), all [batch, 37].
-    public func constrainedOutputBackward(_ seq: CommandSequence, z: BufferRange, dp: BufferRange, dz: BufferRange, batch: Int,
+    /// dz = gradient wrt z given z and dp (the gradient wrt the forward's p), all [batch, k].
+    public func constrainedOutputBackward(_ seq: CommandSequence, z: BufferRange, dp: BufferRange, dz: BufferRange, batch: Int, tree: AnswerSchema,
                                           form: ConstrainedOutputForm) throws {
-        let pipeline = try self.pipeline("constrained_output_backward", 3, ConstrainedOutputParams.self, [form.rawValue])
+        let pipeline = try self.pipeline("constrained_output_backward", 3, ConstrainedOutputParams.self,
+                                         [form.rawValue] + ConstrainedOutputTree.specialization(tree))
         try seq.dispatch(pipeline, [z, dp, dz], push: ConstrainedOutputParams(batch: UInt32(batch)), invocations: batch)
     }
 }

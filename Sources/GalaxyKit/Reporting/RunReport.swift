@@ -12,6 +12,8 @@ public struct RunReport {
         public var baseline: Double
         /// Per question (Q1 first): model, baseline.
         public var questions: [(model: Double, baseline: Double)]
+        /// A Dirichlet run's per-question coverage of the predictive 90% interval of the counts (CountEvaluation), else nil.
+        public var coverage: [(model: Double, baseline: Double)]?
     }
 
     public var html: String
@@ -23,8 +25,13 @@ public struct RunReport {
     public static let galleryCount = 6
     public static let worstCount = 6
     public static let saliencyCount = 4
-    /// Smooth, features/disk, edge-on, bar, spiral, odd.
+    /// The Kaggle tree's main answers, picked by hand: smooth, features/disk, edge-on, bar, spiral, odd.
     public static let calibrationColumns = ["Class1.1", "Class1.2", "Class2.1", "Class3.1", "Class4.1", "Class6.1"]
+
+    /// The answers whose calibration the report draws: Kaggle's picked ones, else each question's first answer (at most 6).
+    static func calibrated(_ tree: AnswerSchema) -> [Int] {
+        tree == .kaggle ? calibrationColumns.map { tree.columnNames.firstIndex(of: $0)! } : Array(tree.questionRanges.map(\.lowerBound).prefix(6))
+    }
 
     /// Builds the report of `runDir`. `data`: the data folder given (else the one data.json records);
     /// `context`: the device for predictions and saliency (nil leaves those out). Throws, naming the file,
@@ -43,8 +50,10 @@ public struct RunReport {
         let (weights, meta) = try ModelWeights.load(checkpoint)
         let mode = try OutputMode(metadata: meta, file: checkpoint.path)
         let state = fm.fileExists(atPath: run.file(RunDirectory.lastState).path) ? try run.readState().state : nil
-        let columns = meta["columns"].map { $0.split(separator: ",").map(String.init) } ?? state?.columns
-            ?? (weights.outputs == GalaxyZooTree.answerCount ? GalaxyZooTree.columnNames : (1...weights.outputs).map { "output\($0)" })
+        let recordedColumns = meta["columns"] != nil || meta[AnswerSchema.metadataKey] != nil
+        let columns = try (recordedColumns ? nil : state?.columns) ?? AnswerSchema.columns(metadata: meta, outputs: weights.outputs, file: checkpoint.path)
+        // The decision tree of the columns (recorded, or the built-in one they are): per-question sections and answer tables.
+        let tree = try AnswerSchema.implied(metadata: meta, outputs: weights.outputs, file: checkpoint.path).flatMap { $0.columnNames == columns ? $0 : nil }
         var omitted: [String] = []
         var page = Page(title: "galaxy run report: \(runDir.lastPathComponent)")
         page.add("<h1>Run report: \(runDir.path)</h1>")
@@ -88,29 +97,38 @@ public struct RunReport {
 
         // Predictions of the test split, and the baseline fitted on the training split.
         var pred: [Float] = [], target: [Float] = [], means: [Float] = []
+        var concentrations: [Float] = []
         var numbers: Numbers?
         let k = weights.outputs
         if let dataset, let split, !split.test.isEmpty, let context {
             log("predicting \(split.test.count) test galaxies")
-            pred = try Predictor(context: context, weights: weights, outputMode: mode,
+            pred = try Predictor(context: context, weights: weights, outputMode: mode, tree: tree,
                                  path: KernelPath.forWork(context.info, images: split.test.count)).predict(images: Metrics.images(dataset, split.test))
             target = Metrics.rows(dataset.targets, width: k, split.test)
             means = Metrics.columnMeans(dataset.targets, width: k, rows: split.train)
-            if mode == .dirichlet, let schema = try AnswerSchema(metadata: meta, file: checkpoint.path) {
-                // A concentration head's figures here are its expected shares of all volunteers against the observed
-                // shares (galaxy eval has its likelihood and interval coverage).
+            var coverage: [(model: Double, baseline: Double)]?
+            if mode == .dirichlet {
+                guard let schema = tree else { throw GalaxyError.message("\(checkpoint.path): a dirichlet checkpoint without its schema in the metadata") }
+                // The interval coverage per question (as galaxy eval's), against constant concentrations fitted to the training counts.
+                concentrations = pred
+                let fitted = CountStatistics.constantConcentrations(counts: dataset.targets, width: k, rows: split.train, questionStarts: schema.questionStarts)
+                let evaluation = CountEvaluation.evaluate(schema: schema, counts: dataset.targets, rows: split.test, baseline: fitted) { r in
+                    let j = split.test.firstIndex(of: r)!
+                    return pred[(j * k)..<((j + 1) * k)].map(Double.init)
+                }
+                coverage = evaluation.questions.map { (model: $0.coverage, baseline: $0.baselineCoverage) }
+                // The RMSE figures are of the expected shares of all volunteers against the observed shares.
                 pred = ConcentrationAnswers.expectedFractions(schema: schema, rows: pred)
                 target = ConcentrationAnswers.observedFractions(schema: schema, counts: target)
                 means = Metrics.columnMeans(ConcentrationAnswers.observedFractions(schema: schema, counts: dataset.targets), width: k, rows: split.train)
-                omitted.append("a dirichlet run: the RMSE below is of the expected vote shares of all volunteers against the observed ones; "
-                               + "the likelihood, the 90% intervals and their coverage are in galaxy eval's table, not yet drawn here; no saliency maps")
+                omitted.append("a dirichlet run: the RMSE below is of the expected vote shares of all volunteers against the observed ones "
+                               + "(the likelihood per question is in galaxy eval's table); no saliency maps")
             }
             let baseline = split.test.flatMap { _ in means }
-            let tree = columns == GalaxyZooTree.columnNames
             numbers = Numbers(testCount: split.test.count, rmse: Metrics.rmse(pred, target), baseline: Metrics.rmse(baseline, target),
-                              questions: tree ? GalaxyZooTree.questionRanges.map {
+                              questions: tree?.questionRanges.map {
                                   (model: Metrics.rmse(pred, target, width: k, columns: $0), baseline: Metrics.rmse(baseline, target, width: k, columns: $0))
-                              } : [])
+                              } ?? [], coverage: coverage)
         } else if dataset != nil && context == nil {
             omitted.append("no device: no predictions, so no per-question RMSE, calibration, gallery or saliency")
         } else if let split, split.test.isEmpty {
@@ -137,12 +155,12 @@ public struct RunReport {
 
         // 2. Per question and per answer.
         page.section("questions", "Test RMSE per question and per answer")
-        if let numbers, !numbers.questions.isEmpty {
+        if let numbers, !numbers.questions.isEmpty, let tree {
             page.add("<p>Each question's RMSE over its answer columns on the test split, beside the constant-mean baseline's. A question whose bar is not clearly below the baseline's is one the model has not learned.</p>")
             page.add(Plots.questionBars(numbers.questions))
             var t: HTML = "<table class=\"numbers\"><tr><th>question</th><th></th><th>model</th><th>baseline</th><th>model / baseline</th></tr>"
             for (q, v) in numbers.questions.enumerated() {
-                t += "<tr data-q=\"\(q + 1)\" data-model=\"\(f5(v.model))\" data-baseline=\"\(f5(v.baseline))\"><td>Q\(q + 1)</td><td>\(GalaxyZooTree.questionTexts[q])</td><td>\(f5(v.model))</td><td>\(f5(v.baseline))</td><td>\(String(format: "%.3f", v.model / v.baseline))</td></tr>"
+                t += "<tr data-q=\"\(q + 1)\" data-model=\"\(f5(v.model))\" data-baseline=\"\(f5(v.baseline))\"><td>Q\(q + 1)</td><td>\(tree.questionTexts[q])</td><td>\(f5(v.model))</td><td>\(f5(v.baseline))</td><td>\(String(format: "%.3f", v.model / v.baseline))</td></tr>"
             }
             page.add(t + "</table>")
             let baselineRows = split!.test.flatMap { _ in means }
@@ -151,33 +169,47 @@ public struct RunReport {
                 let model = Metrics.rmse(pred, target, width: k, columns: c..<(c + 1))
                 let base = Metrics.rmse(baselineRows, target, width: k, columns: c..<(c + 1))
                 let meanTrue = stride(from: c, to: target.count, by: k).map { Double(target[$0]) }.reduce(0, +) / Double(numbers.testCount)
-                a += "<tr data-answer=\"\(columns[c])\"><td>\(columns[c])</td><td>\(GalaxyZooTree.answerLabels[c])</td><td>\(f5(model))</td><td>\(f5(base))</td><td>\(String(format: "%.3f", meanTrue))</td></tr>"
+                a += "<tr data-answer=\"\(columns[c])\"><td>\(columns[c])</td><td>\(tree.answerLabels[c])</td><td>\(f5(model))</td><td>\(f5(base))</td><td>\(String(format: "%.3f", meanTrue))</td></tr>"
             }
             page.add(a + "</table></details>")
         } else {
-            page.add("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
-            if numbers != nil { omitted.append("per-question RMSE, calibration and the answer tables: the columns are not the 37 Galaxy Zoo answers") }
+            page.add("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns have no decision tree (no schema).") + "</p>")
+            if numbers != nil { omitted.append("per-question RMSE, calibration and the answer tables: the columns have no decision tree (train with --schema)") }
         }
         page.end()
 
+        // 2b. A Dirichlet run's uncertainty: the coverage of its 90% intervals per question, and the intervals of a few galaxies.
+        if let coverage = numbers?.coverage, let tree {
+            page.section("coverage", "Coverage of the 90% intervals")
+            page.add("<p>Per question, the share of (test galaxy, answer) pairs whose observed count lies in the central 90% interval of its predicted "
+                     + "Beta-binomial (as galaxy eval's table), beside the constant-concentration baseline's; the dashed line is the 90% target. "
+                     + "Well below it the model is overconfident; with few votes per galaxy whole counts cover more than 90% (docs/guide-counts.md).</p>")
+            page.add(Plots.coverageBars(coverage, labels: tree.questions.map(\.id)))
+            var t: HTML = "<table class=\"numbers\"><tr><th>question</th><th></th><th>coverage</th><th>baseline</th><th>target</th></tr>"
+            for (q, v) in coverage.enumerated() {
+                t += "<tr data-coverage-q=\"\(q + 1)\" data-coverage=\"\(f5(v.model))\" data-coverage-baseline=\"\(f5(v.baseline))\"><td>Q\(q + 1)</td><td>\(tree.questionTexts[q])</td>"
+                    + "<td>\(String(format: "%.1f%%", 100 * v.model))</td><td>\(String(format: "%.1f%%", 100 * v.baseline))</td><td>90%</td></tr>"
+            }
+            page.add(t + "</table>")
+            page.end()
+        }
+
         // 3. Calibration.
         page.section("calibration", "Calibration")
-        if numbers != nil, columns == GalaxyZooTree.columnNames {
+        if numbers != nil, let tree {
             page.add("<p>Predicted against true vote fraction of the main answers on the test split: grey dots are galaxies (at most 400), the blue line the mean true fraction in each tenth of the predicted range, the diagonal perfect calibration. Blue above the diagonal: the model under-predicts there.</p><div class=\"grid\">")
-            for name in calibrationColumns {
-                let c = columns.firstIndex(of: name)!
+            for c in calibrated(tree) {
                 let p = stride(from: c, to: pred.count, by: k).map { Double(pred[$0]) }, t = stride(from: c, to: target.count, by: k).map { Double(target[$0]) }
-                page.add(Plots.calibration(name: "\(name) \(GalaxyZooTree.answerLabels[c])", predicted: p, truth: t))
+                page.add(Plots.calibration(name: "\(columns[c]) \(AnswerTable.label(tree, c))", predicted: p, truth: t))
             }
             page.add("</div>")
         } else {
-            page.add("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns are not the 37 Galaxy Zoo answers.") + "</p>")
+            page.add("<p class=\"omitted\">Left out: " + (numbers == nil ? "no data or no device to evaluate on." : "the columns have no decision tree (no schema).") + "</p>")
         }
         page.end()
 
         // 4-6. Gallery, worst, saliency.
         if let dataset, let split, let source, numbers != nil {
-            let tree = columns == GalaxyZooTree.columnNames
             let rowError: [Double] = (0..<split.test.count).map { i in
                 Metrics.rmse(Array(pred[i * k..<(i + 1) * k]), Array(target[i * k..<(i + 1) * k]))
             }
@@ -191,7 +223,11 @@ public struct RunReport {
                 var s: HTML = "<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id) <small>RMSE \(f5(rowError[i]))</small></h3><div class=\"pics\">"
                 s += "<figure><img class=\"original\" width=\"212\" height=\"212\" alt=\"original \(id)\" src=\"data:image/jpeg;base64,\(Data(bytes).base64EncodedString())\"><figcaption>original</figcaption></figure>"
                 s += "<figure><img class=\"crop\" width=\"138\" height=\"138\" alt=\"crop \(id)\" src=\"\(try jpegURI(SaliencyPicture.crop(crop, zoom: 2)))\"><figcaption>69x69 crop (2x)</figcaption></figure></div>"
-                if tree { s += answerTable(prediction: Array(pred[i * k..<(i + 1) * k]), truth: Array(target[i * k..<(i + 1) * k])) }
+                if let tree { s += answerTable(prediction: Array(pred[i * k..<(i + 1) * k]), truth: Array(target[i * k..<(i + 1) * k]), tree: tree) }
+                if let tree, !concentrations.isEmpty {
+                    let observed = Array(dataset.targets[row * k..<(row + 1) * k])
+                    s += Plots.intervals(ConcentrationAnswers(schema: tree, concentrations: concentrations[i * k..<(i + 1) * k].map(Double.init)), observed: observed)
+                }
                 return s + "</div>"
             }
             page.section("gallery", "Test galaxies")
@@ -211,7 +247,7 @@ public struct RunReport {
                 let rows = Array(shown.prefix(saliencyCount))
                 log("saliency of \(rows.count) galaxies")
                 let mapper = try SaliencyMapper(context: context, weights: weights, columns: columns, maxBatch: max(1, rows.count), outputMode: mode,
-                                                path: KernelPath.forWork(context.info, images: rows.count))
+                                                tree: tree, path: KernelPath.forWork(context.info, images: rows.count))
                 let images = Metrics.images(dataset, rows.map { split.test[$0] })
                 let explained = try mapper.explain(images: images, answers: rows.map { _ in nil })
                 page.add("<p>Where in the crop the answer comes from: the gradient of the answer named (Question 1's predicted top answer) with respect to the input pixels, computed by the backward shaders down to conv1's input; brightness is the largest |gradient| over the three colour channels, scaled to the image's largest.</p><div class=\"cards\">")
@@ -219,7 +255,7 @@ public struct RunReport {
                     let crop = Array(images[j * GalaxyDataset.imageBytes..<(j + 1) * GalaxyDataset.imageBytes])
                     let id = dataset.ids[split.test[rows[j]]]
                     let zero = e.gradient.allSatisfy { $0 == 0 }
-                    page.add("<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id): \(columns[e.answer]) \(tree ? GalaxyZooTree.answerLabels[e.answer] : "")"
+                    page.add("<div class=\"card\" data-galaxy=\"\(id)\"><h3>GalaxyID \(id): \(columns[e.answer]) \(tree.map { AnswerTable.label($0, e.answer) } ?? "")"
                              + " <small>predicted \(String(format: "%.3f", e.outputs[e.answer]))</small></h3><div class=\"pics\">"
                              + "<figure><img class=\"crop\" width=\"276\" height=\"276\" alt=\"crop \(id)\" src=\"\(try jpegURI(SaliencyPicture.crop(crop, zoom: 4)))\"><figcaption>crop (4x)</figcaption></figure>"
                              + "<figure><img class=\"saliency\" width=\"276\" height=\"276\" alt=\"saliency \(id)\" src=\"\(try jpegURI(SaliencyPicture.render(crop: crop, gradient: e.gradient)))\"><figcaption>"
@@ -242,14 +278,14 @@ public struct RunReport {
         return RunReport(html: page.finish(), omitted: omitted, numbers: numbers, checkpoint: checkpoint)
     }
 
-    /// The seed's answer table drawn: per question its true and predicted top answers.
-    static func answerTable(prediction: [Float], truth: [Float]) -> HTML {
-        let p = AnswerTable.bestAnswers(prediction), t = AnswerTable.bestAnswers(truth)
+    /// The seed's answer table drawn: per question of `tree` its true and predicted top answers.
+    static func answerTable(prediction: [Float], truth: [Float], tree: AnswerSchema) -> HTML {
+        let p = AnswerTable.bestAnswers(prediction, tree: tree), t = AnswerTable.bestAnswers(truth, tree: tree)
         var s: HTML = "<table class=\"answers\"><tr><th>question</th><th>weight</th><th>true</th><th>predicted</th></tr>"
-        for q in 0..<GalaxyZooTree.questionRanges.count {
-            let weight = GalaxyZooTree.parentColumn[q].map { truth[$0] } ?? 1
+        for q in 0..<tree.questionRanges.count {
+            let weight = tree.parentColumn[q].map { truth[$0] } ?? 1
             let miss = p[q].label != t[q].label
-            s += "<tr class=\"\(weight < 0.2 ? "faint" : "")\(miss ? " miss" : "")\"><td>Q\(q + 1) \(GalaxyZooTree.questionTexts[q])</td><td>\(String(format: "%.2f", weight))</td>"
+            s += "<tr class=\"\(weight < 0.2 ? "faint" : "")\(miss ? " miss" : "")\"><td>Q\(q + 1) \(tree.questionTexts[q])</td><td>\(String(format: "%.2f", weight))</td>"
                 + "<td>\(t[q].label) \(String(format: "%.3f", t[q].value))</td><td>\(p[q].label) \(String(format: "%.3f", p[q].value))</td></tr>"
         }
         return s + "</table>"
@@ -395,6 +431,61 @@ enum Plots {
         for (j, (color, name, dash)) in legend.enumerated() {
             let ly = top + 16 + 18 * Double(j)
             s += "<line x1=\"\(f(left + pw - 200))\" x2=\"\(f(left + pw - 176))\" y1=\"\(f(ly - 4))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\" stroke-dasharray=\"\(dash)\"/><text x=\"\(f(left + pw - 170))\" y=\"\(f(ly))\">\(name)</text>"
+        }
+        return s + "</svg>"
+    }
+
+    /// Per question the coverage of the 90% intervals (model, baseline) as bars on 0-100%, with the 90% target dashed.
+    static func coverageBars(_ q: [(model: Double, baseline: Double)], labels: [String]) -> HTML {
+        let (width, height, left, top, bottom) = (760.0, 240.0, 50.0, 20.0, 40.0)
+        let pw = width - left - 20, ph = height - top - bottom
+        func y(_ v: Double) -> Double { top + ph * (1 - min(max(v, 0), 1)) }
+        let slot = pw / Double(max(q.count, 1)), bar = slot * 0.35
+        var s: HTML = "<svg class=\"plot coverage\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"12\">"
+        for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(f(y(t)))\" y2=\"\(f(y(t)))\" stroke=\"#eee\"/><text x=\"\(left - 6)\" y=\"\(f(y(t) + 4))\" text-anchor=\"end\">\(Int(t * 100))%</text>"
+        }
+        for (i, v) in q.enumerated() {
+            let x0 = left + slot * Double(i) + slot * 0.15
+            for (j, (value, color)) in [(v.model, "#1f77b4"), (v.baseline, "#bbbbbb")].enumerated() where value.isFinite {
+                s += "<rect class=\"\(j == 0 ? "coverage" : "coverage-baseline")\" data-q=\"\(i + 1)\" x=\"\(f(x0 + bar * Double(j)))\" y=\"\(f(y(value)))\" width=\"\(f(bar))\" "
+                    + "height=\"\(f(top + ph - y(value)))\" fill=\"\(color)\"><title>\(i < labels.count ? labels[i] : "Q\(i + 1)") \(j == 0 ? "model" : "baseline") \(String(format: "%.1f%%", 100 * value))</title></rect>"
+            }
+            s += "<text x=\"\(f(x0 + bar))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">Q\(i + 1)</text>"
+        }
+        s += "<line class=\"target\" data-target=\"0.9\" x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(f(y(0.9)))\" y2=\"\(f(y(0.9)))\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/>"
+        s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(top + ph)\" y2=\"\(top + ph)\" stroke=\"#333\"/>"
+        s += "<text x=\"\(left + pw - 4)\" y=\"\(f(y(0.9) - 4))\" text-anchor=\"end\" fill=\"#d62728\">90% target</text>"
+        return s + "</svg>"
+    }
+
+    /// One galaxy's answers from its concentrations: per answer (rows, grouped by question) the expected share of the
+    /// question's volunteers as a dot on its 90% interval (a bar on 0-1), and the observed share where it had votes (a red tick).
+    static func intervals(_ answers: ConcentrationAnswers, observed counts: [Float]) -> HTML {
+        let tree = answers.schema
+        let (row, left, plot) = (13.0, 190.0, 180.0)
+        let height = row * Double(tree.answerCount) + 22
+        func x(_ v: Double) -> Double { left + plot * min(max(v, 0), 1) }
+        var s: HTML = "<svg class=\"plot intervals\" width=\"\(Int(left + plot + 10))\" height=\"\(Int(height))\" font-size=\"10\">"
+        for v in [0.0, 0.5, 1.0] {
+            s += "<line x1=\"\(f(x(v)))\" x2=\"\(f(x(v)))\" y1=\"4\" y2=\"\(f(height - 14))\" stroke=\"#eee\"/><text x=\"\(f(x(v)))\" y=\"\(f(height - 3))\" text-anchor=\"middle\">\(String(format: "%g", v))</text>"
+        }
+        for (q, range) in tree.questionRanges.enumerated() {
+            let votes = range.reduce(0.0) { $0 + Double(counts[$1]) }
+            for c in range {
+                let y = 10 + row * Double(c), i = answers.interval[c], e = answers.expectedShare[c]
+                if range.lowerBound == c && q > 0 { s += "<line x1=\"0\" x2=\"\(f(left + plot))\" y1=\"\(f(y - row / 2))\" y2=\"\(f(y - row / 2))\" stroke=\"#ddd\"/>" }
+                s += "<g class=\"interval\" data-answer=\"\(tree.columnNames[c])\" data-expected=\"\(RunReport.f5(e))\" data-low=\"\(RunReport.f5(i.lowerBound))\" data-high=\"\(RunReport.f5(i.upperBound))\">"
+                    + "<text x=\"\(f(left - 6))\" y=\"\(f(y + 3))\" text-anchor=\"end\">\(AnswerTable.label(tree, c))</text>"
+                    + "<line x1=\"\(f(x(i.lowerBound)))\" x2=\"\(f(x(i.upperBound)))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"#1f77b4\" stroke-width=\"3\"/>"
+                    + "<circle cx=\"\(f(x(e)))\" cy=\"\(f(y))\" r=\"3\" fill=\"#0b3d66\"/>"
+                if votes > 0 {
+                    let share = Double(counts[c]) / votes
+                    s += "<line class=\"observed\" data-observed=\"\(RunReport.f5(share))\" x1=\"\(f(x(share)))\" x2=\"\(f(x(share)))\" y1=\"\(f(y - 5))\" y2=\"\(f(y + 5))\" stroke=\"#d62728\" stroke-width=\"2\"/>"
+                }
+                s += "<title>\(tree.columnNames[c]): expected share \(String(format: "%.3f", e)), 90% interval \(String(format: "%.3f", i.lowerBound))-\(String(format: "%.3f", i.upperBound))"
+                    + (votes > 0 ? ", observed \(Int(counts[c])) of \(Int(votes))" : ", no votes") + "</title></g>"
+            }
         }
         return s + "</svg>"
     }

@@ -5,6 +5,8 @@ import Foundation
 /// 0 from then on and gets no gradient. It is dead, and the run would go on printing the same RMSE.
 public struct LearningMonitor: Sendable {
     public var columns: [String]
+    /// The columns' decision tree, if they have one.
+    public var tree: AnswerSchema?
     public var outputMode: OutputMode
     public var learningRate: Float
     public var meanOutputBias: Bool
@@ -19,8 +21,10 @@ public struct LearningMonitor: Sendable {
     /// float32 rounding of the accumulated loss (~1e-7 of it per step), far below what a live output changes.
     public static let zeroOutputTolerance = 1e-4
 
-    public init(columns: [String], outputMode: OutputMode, learningRate: Float, meanOutputBias: Bool, baseline: Double) {
+    /// `tree`: the columns' decision tree (default: the built-in one they are, if any), for which --output constrained exists.
+    public init(columns: [String], tree: AnswerSchema? = nil, outputMode: OutputMode, learningRate: Float, meanOutputBias: Bool, baseline: Double) {
         self.columns = columns
+        self.tree = AnswerSchema.implied(outputs: columns.count, columns: columns, recorded: tree)
         self.outputMode = outputMode
         self.learningRate = learningRate
         self.meanOutputBias = meanOutputBias
@@ -33,8 +37,8 @@ public struct LearningMonitor: Sendable {
         if !meanOutputBias && outputMode != .constrained {
             ways.append("--mean-output-bias (the outputs start at the training targets' means, all alive)")
         }
-        if outputMode != .constrained && columns == GalaxyZooTree.columnNames {
-            ways.append("--output constrained (Galaxy Zoo's 37 columns through softplus outputs, which cannot die)")
+        if outputMode != .constrained && outputMode != .dirichlet, let tree {
+            ways.append("--output constrained (the \(tree.name) tree's \(tree.answerCount) columns through softplus outputs, which cannot die)")
         }
         return "try " + ways.joined(separator: ", or ")
     }

@@ -54,10 +54,10 @@ public enum MetricsTable {
     }
 
     /// Per-question RMSE over `rows` test rows from per-column sums of squared errors; nil unless the
-    /// columns are Kaggle's 37 answers.
-    public static func questionRMSE(columnSSE: [Double], rows: Int, columns: [String]) -> [Double]? {
-        guard columns == GalaxyZooTree.columnNames, rows > 0 else { return nil }
-        return GalaxyZooTree.questionRanges.map { range in
+    /// columns have a decision tree (the run's schema, or the built-in one they are).
+    public static func questionRMSE(columnSSE: [Double], rows: Int, tree: AnswerSchema?) -> [Double]? {
+        guard let tree, tree.answerCount == columnSSE.count, rows > 0 else { return nil }
+        return tree.questionRanges.map { range in
             (range.reduce(0.0) { $0 + columnSSE[$1] } / Double(rows * range.count)).squareRoot()
         }
     }

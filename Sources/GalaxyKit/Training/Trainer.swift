@@ -186,6 +186,10 @@ public final class Trainer {
     public var stopWhenDead = false
     /// The run's decision tree (TrainOptions.schema), nil for plain columns.
     public let schema: AnswerSchema?
+    /// The tree of the outputs: the run's schema, else the built-in one the columns are (nil: plain columns).
+    public let tree: AnswerSchema?
+    /// `tree` when the output layer is the constrained one, which needs it.
+    public let constrainedTree: AnswerSchema?
     /// A Dirichlet run: the head outputs concentrations and the loss is the counts' negative log-likelihood.
     public var isDirichlet: Bool { options.outputMode == .dirichlet }
     /// Where warnings go (dead outputs, a loss that stopped changing, worse than the baseline): the progress
@@ -201,8 +205,10 @@ public final class Trainer {
     /// the work left). `deviceMemory`: device memory for the data set's images (nil: `DeviceDataset.defaultBudget`);
     /// images beyond it stream.
     /// `directory`: the run directory as claimed by this process (`RunDirectory.claim`); nil: `runDir`, unlocked.
+    /// `newHead`: `initWeights` carry a fresh dense head (`withNewHead`), which --mean-output-bias starts like a new run's.
     public init(context: VulkanContext, data: GalaxyDataset, runDir: URL, options: TrainOptions, initWeights: ModelWeights?, resume: Bool,
-                resumeEpochs: Int? = nil, world: MPIWorld? = nil, deviceMemory: Int? = nil, directory: RunDirectory? = nil) throws {
+                resumeEpochs: Int? = nil, world: MPIWorld? = nil, deviceMemory: Int? = nil, directory: RunDirectory? = nil,
+                newHead: Bool = false) throws {
         self.context = context
         self.world = world
         self.data = data
@@ -245,16 +251,29 @@ public final class Trainer {
                 throw TrainingError.invalid("the data's columns are not the schema \"\(schema.name)\"'s, in its order")
             }
         }
-        if !resume && initWeights == nil && options.meanOutputBias && options.outputMode == .dirichlet {
+        tree = AnswerSchema.implied(outputs: k, columns: data.columns, recorded: schema)
+        if state.options.outputMode.constrainedForm != nil {
+            guard let tree else {
+                throw TrainingError.invalid("the constrained output layer needs the decision tree of the data's \(k) columns (--schema NAME|FILE)")
+            }
+            constrainedTree = tree
+        } else {
+            constrainedTree = nil
+        }
+        // A fresh head (a new run's, or a new one on --init-weights' convolutions) may start at the constant predictor.
+        let freshHead = !resume && (initWeights == nil || newHead)
+        if freshHead && options.meanOutputBias && options.outputMode == .dirichlet {
             // The constant-concentration baseline: the head starts where a model that ignores the image is best.
             weights["fc3.bias"] = CountStatistics.bias(for: CountStatistics.constantConcentrations(
                 counts: data.targets, width: k, rows: split.train, questionStarts: schema!.questionStarts))
-        } else if !resume && initWeights == nil && options.meanOutputBias {
+        } else if freshHead && options.meanOutputBias {
             let means = Metrics.columnMeans(data.targets, width: k, rows: split.train)
-            weights["fc3.bias"] = options.outputMode.constrainedForm.map {
-                Reference.constrainedOutputBias(means: means.map(Double.init), form: $0, scale: Self.treeBiasScale).map(Float.init)
-            } ?? means
-        } else if !resume && initWeights == nil, let bias = options.outputBias {
+            if let form = options.outputMode.constrainedForm, let tree = constrainedTree {
+                weights["fc3.bias"] = Reference.constrainedOutputBias(means: means.map(Double.init), tree: tree, form: form, scale: Self.treeBiasScale).map(Float.init)
+            } else {
+                weights["fc3.bias"] = means
+            }
+        } else if freshHead, let bias = options.outputBias {
             weights["fc3.bias"] = [Float](repeating: bias, count: k)
         }
         train = split.train
@@ -269,7 +288,7 @@ public final class Trainer {
         let passes = (state.options.epochs - state.epoch) * (train.count + test.count) / (world?.size ?? 1)
         network = try DeviceNetwork(kernels: Kernels(context, path: KernelPath.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
                                     training: true, outputMode: state.options.outputMode,
-                                    questionStarts: state.options.outputMode == .dirichlet ? schema?.questionStarts : nil,
+                                    questionStarts: state.options.outputMode == .dirichlet ? schema?.questionStarts : nil, tree: constrainedTree,
                                     frozenConvolutions: state.options.freezeConvolutions ?? false)
         try network.setWeights(weights)
         if resume {
@@ -310,7 +329,7 @@ public final class Trainer {
 
     /// The watch for a model that has stopped learning, with this run's settings.
     var monitor: LearningMonitor {
-        LearningMonitor(columns: data.columns, outputMode: options.outputMode, learningRate: state.learningRate,
+        LearningMonitor(columns: data.columns, tree: tree, outputMode: options.outputMode, learningRate: state.learningRate,
                         meanOutputBias: options.meanOutputBias, baseline: constantMeanBaseline())
     }
 
@@ -541,7 +560,7 @@ public final class Trainer {
                             imagesPerSecond: Double(train.count - pass.firstStep * options.batch) / max(pass.trainSeconds - state.partialSeconds, 1e-9),
                             stepSeconds: stepSeconds, deadOutputs: pass.dead(evaluation).count,
                             testRMSEByQuestion: isDirichlet ? nil : MetricsTable.questionRMSE(columnSSE: evaluation.columnSquaredErrors, rows: test.count,
-                                                                                               columns: data.columns),
+                                                                                               tree: tree),
                             measure: isDirichlet ? EpochMetrics.nll : nil)
     }
 
