@@ -29,9 +29,15 @@ final class FinetuningTests: GPUTestCase {
         let data = try GalaxyCache.loadOrPrepare(DataSource(dataDir: dir.appendingPathComponent("data")), strict: true, progress: nil)
         var o = TrainOptions()
         (o.epochs, o.batch, o.learningRate, o.augment, o.outputMode, o.schema, o.freezeConvolutions) = (1, 8, 0.02, false, .dirichlet, AnswerSchema.decalsDR5.json, true)
+        o.meanOutputBias = true
         let start = ModelWeights(outputs: 37, seed: 5).withNewHead(outputs: 34, seed: 6)
-        let t = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run"), options: o, initWeights: start, resume: false)
+        let t = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("run"), options: o, initWeights: start, resume: false, newHead: true)
         t.log = { _ in }
+        // --mean-output-bias applies to the new head: it starts at the constant-concentration baseline of the training split.
+        let baseline = CountStatistics.bias(for: CountStatistics.constantConcentrations(counts: data.targets, width: 34, rows: t.train,
+                                                                                          questionStarts: AnswerSchema.decalsDR5.questionStarts))
+        XCTAssertNotEqual(baseline, start["fc3.bias"])
+        XCTAssertEqual(try t.network.weights()["fc3.bias"], baseline, "the new head's fc3 bias is the baseline's")
         XCTAssertEqual(try t.run(), .finished)
         let after = try ModelWeights.load(dir.appendingPathComponent("run/last.safetensors")).weights
         for name in after.names {

@@ -188,6 +188,45 @@ final class ReportTests: XCTestCase {
     }
 
     /// The one script the page's policy allows is allowed by its SHA-256 (python3's hashlib recomputes it).
+    /// A Dirichlet checkpoint in the GZ DECaLS tree, built in this process without training (weights saved with the
+    /// metadata a run records): the report has the tree's per-question sections, draws the 90% interval coverage per
+    /// question beside the 90% target, and each gallery galaxy's answers with their 90% intervals.
+    func testDirichletReportDrawsCoverageAndIntervalsInTheDECaLSTree() throws {
+        let data = dir.appendingPathComponent("counts"), run = dir.appendingPathComponent("counts-run")
+        let schema = AnswerSchema.decalsDR5
+        _ = try GalaxySynth.write(to: data, options: .init(count: 24, seed: 5, counts: schema))
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        try ModelWeights(outputs: schema.answerCount, seed: 8).save(to: run.appendingPathComponent(RunDirectory.bestWeights), metadata: [
+            "format": "galaxy SanderDielemanNet", "output": OutputMode.dirichlet.rawValue, "columns": schema.columnNames.joined(separator: ","),
+            AnswerSchema.metadataKey: schema.json])
+        let report = try RunReport.build(runDir: run, data: DataSource(dataDir: data), context: try TestDevice.context())
+        let numbers = try XCTUnwrap(report.numbers)
+        XCTAssertEqual(numbers.questions.count, schema.questions.count, "per-question RMSE in the schema's questions")
+        let coverage = try XCTUnwrap(numbers.coverage)
+        XCTAssertEqual(coverage.count, schema.questions.count)
+        let html = report.html
+        for (q, question) in schema.questions.enumerated() {
+            XCTAssertTrue(html.contains("<td>Q\(q + 1)</td><td>\(question.text)</td>"), "question \(question.id) named by its text")
+            XCTAssertTrue(coverage[q].model >= 0 && coverage[q].model <= 1 && coverage[q].baseline >= 0 && coverage[q].baseline <= 1, "\(coverage[q])")
+            XCTAssertTrue(html.contains("data-coverage-q=\"\(q + 1)\" data-coverage=\"\(RunReport.f5(coverage[q].model))\""), "coverage of \(question.id) in the table")
+            XCTAssertTrue(html.contains("<rect class=\"coverage\" data-q=\"\(q + 1)\""), "coverage of \(question.id) drawn")
+        }
+        XCTAssertTrue(html.contains("class=\"target\" data-target=\"0.9\""), "the 90% target drawn")
+        // The intervals: one per answer of each gallery galaxy, each around its expected share.
+        let groups = html.components(separatedBy: "<g class=\"interval\" ").dropFirst()
+        XCTAssertEqual(groups.count, schema.answerCount * min(RunReport.galleryCount, numbers.testCount))
+        func value(_ name: String, _ g: String) -> Double? {
+            guard let r = g.range(of: "\(name)=\"") else { return nil }
+            return Double(g[r.upperBound...].prefix { $0 != "\"" })
+        }
+        for g in groups {
+            let (low, e, high) = (try XCTUnwrap(value("data-low", g)), try XCTUnwrap(value("data-expected", g)), try XCTUnwrap(value("data-high", g)))
+            XCTAssertTrue(0 <= low && low <= e && e <= high && high <= 1, "interval \(low) \(e) \(high)")
+        }
+        XCTAssertTrue(html.contains("class=\"observed\""), "observed shares drawn beside the intervals")
+        XCTAssertFalse(report.omitted.contains { $0.contains("no decision tree") }, "\(report.omitted)")
+    }
+
     func testThePolicyAllowsExactlyThePagesScript() throws {
         let p = Process(), out = Pipe(), input = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
