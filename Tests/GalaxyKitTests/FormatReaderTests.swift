@@ -108,9 +108,10 @@ final class FormatReaderTests: GPUTestCase {
         let images = real + synthetic
         XCTAssertEqual(images.count, 8)
         // The network's input as galaxy makes it: decoded, cropped and resized bytes, then scaled per channel.
-        var inputs = [Float]()
+        var inputs = [Float](), pixels = [UInt8]()
         for url in images {
             let bytes = try preprocessGalaxyImage(contentsOf: url)
+            pixels += bytes
             let plane = bytes.count / 3
             inputs += bytes.enumerated().map { i, v in Augment.table[(i / plane) * 256 + Int(v)] }
         }
@@ -150,6 +151,21 @@ final class FormatReaderTests: GPUTestCase {
             cases.append(["name": mode.argument, "model": model.path, "inputs": inputsFile.path, "count": images.count,
                           "output_form": mode.rawValue, "expected": records])
         }
+        // The decision-tree layer in GZ DECaLS' tree (34 answers, a new head on the golden convolutions), exported and
+        // predicted in this process (the code paths `galaxy export` and `galaxy predict` run), checked in the same ORT run.
+        let decals = AnswerSchema.decalsDR5, decalsCheckpoint = dir.appendingPathComponent("constrained-decals.safetensors")
+        let decalsWeights = weights.withNewHead(outputs: decals.answerCount, seed: 9)
+        try decalsWeights.save(to: decalsCheckpoint, metadata: ["output": OutputMode.constrained.rawValue, AnswerSchema.metadataKey: decals.json,
+                                                                 "columns": decals.columnNames.joined(separator: ",")])
+        let decalsModel = dir.appendingPathComponent("constrained-decals.onnx")
+        try OnnxExport.export(checkpoint: decalsCheckpoint, to: decalsModel)
+        let decalsOutputs = try Predictor(context: TestDevice.context(), weights: decalsWeights, maxBatch: images.count, outputMode: .constrained,
+                                          tree: decals).predict(images: pixels)
+        let decalsRecords = (0..<images.count).map { i in
+            ["outputs": Dictionary(uniqueKeysWithValues: zip(decals.columnNames, decalsOutputs[i * 34..<(i + 1) * 34].map(Double.init)))]
+        }
+        cases.append(["name": "constrained-decals", "model": decalsModel.path, "inputs": inputsFile.path, "count": images.count,
+                      "output_form": OutputMode.constrained.rawValue, "expected": decalsRecords])
         let casesFile = dir.appendingPathComponent("cases.json")
         try JSONSerialization.data(withJSONObject: cases).write(to: casesFile)
         try check(["onnx", casesFile.path])

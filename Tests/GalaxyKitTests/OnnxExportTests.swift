@@ -41,7 +41,14 @@ final class OnnxExportTests: XCTestCase {
         try assertExportFails(unknown, to: out, mentioning: ["unknown.safetensors", "unknown output mode \"constrained-tanh\""])
         let narrow = dir.appendingPathComponent("narrow.safetensors")
         try ModelWeights(outputs: 3, seed: 1).save(to: narrow, metadata: ["output": OutputMode.constrained.rawValue])
-        try assertExportFails(narrow, to: out, mentioning: ["narrow.safetensors", "needs 37 outputs"])
+        try assertExportFails(narrow, to: out, mentioning: ["narrow.safetensors", "needs the decision tree of its 3 outputs"])
+        // A recorded schema that does not fit the weights names the file and both sizes (in process: the same code path).
+        let misfit = dir.appendingPathComponent("misfit.safetensors")
+        try ModelWeights(outputs: 3, seed: 1).save(to: misfit, metadata: ["output": OutputMode.constrained.rawValue,
+                                                                         AnswerSchema.metadataKey: AnswerSchema.decalsDR5.json])
+        XCTAssertThrowsError(try OnnxExport.export(checkpoint: misfit, to: out)) { error in
+            XCTAssertTrue("\(error)".contains("misfit.safetensors") && "\(error)".contains("has 34 answers, its weights 3 outputs"), "\(error)")
+        }
         try assertExportFails(good, to: dir.appendingPathComponent("no-such-dir/model.onnx"), mentioning: ["no-such-dir/model.onnx"])
         let directory = dir.appendingPathComponent("taken.onnx")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)

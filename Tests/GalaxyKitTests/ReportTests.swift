@@ -212,9 +212,9 @@ final class ReportTests: XCTestCase {
             XCTAssertTrue(html.contains("<rect class=\"coverage\" data-q=\"\(q + 1)\""), "coverage of \(question.id) drawn")
         }
         XCTAssertTrue(html.contains("class=\"target\" data-target=\"0.9\""), "the 90% target drawn")
-        // The intervals: one per answer of each gallery galaxy, each around its expected share.
+        // The intervals: one per answer of each galaxy shown (the gallery's and the worst-predicted), each around its expected share.
         let groups = html.components(separatedBy: "<g class=\"interval\" ").dropFirst()
-        XCTAssertEqual(groups.count, schema.answerCount * min(RunReport.galleryCount, numbers.testCount))
+        XCTAssertEqual(groups.count, schema.answerCount * (min(RunReport.galleryCount, numbers.testCount) + min(RunReport.worstCount, numbers.testCount)))
         func value(_ name: String, _ g: String) -> Double? {
             guard let r = g.range(of: "\(name)=\"") else { return nil }
             return Double(g[r.upperBound...].prefix { $0 != "\"" })
