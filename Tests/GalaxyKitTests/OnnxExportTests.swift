@@ -42,6 +42,10 @@ final class OnnxExportTests: XCTestCase {
         let narrow = dir.appendingPathComponent("narrow.safetensors")
         try ModelWeights(outputs: 3, seed: 1).save(to: narrow, metadata: ["output": OutputMode.constrained.rawValue])
         try assertExportFails(narrow, to: out, mentioning: ["narrow.safetensors", "needs 37 outputs"])
+        // A Dirichlet head's expected shares need its decision tree, which its checkpoint must record.
+        let treeless = dir.appendingPathComponent("treeless.safetensors")
+        try weights.save(to: treeless, metadata: ["output": OutputMode.dirichlet.rawValue])
+        try assertExportFails(treeless, to: out, mentioning: ["treeless.safetensors", "dirichlet checkpoint without its schema"])
         try assertExportFails(good, to: dir.appendingPathComponent("no-such-dir/model.onnx"), mentioning: ["no-such-dir/model.onnx"])
         let directory = dir.appendingPathComponent("taken.onnx")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
