@@ -111,7 +111,8 @@ extension BenchTrainCommand {
         let p = try Benchmark.launchPlan(context: context, path: path, config: chosen.rawValue, batch: batch)
         if json { return try printJSON(p) }
         print("launch plan: \(chosen.rawValue) configuration, batch \(batch), split-reduction scratch \(p.scratchBytes / 1024) KiB")
-        for (title, pass) in [("training step", p.train), ("inference", p.inference), ("evaluation (a test batch)", p.evaluation)] {
+        for (title, pass) in [("training step", p.train), ("inference", p.inference), ("evaluation (a test batch)", p.evaluation),
+                              ("Dirichlet training step (vote counts)", p.dirichletTrain), ("Dirichlet evaluation (a test batch)", p.dirichletEvaluation)] {
             print("\n\(title): \(pass.dispatches.count) dispatches")
             print("kernel".rightPadded(26) + ["workgroups", "invocations", "MACs/inv", "MB read"].map { $0.leftPadded(13) }.joined())
             for d in pass.dispatches {

@@ -9,8 +9,9 @@ struct ExportCommand: ParsableCommand {
         discussion: """
         The model takes float32 [N, 3, 69, 69] images in the network's input scale (N free) and gives [N, outputs], \
         with the checkpoint's output layer (the seed's ReLU, or the decision-tree layer in the form the checkpoint \
-        records), from standard operators of opset \(OnnxExport.opset). Its metadata says how to prepare an image; \
-        so does this command.
+        records), from standard operators of opset \(OnnxExport.opset). A Dirichlet (vote counts) checkpoint's model \
+        gives each answer's expected share of all volunteers, as `galaxy predict` does, and a second output, \
+        `concentrations`. Its metadata says how to prepare an image; so does this command.
         """)
 
     @Argument(help: "Checkpoint (safetensors with PyTorch state_dict names, e.g. RUN/best.safetensors).") var checkpoint: String

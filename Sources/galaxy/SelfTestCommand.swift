@@ -19,6 +19,9 @@ struct SelfTestCommand: ParsableCommand {
         var device: String
         var configurations: [String]
         var checks: Int
+        /// What was checked: each check's name up to its first space (a shader, or "golden" and "constrained" for the
+        /// network checks), sorted.
+        var ops: [String]
         var failures: [String]
         var worst_error_to_bound: Double
         var golden_checked: Bool
@@ -49,7 +52,8 @@ struct SelfTestCommand: ParsableCommand {
             failures += ValidationLog.drain().map { "vulkan validation: \($0)" }
             let worst = test.checks.filter(\.passed).map(\.worst).max() ?? 0
             let report = Report(device: "\(context.info.name) (\(context.info.type), subgroup \(context.info.subgroupSize))",
-                                configurations: configurations.map(\.0), checks: test.checks.count, failures: failures,
+                                configurations: configurations.map(\.0), checks: test.checks.count,
+                                ops: Set(test.checks.map { String($0.name.prefix { $0 != " " }) }).sorted(), failures: failures,
                                 worst_error_to_bound: worst, golden_checked: goldenURL != nil, seconds: Date().timeIntervalSince(start))
             if json {
                 try printJSON(report)

@@ -103,10 +103,9 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("*"), r.stdout)
     }
 
-    /// PyTorch's weights through the whole product path: JPEG -> crop/resize -> augment (off) ->
-    /// network gives PyTorch's output for the golden batch (the first 4 torchvision-crop images).
     /// Vote counts in the GZ DECaLS tree: synth, train (--loss dirichlet by default, the schema detected), then
-    /// every command on the checkpoint without a flag; and the clear errors of counts and schemas.
+    /// every command on the checkpoint without a flag (eval, predict, submit, export, report); and the clear errors
+    /// of counts and schemas.
     func testCountsWorkflowInTheDecalsTree() throws {
         let data = dir.appendingPathComponent("counts").path, run = dir.appendingPathComponent("run").path
         var r = try galaxy(["synth", "--counts", "--schema", "decals-dr5", "--count", "14", "--seed", "5", "--out", data])
@@ -129,6 +128,20 @@ final class CLITests: XCTestCase {
         XCTAssertEqual((records.first?["outputs"] as? [String: Double])?.count, 34)
         r = try galaxy(["predict", "--checkpoint", best, "--labels", "\(data)/training_solutions_rev1.csv", "\(data)/images_training_rev1/\(image)"])
         XCTAssertTrue(r.status == 0 && r.stdout.contains("share [90% interval]") && r.stdout.contains("observed"), r.stdout + r.stderr)
+        // submit writes predict's outputs (each answer's expected share of all volunteers) under the tree's columns: the
+        // same float32 network, in batches of another size (float32 within 1e-4 of the outputs' scale, at most 1), printed
+        // to 6 decimals (5e-7).
+        let submission = dir.appendingPathComponent("submission.csv")
+        r = try galaxy(["submit", "--checkpoint", best, "--images", "\(data)/images_training_rev1", "--out", submission.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try String(contentsOf: submission, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        XCTAssertEqual(rows.first, ["GalaxyID"] + AnswerSchema.decalsDR5.columnNames)
+        XCTAssertEqual(rows.count, 15)
+        let id = String(image.prefix { $0 != "." }), predicted = try XCTUnwrap(records.first?["outputs"] as? [String: Double])
+        let row = try XCTUnwrap(rows.first { $0.first == id }, "no row for \(id)")
+        for (column, cell) in zip(rows[0].dropFirst(), row.dropFirst()) {
+            XCTAssertEqual(Double(cell) ?? .nan, predicted[column] ?? .nan, accuracy: 1e-4 + 5e-7, "submission \(id) \(column)")
+        }
         r = try galaxy(["export", best, "--onnx", dir.appendingPathComponent("c.onnx").path])
         XCTAssertEqual(r.status, 0, r.stderr)
         r = try galaxy(["report", run, "--out", dir.appendingPathComponent("r.html").path])
@@ -142,6 +155,8 @@ final class CLITests: XCTestCase {
                         mentioning: ["bad.csv:3", "GalaxyID 2", "column a_y", "-1 is not a vote count"])
     }
 
+    /// PyTorch's weights through the whole product path: JPEG -> crop/resize -> augment (off) ->
+    /// network gives PyTorch's output for the golden batch (the first 4 torchvision-crop images).
     func testPyTorchWeightsPredictPyTorchOutputs() throws {
         let golden = Self.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors")
         let ids = ["101654", "103750", "108994", "116328"]

@@ -5,124 +5,24 @@ import XCTest
 /// references' gradient against finite differences.
 final class DirichletTests: GPUTestCase {
     static let u = 0x1p-24
-    /// The two shipped trees' layouts (11 questions of 2-7 answers; 10 of 2-6), and one 2-question toy.
-    static let layouts: [(String, [Int])] = [("kaggle", AnswerSchema.kaggle.questionStarts), ("decals", AnswerSchema.decalsDR5.questionStarts),
-                                             ("toy", [0, 2, 5])]
-    static let rowCounts = [1, 3, 70]
-
-    /// Pre-activations over the whole useful range and beyond: mostly in [-6, 6], some at +-30 (alpha at its
-    /// bounds to float32 precision).
-    static func logits(_ count: Int, seed: UInt64) -> [Float] {
-        var rng = SplitMix64(seed: seed)
-        return (0..<count).map { i in i % 17 == 3 ? (i % 2 == 0 ? 30 : -30) : rng.uniform(-6, 6) }
+    /// The layouts, row counts, logits and vote counts the op is checked on (SelfTest's, which `galaxy selftest` runs).
+    static let layouts = SelfTest.dirichletLayouts
+    static let rowCounts = SelfTest.dirichletRowCounts
+    static func logits(_ count: Int, seed: UInt64) -> [Float] { SelfTest.dirichletLogits(count, seed: seed) }
+    static func counts(rows: Int, starts: [Int], seed: UInt64) -> [Float] { SelfTest.voteCounts(rows: rows, starts: starts, seed: seed) }
+    /// The float32 error bounds of the shaders (DirichletBounds, Dirichlet.swift).
+    static func alphaError(_ z: Double) -> Double { DirichletBounds.alphaError(z) }
+    static func forwardBound(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], workgroup: Int) -> Double {
+        DirichletBounds.forward(z, k, rows: rows, starts: starts, workgroup: workgroup)
     }
-
-    /// Vote counts per question as a DECaLS or GZ2 catalogue has them: none (a question nobody reached), 1, the
-    /// usual 5, 40, or up to 2000 votes, spread at random over the answers (many cells 0).
-    static func counts(rows: Int, starts: [Int], seed: UInt64) -> [Float] {
-        var rng = SplitMix64(seed: seed)
-        let width = starts.last!
-        var k = [Float](repeating: 0, count: rows * width)
-        let totals = [0, 1, 5, 5, 40, 2000]
-        for r in 0..<rows {
-            for q in 0..<(starts.count - 1) {
-                let n = totals[Int(rng.next() % UInt64(totals.count))]
-                let answers = starts[q + 1] - starts[q]
-                for _ in 0..<n { k[r * width + starts[q] + Int(rng.next() % UInt64(answers))] += 1 }
-            }
-        }
-        return k
+    static func backwardBound(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], denominator: Int) -> [Double] {
+        DirichletBounds.backward(z, k, rows: rows, starts: starts, denominator: denominator)
     }
 
     func startsBuffer(_ starts: [Int]) throws -> GuardedBuffer { try input(starts.map { Float(bitPattern: UInt32($0)) }, "qstart") }
 
     /// Kernels for every configuration: the device's own path and the GPU workgroup sizes (gpuVariants).
     var configurations: [(String, Kernels)] { [("device", kernels)] + gpuVariants() }
-
-    // MARK: float32 error bounds
-
-    /// Relative error of alpha = 1 + 99 sigmoid(z) in float32: t = exp(-|z|) to 3 + 2|z| ulp (Vulkan's exp), 1 + t,
-    /// the division (2.5 ulp), the product by 99 and the sum (2u): (8 + 2|z|) u of 99 sigmoid, and 1u of alpha.
-    static func alphaError(_ z: Double) -> Double {
-        (Reference.concentrationSpan * Reference.sigmoid(z) * (8 + 2 * abs(z)) + Reference.concentration(z)) * u
-    }
-
-    /// |terms| of lgammaAtLeastOne(x) after its shift to x' >= 8: (x' - 1/2) log x', x', the constant, the
-    /// series and log of the shift product. log is within 3 ulp there, each product and sum 1u, the shift's
-    /// rounding of x + j moves x' by at most 7 half-ulps at 8 (ψ(8) < 2.1 times that): 32u of the terms.
-    static func lgammaError(_ x: Double) -> Double {
-        var x = x, product = 1.0
-        while x < 8 { product *= x; x += 1 }
-        return 32 * u * (abs((x - 0.5) * log(x)) + x + 1 + log(product))
-    }
-
-    /// digammaAtLeastOne(x): log x' (3 ulp), 1/x' and the series (a few u of <= 1/16), the shift sum of up to 7
-    /// reciprocals (2.5 ulp each, 1u per addition): 32u of |log x'| + shift + 1.
-    static func digammaError(_ x: Double) -> Double {
-        var x = x, shift = 0.0
-        while x < 8 { shift += 1 / x; x += 1 }
-        return 32 * u * (abs(log(x)) + shift + 1)
-    }
-
-    /// Bound on the float32 forward sum: per (row, question) every log Gamma's error, the error an alpha's
-    /// rounding moves the NLL by (|d nll / d alpha_i| * its error, with N and A's sums' rounding as much again),
-    /// then the sum of rows x questions terms >= 0: each invocation adds ceil(terms / workgroup) of them and the
-    /// workgroup's tree log2(workgroup) levels more, (that depth + 2) u * sum (Higham).
-    static func forwardBound(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], workgroup: Int) -> Double {
-        let width = starts.last!
-        var perTerm = 0.0, total = 0.0
-        for r in 0..<rows {
-            for q in 0..<(starts.count - 1) {
-                let cols = (r * width + starts[q])..<(r * width + starts[q + 1])
-                let alpha = cols.map { Reference.concentration(z[$0]) }
-                let n = cols.reduce(0.0) { $0 + k[$1] }, a = alpha.reduce(0, +)
-                guard n > 0 else { continue }
-                total += Reference.dirichletMultinomialNLL(counts: k[cols], alpha: ArraySlice(alpha))
-                var e = lgammaError(n + a) + lgammaError(a) + lgammaError(n + 1) + Double(cols.count + 2) * (n + a) * u * Reference.digamma(n + a)
-                for (i, c) in cols.enumerated() where k[c] > 0 {
-                    e += lgammaError(k[c] + 1) + lgammaError(k[c] + alpha[i]) + lgammaError(alpha[i])
-                    let slope = abs(Reference.digamma(n + a) - Reference.digamma(a) - Reference.digamma(k[c] + alpha[i]) + Reference.digamma(alpha[i]))
-                    e += 2 * slope * alphaError(z[c])
-                }
-                for (i, c) in cols.enumerated() where k[c] == 0 {
-                    e += 2 * abs(Reference.digamma(n + a) - Reference.digamma(a)) * alphaError(z[c]) + 0 * alpha[i]
-                }
-                perTerm += e
-            }
-        }
-        let terms = rows * (starts.count - 1)
-        let depth = (terms + workgroup - 1) / workgroup + Int(log2(Double(workgroup)).rounded(.up)) + 2
-        return perTerm + Double(depth) * u * total + Double.leastNormalMagnitude
-    }
-
-    /// Bound per element of the float32 backward: the four digammas' errors and their differences' rounding, the
-    /// alphas' errors through trigamma (x psi'(x) <= 2 for x >= 1, so each psi moves by at most 2 times the relative
-    /// error of its argument; four of them), then the factor 99 sigmoid'(z) / denominator: exp to 3 + 2|z| ulp,
-    /// 1 + t squared, two products and the divisions: (10 + 2|z|) u relative.
-    static func backwardBound(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], denominator: Int) -> [Double] {
-        let width = starts.last!
-        var bound = [Double](repeating: Double.leastNormalMagnitude, count: z.count)
-        for r in 0..<rows {
-            for q in 0..<(starts.count - 1) {
-                let cols = (r * width + starts[q])..<(r * width + starts[q + 1])
-                let alpha = cols.map { Reference.concentration(z[$0]) }
-                let n = cols.reduce(0.0) { $0 + k[$1] }, a = alpha.reduce(0, +)
-                guard n > 0 else { continue }
-                let worstAlpha = cols.map { alphaError(z[$0]) / Reference.concentration(z[$0]) }.max()! + Double(cols.count) * u
-                for (i, c) in cols.enumerated() {
-                    var dAlpha = Reference.digamma(n + a) - Reference.digamma(a)
-                    var e = digammaError(n + a) + digammaError(a) + 2 * u * abs(Reference.digamma(n + a)) + 8 * worstAlpha
-                    if k[c] > 0 {
-                        dAlpha -= Reference.digamma(k[c] + alpha[i]) - Reference.digamma(alpha[i])
-                        e += digammaError(k[c] + alpha[i]) + digammaError(alpha[i]) + 2 * u * abs(Reference.digamma(k[c] + alpha[i])) + 8 * worstAlpha
-                    }
-                    let factor = Reference.concentrationSpan * Reference.sigmoidSlope(z[c]) / Double(denominator)
-                    bound[c] += factor * (e + abs(dAlpha) * (10 + 2 * abs(z[c])) * u)
-                }
-            }
-        }
-        return bound
-    }
 
     // MARK: the references
 

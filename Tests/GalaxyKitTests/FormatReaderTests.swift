@@ -41,7 +41,7 @@ final class FormatReaderTests: GPUTestCase {
 
     /// A run stopped mid-epoch (Ctrl-C), then killed after writing more of the event file than its
     /// checkpoint holds, then resumed to the end: TensorBoard reads every step once, and exactly
-    /// metrics.csv's numbers at each epoch's end.
+    /// metrics.csv's numbers at each epoch's end; and the same of a run on vote counts (NLL).
     func testTensorBoardReadsTheMetricsOfAStoppedKilledAndResumedRun() throws {
         let dataDir = dir.appendingPathComponent("data"), runDir = dir.appendingPathComponent("run")
         _ = try GalaxySynth.write(to: dataDir, options: .init(count: 24, seed: 11))
@@ -91,11 +91,26 @@ final class FormatReaderTests: GPUTestCase {
             print("per-question RMSEs vs the test RMSE: relative \(abs((total / 37).squareRoot() - m.testRMSE) / m.testRMSE)")
             XCTAssertEqual((total / 37).squareRoot(), m.testRMSE, accuracy: 1e-13 * m.testRMSE)
         }
-        try check(["tensorboard", runDir.path, "19"])
+
+        // A run on vote counts (the Dirichlet loss, DECaLS tree, 9 training galaxies at batch 4): its scalars are
+        // the mean NLL per galaxy under nll/train, nll/test and nll/train_running, which TensorBoard reads the same way.
+        let countsDir = dir.appendingPathComponent("counts"), countsRun = dir.appendingPathComponent("counts-run")
+        _ = try GalaxySynth.write(to: countsDir, options: .init(count: 12, seed: 11, counts: .decalsDR5))
+        let counts = try GalaxyCache.loadOrPrepare(DataSource(dataDir: countsDir), strict: true, progress: nil)
+        var c = TrainOptions()
+        (c.epochs, c.batch, c.learningRate, c.augment, c.meanOutputBias) = (2, 4, 0.01, false, true)
+        c.outputMode = .dirichlet
+        c.schema = AnswerSchema.decalsDR5.json
+        let dirichlet = try Trainer(context: context, data: counts, runDir: countsRun, options: c, initWeights: nil, resume: false)
+        dirichlet.log = { _ in }
+        dirichlet.readbackEvery = 2
+        XCTAssertEqual(try dirichlet.run(), .finished)
+        XCTAssertEqual(dirichlet.state.metrics.map(\.measure), [EpochMetrics.nll, EpochMetrics.nll])
+        try check(["tensorboard", runDir.path, "19", countsRun.path, "\(dirichlet.train.count)"])
     }
 
-    /// `galaxy export` of PyTorch's weights in every output form; ONNX Runtime on real and synthetic
-    /// galaxies gives `galaxy predict --json`'s outputs, batch 1 and batch 8.
+    /// `galaxy export` of PyTorch's weights in every output form, the Dirichlet head's included; ONNX Runtime on
+    /// real and synthetic galaxies gives `galaxy predict --json`'s outputs (and concentrations), batch 1 and batch 8.
     func testOnnxRuntimeGivesGalaxyPredictsOutputs() throws {
         let golden = CLITests.shared.appendingPathComponent("torch-golden/sdnet_two_sgd_steps.safetensors")
         var (weights, _) = try ModelWeights.load(golden)
@@ -166,6 +181,24 @@ final class FormatReaderTests: GPUTestCase {
         }
         cases.append(["name": "constrained-decals", "model": decalsModel.path, "inputs": inputsFile.path, "count": images.count,
                       "output_form": OutputMode.constrained.rawValue, "expected": decalsRecords])
+        // A Dirichlet (vote counts) checkpoint of PyTorch's weights in the Kaggle tree: the model's output is predict's
+        // "outputs" (each answer's expected share of all volunteers, down the tree), its second output predict's
+        // "concentrations".
+        let (original, _) = try ModelWeights.load(golden)
+        let schema = AnswerSchema.kaggle, checkpoint = dir.appendingPathComponent("dirichlet.safetensors"), model = dir.appendingPathComponent("dirichlet.onnx")
+        try original.save(to: checkpoint, metadata: ["output": OutputMode.dirichlet.rawValue, AnswerSchema.metadataKey: schema.json,
+                                                     "columns": schema.columnNames.joined(separator: ",")])
+        var r = try run(CLITests.executable, ["export", checkpoint.path, "--onnx", model.path])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("output_form: dirichlet") && r.output.contains("concentrations: float32 [N, 37]"), r.output)
+        r = try run(CLITests.executable, ["predict", "--json", "--checkpoint", checkpoint.path] + images.map(\.path))
+        XCTAssertEqual(r.status, 0, r.output)
+        let records = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(records.count, images.count)
+        XCTAssertTrue(records.allSatisfy { ($0["concentrations"] as? [String: Double])?.count == 37 }, r.stdout)
+        cases.append(["name": "dirichlet", "model": model.path, "inputs": inputsFile.path, "count": images.count, "output_form": OutputMode.dirichlet.rawValue,
+                      "expected": records, "questions": schema.questions.count, "max_answers": schema.questionRanges.map(\.count).max()!])
+
         let casesFile = dir.appendingPathComponent("cases.json")
         try JSONSerialization.data(withJSONObject: cases).write(to: casesFile)
         try check(["onnx", casesFile.path])

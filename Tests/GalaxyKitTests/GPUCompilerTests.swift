@@ -4,9 +4,10 @@ import XCTest
 
 /// The GPU path (`KernelPath.sharedMemory`) compiled by a real GPU compiler: AMD's ACO, through RADV's null
 /// device (RADV_FORCE_FAMILY names a chip that is not there; mesa-vulkan-drivers has it). Every pipeline of a
-/// training step and of inference must compile for each family, in both wave sizes where RDNA has them,
-/// with no spilled registers, no scratch, shared memory within the device's limit, and the GEMM-carrying
-/// kernels at or above an occupancy floor (docs/performance.md, "The GPU path through ACO", says why these).
+/// training step (MSE and Dirichlet), of inference and of evaluation must compile for each family, in both wave
+/// sizes where RDNA has them, with no spilled registers, no scratch, shared memory within the device's limit,
+/// and the GEMM-carrying kernels at or above an occupancy floor (docs/performance.md, "The GPU path through
+/// ACO", says why these).
 final class GPUCompilerTests: XCTestCase {
     static let radv = "/usr/share/vulkan/icd.d/radeon_icd.x86_64.json"
 
@@ -45,6 +46,7 @@ final class GPUCompilerTests: XCTestCase {
             var name: String
             var kernel: String
             var subgroup_size: Int
+            var passes: [String]
             var vgprs: Int?
             var spilled_vgprs: Int?
             var spilled_sgprs: Int?
@@ -59,11 +61,12 @@ final class GPUCompilerTests: XCTestCase {
         var pipelines: [Pipeline]
     }
 
-    /// The kernels a training step and inference dispatch on the gpu path, as recorded on the test device.
+    /// The kernels a training step (MSE and Dirichlet), inference and evaluation dispatch on the gpu path, as
+    /// recorded on the test device.
     func gpuPathKernels() throws -> Set<String> {
         let context = try TestDevice.context()
         let plan = try Benchmark.launchPlan(context: context, path: .sharedMemory(), config: "gpu")
-        return Set((plan.train.dispatches + plan.inference.dispatches + plan.evaluation.dispatches).map(\.name))
+        return Set(plan.passes.flatMap { $0.pass.dispatches.map(\.name) })
     }
 
     func testEveryFamilyCompilesTheGPUPathWithoutSpillsAboveTheOccupancyFloor() throws {
@@ -71,7 +74,8 @@ final class GPUCompilerTests: XCTestCase {
             return XCTFail("\(Self.radv) is missing: mesa-vulkan-drivers (make deps) installs RADV, whose compiler this test runs")
         }
         let expected = try gpuPathKernels()
-        XCTAssertTrue(expected.isSuperset(of: ["conv2d_backward_weight_nosg", "linear_forward_nosg", "eval_sums"]), "\(expected)")
+        let dirichlet: Set = ["dirichlet_concentration", "dirichlet_forward", "dirichlet_backward"]
+        XCTAssertTrue(expected.isSuperset(of: dirichlet.union(["conv2d_backward_weight_nosg", "linear_forward_nosg", "eval_sums"])), "\(expected)")
         // One compilation per core at a time (ACO is CPU-bound; with a cold Mesa cache each takes a few seconds).
         let runs = Self.families.map { _ in Locked<Result<ProcessOutput, Error>?>(nil) }
         DispatchQueue.concurrentPerform(iterations: Self.families.count) { i in
@@ -89,6 +93,12 @@ final class GPUCompilerTests: XCTestCase {
             XCTAssertEqual(report.config, "gpu")
             XCTAssertEqual(Set(report.pipelines.map(\.kernel)), expected, "\(tag): not every kernel of the plan was compiled")
             XCTAssertEqual(Set(report.pipelines.map(\.name)).count, report.pipelines.count, "\(tag): pipeline names repeat")
+            // The Dirichlet head's pipelines are among those compiled, in the passes of a counts run.
+            for p in report.pipelines where dirichlet.contains(p.kernel) {
+                XCTAssertTrue(p.passes.allSatisfy { $0.hasPrefix("dirichlet ") }, "\(tag) \(p.name): passes \(p.passes)")
+                print("\(tag) \(p.name): \(p.vgprs ?? -1) VGPRs, \(p.spilled_vgprs ?? -1)/\(p.spilled_sgprs ?? -1) spilled, "
+                      + "scratch \(p.scratch_bytes ?? -1), \(p.waves_per_simd ?? -1) waves per SIMD")
+            }
             for p in report.pipelines {
                 let what = "\(tag) \(p.name)"
                 XCTAssertEqual(p.subgroup_size, f.wave32 ? 32 : 64, "\(what): wave size")
@@ -141,9 +151,7 @@ final class GPUCompilerTests: XCTestCase {
         for path in [KernelPath.sharedMemory(), .portable()] {
             let a = try Benchmark.launchPlan(context: running, path: path, config: "x")
             let b = try Benchmark.launchPlan(context: compiling, path: path, config: "x")
-            XCTAssertEqual(a.train.dispatches, b.train.dispatches, "\(path)")
-            XCTAssertEqual(a.inference.dispatches, b.inference.dispatches, "\(path)")
-            XCTAssertEqual(a.evaluation.dispatches, b.evaluation.dispatches, "\(path)")
+            for (x, y) in zip(a.passes, b.passes) { XCTAssertEqual(x.pass.dispatches, y.pass.dispatches, "\(path) \(x.name)") }
             XCTAssertEqual(a.scratchBytes, b.scratchBytes)
         }
         let buffer = try DeviceBuffer(compiling, floats: 16, label: "probe")

@@ -32,6 +32,9 @@ final class GPUKitTests: XCTestCase {
         XCTAssertEqual(selftest["golden_checked"] as? Bool, true)
         XCTAssertEqual(selftest["configurations"] as? [String], ["device"])
         XCTAssertGreaterThan(selftest["checks"] as? Int ?? 0, 50)
+        // The vote counts' loss is among the shaders checked against their references on the GPU.
+        let ops = Set(selftest["ops"] as? [String] ?? [])
+        XCTAssertTrue(ops.isSuperset(of: ["dirichlet_concentration", "dirichlet_forward", "dirichlet_backward", "conv2d_forward"]), "\(ops)")
         let bench = try XCTUnwrap((report["bench"] as? [String: Any])?["8"] as? [String: Any], "no bench at batch 8")
         XCTAssertGreaterThan(bench["train_images_per_second"] as? Double ?? 0, 0)
         XCTAssertGreaterThan(bench["inference_images_per_second"] as? Double ?? 0, 0)

@@ -49,6 +49,10 @@ final class OnnxExportTests: XCTestCase {
         XCTAssertThrowsError(try OnnxExport.export(checkpoint: misfit, to: out)) { error in
             XCTAssertTrue("\(error)".contains("misfit.safetensors") && "\(error)".contains("has 34 answers, its weights 3 outputs"), "\(error)")
         }
+        // A Dirichlet head's expected shares need its decision tree, which its checkpoint must record.
+        let treeless = dir.appendingPathComponent("treeless.safetensors")
+        try weights.save(to: treeless, metadata: ["output": OutputMode.dirichlet.rawValue])
+        try assertExportFails(treeless, to: out, mentioning: ["treeless.safetensors", "dirichlet checkpoint without its schema"])
         try assertExportFails(good, to: dir.appendingPathComponent("no-such-dir/model.onnx"), mentioning: ["no-such-dir/model.onnx"])
         let directory = dir.appendingPathComponent("taken.onnx")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)

@@ -47,24 +47,49 @@ public struct LaunchPlan: Encodable, Sendable {
     public var inference: Pass
     /// A test batch of an evaluation: forward pass and the per-column sums (eval_sums).
     public var evaluation: Pass
+    /// The same training step and test batch with the Dirichlet head and loss (`--loss dirichlet`, vote counts).
+    public var dirichletTrain: Pass
+    public var dirichletEvaluation: Pass
     /// Split-reduction scratch the configuration adds to the network's buffers.
     public var scratchBytes: Int
-    enum CodingKeys: String, CodingKey { case config, batch, train, inference, evaluation, scratchBytes = "scratch_bytes" }
+    enum CodingKeys: String, CodingKey {
+        case config, batch, train, inference, evaluation, scratchBytes = "scratch_bytes"
+        case dirichletTrain = "dirichlet_train", dirichletEvaluation = "dirichlet_evaluation"
+    }
+
+    /// Every pass by the name `galaxy bench --shader-stats` lists it under.
+    public var passes: [(name: String, pass: Pass)] {
+        [("train", train), ("inference", inference), ("evaluation", evaluation), ("dirichlet train", dirichletTrain),
+         ("dirichlet evaluation", dirichletEvaluation)]
+    }
+}
+
+/// The recorded passes of a launch plan (the sequences keep their buffers and pipelines alive).
+struct RecordedPlan {
+    var train, infer, evaluation, dirichletTrain, dirichletEvaluation: CommandSequence
+    var kernels: Kernels
+
+    /// The passes by name, in the order `LaunchPlan.passes` gives them.
+    var passes: [(name: String, sequence: CommandSequence)] {
+        [("train", train), ("inference", infer), ("evaluation", evaluation), ("dirichlet train", dirichletTrain),
+         ("dirichlet evaluation", dirichletEvaluation)]
+    }
 }
 
 extension Benchmark {
     /// Records (without submitting) a training step and an inference batch on `path`. Pipelines are
     /// created but not dispatched, so no kernel is compiled by a driver that compiles on first use.
     public static func launchPlan(context: VulkanContext, path: KernelPath, config: String, batch: Int = 128, outputs: Int = 37) throws -> LaunchPlan {
-        let (train, infer, evaluation, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
-        return LaunchPlan(config: config, batch: batch, train: .init(dispatches: train.records), inference: .init(dispatches: infer.records),
-                          evaluation: .init(dispatches: evaluation.records), scratchBytes: kernels.scratchBytes)
+        let r = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
+        return LaunchPlan(config: config, batch: batch, train: .init(dispatches: r.train.records), inference: .init(dispatches: r.infer.records),
+                          evaluation: .init(dispatches: r.evaluation.records), dirichletTrain: .init(dispatches: r.dirichletTrain.records),
+                          dirichletEvaluation: .init(dispatches: r.dirichletEvaluation.records), scratchBytes: r.kernels.scratchBytes)
     }
 
     /// A training step, an inference batch and an evaluation's test batch recorded on `path` with all-zero
-    /// data (the sequences keep their buffers and pipelines alive).
-    static func recordPlan(context: VulkanContext, path: KernelPath, batch: Int, outputs: Int) throws
-        -> (train: CommandSequence, infer: CommandSequence, evaluation: CommandSequence, kernels: Kernels) {
+    /// data, then a training step and a test batch of the Dirichlet head (vote counts) in the built-in tree of
+    /// `outputs` columns (one question of them all when no tree has that many).
+    static func recordPlan(context: VulkanContext, path: KernelPath, batch: Int, outputs: Int) throws -> RecordedPlan {
         let kernels = Kernels(context, path: path)
         let net = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true)
         // One batch of images, resident (its budget is its size: a compile-only device has no heap to size it by).
@@ -75,10 +100,25 @@ extension Benchmark {
         let train = try CommandSequence(context), infer = try CommandSequence(context)
         try recordPasses(train: train, infer: infer, data: data, net: net, indices: indices, batch: batch)
         let evaluation = try CommandSequence(context)
-        try data.recordBatch(evaluation, kernels: kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: net.target)
-        try net.recordForward(evaluation, batch: batch)
-        try net.recordEvaluationSums(evaluation, batch: batch)
-        return (train, infer, evaluation, kernels)
+        try recordEvaluation(evaluation, data: data, net: net, indices: indices, batch: batch)
+
+        let starts = AnswerSchema.builtIn.first { $0.answerCount == outputs }?.questionStarts ?? [0, outputs]
+        let counts = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true, outputMode: .dirichlet, questionStarts: starts)
+        let dirichletTrain = try CommandSequence(context), dirichletEvaluation = try CommandSequence(context)
+        try data.recordBatch(dirichletTrain, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: counts.input, target: counts.target)
+        try counts.recordTrainingStep(dirichletTrain, batch: batch, sgd: (0, 0.9))
+        // A test batch as Trainer.evaluate records it: the NLL accumulates in loss slot 1.
+        try recordEvaluation(dirichletEvaluation, data: data, net: counts, indices: indices, batch: batch)
+        try counts.recordLoss(dirichletEvaluation, batch: batch, slot: 1, accumulate: true)
+        return RecordedPlan(train: train, infer: infer, evaluation: evaluation, dirichletTrain: dirichletTrain,
+                            dirichletEvaluation: dirichletEvaluation, kernels: kernels)
+    }
+
+    /// An evaluation's test batch: the images without augmentation, the forward pass, the per-column sums.
+    static func recordEvaluation(_ seq: CommandSequence, data: DeviceDataset, net: DeviceNetwork, indices: DeviceBuffer, batch: Int) throws {
+        try data.recordBatch(seq, kernels: net.kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: net.target)
+        try net.recordForward(seq, batch: batch)
+        try net.recordEvaluationSums(seq, batch: batch)
     }
 }
 

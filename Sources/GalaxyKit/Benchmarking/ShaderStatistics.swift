@@ -1,8 +1,9 @@
 import Foundation
 
-/// What a device's own compiler makes of every distinct pipeline of a training step and of inference on one
-/// kernel path (`galaxy bench --shader-stats`): registers, spills, scratch, shared memory, occupancy and
-/// instructions as the driver reports them through VK_KHR_pipeline_executable_properties. Works on a
+/// What a device's own compiler makes of every distinct pipeline of a training step (MSE and Dirichlet), of
+/// inference and of evaluation on one kernel path (`galaxy bench --shader-stats`): registers, spills, scratch,
+/// shared memory, occupancy and instructions as the driver reports them through
+/// VK_KHR_pipeline_executable_properties. Works on a
 /// device that compiles but cannot allocate (RADV's null device with RADV_FORCE_FAMILY: AMD's ACO compiler
 /// for a chip that is not there), since the context is opened for compiling only.
 public struct ShaderStatistics: Encodable, Sendable {
@@ -87,8 +88,8 @@ public struct ShaderStatistics: Encodable, Sendable {
 }
 
 extension Benchmark {
-    /// Records a training step, an inference batch and an evaluation's test batch on `path` (as `launchPlan`
-    /// does, nothing submitted)
+    /// Records a training step, an inference batch, an evaluation's test batch and the Dirichlet head's training
+    /// step and test batch on `path` (as `launchPlan` does, nothing submitted)
     /// and reads the driver's statistics of each distinct pipeline they use, in first-use order. The
     /// context must capture statistics (opened with `compileOnly: true` on a device with the extension).
     public static func shaderStatistics(context: VulkanContext, path: KernelPath, config: String, batch: Int = 128,
@@ -99,15 +100,17 @@ extension Benchmark {
                               + ". RADV (mesa-vulkan-drivers) has it for every AMD chip, even without one: RADV_FORCE_FAMILY=navi21 "
                               + "VK_DRIVER_FILES=/usr/share/vulkan/icd.d/radeon_icd.x86_64.json galaxy bench --shader-stats")
         }
-        let (train, infer, evaluation, kernels) = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
+        let plan = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
+        let kernels = plan.kernels
         var order: [ComputePipeline] = []
         var uses: [ObjectIdentifier: (count: Int, passes: [String], macs: [Int])] = [:]
-        for (pass, seq) in [("train", train), ("inference", infer), ("evaluation", evaluation)] {
+        // train_macs and inference_macs count the MSE training step and the inference batch only.
+        for (pass, seq) in plan.passes {
             for (p, record) in zip(seq.pipelines, seq.records) {
                 let id = ObjectIdentifier(p)
                 if uses[id] == nil { order.append(p); uses[id] = (0, [], [0, 0]) }
                 uses[id]!.count += 1
-                if pass != "evaluation" { uses[id]!.macs[pass == "train" ? 0 : 1] += record.macs }
+                if pass == "train" || pass == "inference" { uses[id]!.macs[pass == "train" ? 0 : 1] += record.macs }
                 if !uses[id]!.passes.contains(pass) { uses[id]!.passes.append(pass) }
             }
         }

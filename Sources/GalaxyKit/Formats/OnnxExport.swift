@@ -3,35 +3,56 @@ import Foundation
 /// SanderDielemanNet as an ONNX model (onnx.proto): the seed's layers as standard operators (Conv, Relu,
 /// MaxPool, Flatten, Gemm) over the checkpoint's tensors in PyTorch's layout and names, then the output
 /// layer in the checkpoint's form: the seed's ReLU, or the decision-tree layer (ConstrainedOutput.swift)
-/// built from Split, Relu / Softplus, ReduceSum, Div, Mul and Concat.
+/// built from Split, Relu / Softplus, ReduceSum, Div, Mul and Concat; or, for a Dirichlet (vote counts)
+/// checkpoint, the concentrations as a second output beside the expected shares of all volunteers.
 public enum OnnxExport {
     public static let opset: Int64 = 17
     /// The IR version of ONNX 1.12, the release that introduced opset 17.
     public static let irVersion: Int64 = 8
     public static let inputName = "image"
     public static let outputName = "output"
+    /// A Dirichlet checkpoint's second output: the concentrations alpha = 1 + 99 sigmoid(z) per answer.
+    public static let concentrationsName = "concentrations"
 
     /// What the model expects and gives, as its metadata_props record it (and `galaxy export` prints it).
-    public static func description(mode: OutputMode, columns: [String]) -> [(key: String, value: String)] {
+    public static func description(mode: OutputMode, columns: [String], schema: AnswerSchema? = nil) -> [(key: String, value: String)] {
         let p = GalaxyPreprocessing.self
         let floats = { (v: [Float]) in v.map { "\($0)" }.joined(separator: ",") }
-        return [
+        let k = columns.count
+        let output: String
+        if mode == .dirichlet {
+            let map = "alpha = \(Int(Reference.concentrationFloor)) + \(Int(Reference.concentrationSpan)) sigmoid(z)"
+            output = "\(outputName): float32 [N, \(k)], one column per answer: its expected share of all volunteers (the expected shares "
+                + "alpha_i / sum alpha down the decision tree \(schema?.name ?? "")); \(concentrationsName): float32 [N, \(k)], the Dirichlet "
+                + "concentrations \(map) per answer"
+        } else {
+            output = "\(outputName): float32 [N, \(k)], one column per answer; output layer \(mode.argument)"
+        }
+        var items: [(key: String, value: String)] = [
             ("input", "\(inputName): float32 [N, \(SanderDielemanNet.inputChannels), \(p.outputSide), \(p.outputSide)], N images of any number"),
             ("preprocessing", "center crop \(p.cropSide)x\(p.cropSide) of the JPEG -> resize to \(p.outputSide)x\(p.outputSide) (bilinear, antialiased: "
                 + "PIL's Image.resize) -> RGB planes, channels first -> x / 255 -> (x - mean) / std per channel"),
             ("crop", "\(p.cropSide)"), ("size", "\(p.outputSide)"), ("channels", "RGB"),
             ("mean", floats(Augment.mean)), ("std", floats(Augment.std)),
-            ("output", "\(outputName): float32 [N, \(columns.count)], one column per answer; output layer \(mode.argument)"),
+            ("output", output),
             ("output_form", mode.rawValue),
             ("columns", columns.joined(separator: ",")),
         ]
+        if let schema { items.append(("schema", schema.json)) }
+        return items
     }
 
-    /// The ONNX model of `weights` with output layer `mode`; `columns` name the outputs, `tree` is the checkpoint's
-    /// schema (the constrained layer's tree).
+    /// The ONNX model of `weights` with output layer `mode`; `columns` name the outputs; `tree` is the checkpoint's
+    /// schema: the decision tree of the constrained layer, and of a Dirichlet checkpoint's expected shares.
     static func model(weights: ModelWeights, mode: OutputMode, columns: [String], tree: AnswerSchema?, source: String) throws -> Onnx_ModelProto {
         let k = weights.outputs
         guard columns.count == k else { throw GalaxyError.message("\(source): \(columns.count) column names for \(k) outputs") }
+        if mode == .dirichlet {
+            guard let tree else { throw GalaxyError.message("\(source): a dirichlet checkpoint without its schema in the metadata") }
+            guard tree.answerCount == k else {
+                throw GalaxyError.message("\(source): its schema \"\(tree.name)\" has \(tree.answerCount) answers, the weights \(k) outputs")
+            }
+        }
         if mode.constrainedForm != nil && tree?.answerCount != k {
             throw GalaxyError.message("\(source): the \(mode.argument) output layer needs the decision tree of its \(k) outputs, and the checkpoint records none")
         }
@@ -55,12 +76,13 @@ public enum OnnxExport {
         x = g.node("Relu", [linear(x, "fc1")])
         x = g.node("Relu", [linear(x, "fc2")])
         let z = linear(x, "fc3")
-        if mode == .dirichlet {
+        if mode == .dirichlet, let schema = tree {
             // alpha = 1 + 99 sigmoid(z), the concentration head (Dirichlet.swift).
             g.floats("concentration.span", [], [Float(Reference.concentrationSpan)])
             g.floats("concentration.floor", [], [Float(Reference.concentrationFloor)])
             let scaled = g.node("Mul", [g.node("Sigmoid", [z], name: "concentration.sigmoid"), "concentration.span"], name: "concentration.scale")
-            _ = g.node("Add", [scaled, "concentration.floor"], name: "concentration", output: outputName)
+            g.node("Add", [scaled, "concentration.floor"], name: "concentration", output: concentrationsName)
+            expectedShares(&g, alpha: concentrationsName, schema: schema)
         } else if let form = mode.constrainedForm {
             decisionTree(&g, z: z, tree: tree!, form: form)
         } else {
@@ -74,6 +96,9 @@ public enum OnnxExport {
         graph.input = [valueInfo(inputName, [SanderDielemanNet.inputChannels, SanderDielemanNet.inputSide, SanderDielemanNet.inputSide],
                                  doc: "galaxy images, preprocessed as the model's metadata says")]
         graph.output = [valueInfo(outputName, [k], doc: "answers: " + columns.joined(separator: ","))]
+        if mode == .dirichlet {
+            graph.output.append(valueInfo(concentrationsName, [k], doc: "Dirichlet concentrations of the answers: " + columns.joined(separator: ",")))
+        }
 
         var model = Onnx_ModelProto()
         model.irVersion = irVersion
@@ -81,7 +106,7 @@ public enum OnnxExport {
         model.producerName = "galaxy"
         model.docString = "SanderDielemanNet (Galaxy Zoo) from \(URL(fileURLWithPath: source).lastPathComponent), exported by galaxy"
         model.graph = graph
-        model.metadataProps = description(mode: mode, columns: columns).map { key, value in
+        model.metadataProps = description(mode: mode, columns: columns, schema: mode == .relu ? nil : tree).map { key, value in
             Onnx_StringStringEntryProto.with { $0.key = key; $0.value = value }
         }
         return model
@@ -126,16 +151,44 @@ public enum OnnxExport {
         g.node("Concat", answers, name: "tree.concat", output: outputName, [int("axis", 1)])
     }
 
+    /// The expected share of all volunteers per answer from the concentrations alpha [N, k] (CountUncertainty's
+    /// `expected`): per question, alpha_i / sum alpha, times the parent answer's share; the questions asked of
+    /// everyone first, then the schema's scaling order, so that a parent's share is there before its children's.
+    static func expectedShares(_ g: inout GraphBuilder, alpha: String, schema: AnswerSchema) {
+        g.ints64("tree.split", [schema.questionRanges.count], schema.questionRanges.map { Int64($0.count) })
+        g.ints64("tree.axis", [1], [1])
+        let questions = g.node("Split", [alpha, "tree.split"], name: "tree.questions", outputs: schema.questionRanges.count, [int("axis", 1)])
+        var shares = [String?](repeating: nil, count: questions.count)
+        for q in schema.questions.indices.filter({ schema.parentColumn[$0] == nil }) + schema.scalingOrder {
+            let label = "tree.\(schema.questions[q].id)"
+            let sum = g.node("ReduceSum", [questions[q], "tree.axis"], name: "\(label).sum", [int("keepdims", 1)])
+            var p = g.node("Div", [questions[q], sum], name: "\(label).share")
+            if let parent = schema.parentColumn[q] {
+                let pq = schema.questionOfColumn[parent], j = Int64(parent - schema.questionRanges[pq].lowerBound)
+                g.ints64("\(label).parent_start", [1], [j])
+                g.ints64("\(label).parent_end", [1], [j + 1])
+                let parentShare = g.node("Slice", [shares[pq]!, "\(label).parent_start", "\(label).parent_end", "tree.axis"], name: "\(label).parent")
+                p = g.node("Mul", [p, parentShare], name: "\(label).of_all")
+            }
+            shares[q] = p
+        }
+        g.node("Concat", shares.map { $0! }, name: "tree.concat", output: outputName, [int("axis", 1)])
+    }
+
     /// Reads a galaxy checkpoint and writes its ONNX model to `out` atomically; returns the model's description.
     @discardableResult
     public static func export(checkpoint: URL, to out: URL) throws -> [(key: String, value: String)] {
         let (weights, metadata) = try ModelWeights.load(checkpoint)
         let mode = try OutputMode(metadata: metadata, file: checkpoint.path)
         let columns = try AnswerSchema.columns(metadata: metadata, outputs: weights.outputs, file: checkpoint.path)
-        let tree = try AnswerSchema.implied(metadata: metadata, outputs: weights.outputs, file: checkpoint.path)
+        // A Dirichlet checkpoint must record its tree (its expected shares follow it); the constrained layer may
+        // be a Kaggle checkpoint from before schemas were recorded, whose 37 outputs imply the Kaggle tree.
+        let tree = mode == .dirichlet ? try AnswerSchema(metadata: metadata, file: checkpoint.path)
+                                      : try AnswerSchema.implied(metadata: metadata, outputs: weights.outputs, file: checkpoint.path)
+        let schema = mode == .relu ? nil : tree
         let model = try model(weights: weights, mode: mode, columns: columns, tree: tree, source: checkpoint.path)
         try AtomicFile.write(Data(model.serializedBytes()), to: out)
-        return description(mode: mode, columns: columns)
+        return description(mode: mode, columns: columns, schema: schema)
     }
 
     static func valueInfo(_ name: String, _ dims: [Int], doc: String) -> Onnx_ValueInfoProto {

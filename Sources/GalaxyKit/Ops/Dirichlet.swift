@@ -97,6 +97,95 @@ extension Reference {
     }
 }
 
+/// Bounds on the float32 error of the Dirichlet shaders against their float64 references (Reference above), from
+/// the rounding of each step: DirichletTests and `galaxy selftest` hold the shaders to them.
+public enum DirichletBounds {
+    static let u = 0x1p-24
+
+    /// Relative error of alpha = 1 + 99 sigmoid(z) in float32: t = exp(-|z|) to 3 + 2|z| ulp (Vulkan's exp), 1 + t,
+    /// the division (2.5 ulp), the product by 99 and the sum (2u): (8 + 2|z|) u of 99 sigmoid, and 1u of alpha.
+    public static func alphaError(_ z: Double) -> Double {
+        (Reference.concentrationSpan * Reference.sigmoid(z) * (8 + 2 * abs(z)) + Reference.concentration(z)) * Self.u
+    }
+
+    /// |terms| of lgammaAtLeastOne(x) after its shift to x' >= 8: (x' - 1/2) log x', x', the constant, the
+    /// series and log of the shift product. log is within 3 ulp there, each product and sum 1u, the shift's
+    /// rounding of x + j moves x' by at most 7 half-ulps at 8 (ψ(8) < 2.1 times that): 32u of the terms.
+    public static func lgammaError(_ x: Double) -> Double {
+        var x = x, product = 1.0
+        while x < 8 { product *= x; x += 1 }
+        return 32 * Self.u * (abs((x - 0.5) * log(x)) + x + 1 + log(product))
+    }
+
+    /// digammaAtLeastOne(x): log x' (3 ulp), 1/x' and the series (a few u of <= 1/16), the shift sum of up to 7
+    /// reciprocals (2.5 ulp each, 1u per addition): 32u of |log x'| + shift + 1.
+    public static func digammaError(_ x: Double) -> Double {
+        var x = x, shift = 0.0
+        while x < 8 { shift += 1 / x; x += 1 }
+        return 32 * Self.u * (abs(log(x)) + shift + 1)
+    }
+
+    /// Bound on the float32 forward sum: per (row, question) every log Gamma's error, the error an alpha's
+    /// rounding moves the NLL by (|d nll / d alpha_i| * its error, with N and A's sums' rounding as much again),
+    /// then the sum of rows x questions terms >= 0: each invocation adds ceil(terms / workgroup) of them and the
+    /// workgroup's tree log2(workgroup) levels more, (that depth + 2) u * sum (Higham).
+    public static func forward(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], workgroup: Int) -> Double {
+        let width = starts.last!
+        var perTerm = 0.0, total = 0.0
+        for r in 0..<rows {
+            for q in 0..<(starts.count - 1) {
+                let cols = (r * width + starts[q])..<(r * width + starts[q + 1])
+                let alpha = cols.map { Reference.concentration(z[$0]) }
+                let n = cols.reduce(0.0) { $0 + k[$1] }, a = alpha.reduce(0, +)
+                guard n > 0 else { continue }
+                total += Reference.dirichletMultinomialNLL(counts: k[cols], alpha: ArraySlice(alpha))
+                var e = lgammaError(n + a) + lgammaError(a) + lgammaError(n + 1) + Double(cols.count + 2) * (n + a) * Self.u * Reference.digamma(n + a)
+                for (i, c) in cols.enumerated() where k[c] > 0 {
+                    e += lgammaError(k[c] + 1) + lgammaError(k[c] + alpha[i]) + lgammaError(alpha[i])
+                    let slope = abs(Reference.digamma(n + a) - Reference.digamma(a) - Reference.digamma(k[c] + alpha[i]) + Reference.digamma(alpha[i]))
+                    e += 2 * slope * alphaError(z[c])
+                }
+                for (i, c) in cols.enumerated() where k[c] == 0 {
+                    e += 2 * abs(Reference.digamma(n + a) - Reference.digamma(a)) * alphaError(z[c]) + 0 * alpha[i]
+                }
+                perTerm += e
+            }
+        }
+        let terms = rows * (starts.count - 1)
+        let depth = (terms + workgroup - 1) / workgroup + Int(log2(Double(workgroup)).rounded(.up)) + 2
+        return perTerm + Double(depth) * Self.u * total + Double.leastNormalMagnitude
+    }
+
+    /// Bound per element of the float32 backward: the four digammas' errors and their differences' rounding, the
+    /// alphas' errors through trigamma (x psi'(x) <= 2 for x >= 1, so each psi moves by at most 2 times the relative
+    /// error of its argument; four of them), then the factor 99 sigmoid'(z) / denominator: exp to 3 + 2|z| ulp,
+    /// 1 + t squared, two products and the divisions: (10 + 2|z|) u relative.
+    public static func backward(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], denominator: Int) -> [Double] {
+        let width = starts.last!
+        var bound = [Double](repeating: Double.leastNormalMagnitude, count: z.count)
+        for r in 0..<rows {
+            for q in 0..<(starts.count - 1) {
+                let cols = (r * width + starts[q])..<(r * width + starts[q + 1])
+                let alpha = cols.map { Reference.concentration(z[$0]) }
+                let n = cols.reduce(0.0) { $0 + k[$1] }, a = alpha.reduce(0, +)
+                guard n > 0 else { continue }
+                let worstAlpha = cols.map { alphaError(z[$0]) / Reference.concentration(z[$0]) }.max()! + Double(cols.count) * Self.u
+                for (i, c) in cols.enumerated() {
+                    var dAlpha = Reference.digamma(n + a) - Reference.digamma(a)
+                    var e = digammaError(n + a) + digammaError(a) + 2 * Self.u * abs(Reference.digamma(n + a)) + 8 * worstAlpha
+                    if k[c] > 0 {
+                        dAlpha -= Reference.digamma(k[c] + alpha[i]) - Reference.digamma(alpha[i])
+                        e += digammaError(k[c] + alpha[i]) + digammaError(alpha[i]) + 2 * Self.u * abs(Reference.digamma(k[c] + alpha[i])) + 8 * worstAlpha
+                    }
+                    let factor = Reference.concentrationSpan * Reference.sigmoidSlope(z[c]) / Double(denominator)
+                    bound[c] += factor * (e + abs(dAlpha) * (10 + 2 * abs(z[c])) * Self.u)
+                }
+            }
+        }
+        return bound
+    }
+}
+
 struct DirichletParams { var rows: UInt32; var width: UInt32; var questions: UInt32; var slot: UInt32; var accumulate: UInt32 }
 struct DirichletBackwardParams { var rows: UInt32; var width: UInt32; var questions: UInt32; var denominator: UInt32 }
 struct DirichletConcentrationParams { var count: UInt32 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// `galaxy selftest`: the correctness checks of `make test` for a machine that has a GPU but no Swift
-/// toolchain (the GPU kit). Every GEMM-shaped and elementwise shader runs on random inputs at the test
+/// toolchain (the GPU kit). Every GEMM-shaped, elementwise and loss shader runs on random inputs at the test
 /// shapes, in each tile configuration asked for, into poisoned outputs, and is compared with its
 /// Float64 CPU reference under the float32 bound the tests use; then the whole network is compared with
 /// PyTorch's golden training step and, in the constrained output mode, with the reference network.
@@ -88,6 +88,36 @@ public final class SelfTest {
         PoolShape(planes: 7, height: 10, width: 10),  // whole windows, vec2 rows
     ]
 
+    // The Dirichlet loss's cases (DirichletTests uses these): the two shipped trees' layouts (11 questions of 2-7 answers;
+    // 10 of 2-6) and one 2-question toy, 1 to 70 rows.
+    public static let dirichletLayouts: [(String, [Int])] = [("kaggle", AnswerSchema.kaggle.questionStarts), ("decals", AnswerSchema.decalsDR5.questionStarts),
+                                             ("toy", [0, 2, 5])]
+    public static let dirichletRowCounts = [1, 3, 70]
+
+    /// Pre-activations over the whole useful range and beyond: mostly in [-6, 6], some at +-30 (alpha at its
+    /// bounds to float32 precision).
+    public static func dirichletLogits(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { i in i % 17 == 3 ? (i % 2 == 0 ? 30 : -30) : rng.uniform(-6, 6) }
+    }
+
+    /// Vote counts per question as a DECaLS or GZ2 catalogue has them: none (a question nobody reached), 1, the
+    /// usual 5, 40, or up to 2000 votes, spread at random over the answers (many cells 0).
+    public static func voteCounts(rows: Int, starts: [Int], seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        let width = starts.last!
+        var k = [Float](repeating: 0, count: rows * width)
+        let totals = [0, 1, 5, 5, 40, 2000]
+        for r in 0..<rows {
+            for q in 0..<(starts.count - 1) {
+                let n = totals[Int(rng.next() % UInt64(totals.count))]
+                let answers = starts[q + 1] - starts[q]
+                for _ in 0..<n { k[r * width + starts[q] + Int(rng.next() % UInt64(answers))] += 1 }
+            }
+        }
+        return k
+    }
+
     /// Every op in each configuration, then the network checks (`golden`: PyTorch's file, when present).
     public func run(configurations: [(String, KernelPath)], golden: URL?) throws {
         for (tag, path) in configurations {
@@ -95,6 +125,7 @@ public final class SelfTest {
             try checkConvolutions(kernels, tag)
             try checkLinear(kernels, tag)
             try checkElementwise(kernels, tag)
+            try checkDirichlet(kernels, tag)
         }
         // The network in a short run's tiles: on lavapipe the quick ones
         // (checked op by op above) and compile in a fraction of the time.
@@ -285,6 +316,43 @@ public final class SelfTest {
             let scale = zip(w, buf).map { abs($0) + 0.1 * abs($1) + 0.1 * abs(0.9 * $1) + 1 }
             Reference.sgdMomentum(weights: &w, grads: g.map(Double.init), buffer: &buf, lr: Double(Float(0.1)), momentum: Double(Float(0.9)))
             try compare("sgd_momentum weights \(tag) \(n)", wb, w, bound: scale.map { 8 * 0x1p-24 * $0 })
+        }
+    }
+
+    /// dirichlet_concentration, dirichlet_forward and dirichlet_backward (the vote counts' loss) within DirichletBounds.
+    private func checkDirichlet(_ k: Kernels, _ tag: String) throws {
+        for n in [1, 37, 4736] {
+            let z = Self.dirichletLogits(n, seed: UInt64(n))
+            let (zb, alpha) = (try input(z, "z"), try output(n, "alpha"))
+            try submit { try k.dirichletConcentration($0, z: zb.whole, alpha: alpha.whole, count: n) }
+            let zd = z.map(Double.init)
+            try compare("dirichlet_concentration \(tag) \(n)", alpha, Reference.dirichletConcentration(zd), bound: zd.map(DirichletBounds.alphaError))
+        }
+        for (name, starts) in Self.dirichletLayouts {
+            let width = starts.last!, questions = starts.count - 1
+            let qb = try input(starts.map { Float(bitPattern: UInt32($0)) }, "question starts")
+            for (i, rows) in Self.dirichletRowCounts.enumerated() {
+                let z = Self.dirichletLogits(rows * width, seed: UInt64(20 + i)), counts = Self.voteCounts(rows: rows, starts: starts, seed: UInt64(30 + i))
+                let (zd, kd) = (z.map(Double.init), counts.map(Double.init))
+                let denominators = [rows, 3 * rows + 5]
+                let (zb, kb, loss) = (try input(z, "z"), try input(counts, "counts"), try output(1, "loss"))
+                let grads = try denominators.map { try output(z.count, "grad / \($0)") }
+                try submit { seq in
+                    try k.dirichletForward(seq, z: zb.whole, counts: kb.whole, questionStarts: qb.whole, loss: loss.whole, rows: rows, width: width,
+                                           questions: questions)
+                    for (d, grad) in zip(denominators, grads) {
+                        try k.dirichletBackward(seq, z: zb.whole, counts: kb.whole, questionStarts: qb.whole, grad: grad.whole, rows: rows, width: width,
+                                                questions: questions, denominator: d)
+                    }
+                }
+                let what = "\(tag) \(name) rows \(rows)"
+                try compare("dirichlet_forward \(what)", loss, [Reference.dirichletForward(zd, kd, rows: rows, questionStarts: starts)],
+                            bound: [DirichletBounds.forward(zd, kd, rows: rows, starts: starts, workgroup: Int(k.path.workgroupSize))])
+                for (d, grad) in zip(denominators, grads) {
+                    try compare("dirichlet_backward \(what) / \(d)", grad, Reference.dirichletBackward(zd, kd, rows: rows, questionStarts: starts, denominator: d),
+                                bound: DirichletBounds.backward(zd, kd, rows: rows, starts: starts, denominator: d))
+                }
+            }
         }
     }
 
