@@ -16,23 +16,25 @@ void main() {
     if (row >= params.batch) return;
     tree_init();
     uint base = row * ANSWERS;
-    float x[ANSWERS];
-    for (uint c = 0; c < ANSWERS; ++c) x[c] = z[base + c];
 
-    // Forward: n = per-question normalized f(z) with sums s, v = final (scaled) outputs,
-    // r = f'(z) / f(z) (softplus form).
-    float n[ANSWERS], v[ANSWERS], g[ANSWERS], r[ANSWERS], s[QUESTIONS];
+    // Forward, recomputed: per question its largest pre-activation top (softplus form) and answer sum s, per answer
+    // n = the normalized f(z) and v = the final (scaled) output. Registers: a row's z is read from memory again
+    // where it is needed instead of being held, and f'(z) / f(z) is recomputed from z and top at the end, so that
+    // three arrays of ANSWERS floats (n, v, g) are live rather than five; with five, AMD's compiler spilled on
+    // RDNA 3 (docs/performance.md, "The GPU path through ACO").
+    float n[ANSWERS], v[ANSWERS], g[ANSWERS], s[QUESTIONS], top[QUESTIONS];
     for (uint i = 0; i < QUESTIONS; ++i) {
         uint q = ORDER[i];
-        float top = questionTop(x, q);
+        float t = z[base + QSTART[q]];
+        for (uint c = QSTART[q] + 1; c < QSTART[q + 1]; ++c) t = max(t, z[base + c]);
+        top[q] = t;
         float sum = 0.0;
-        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += answerWeight(x[c], top);
+        for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) sum += answerWeight(z[base + c], t);
         s[q] = FORM == 0u ? sum + EPS : sum;
         float scale = PARENT[q] < 0 ? 1.0 : v[PARENT[q]];
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {
-            n[c] = answerWeight(x[c], top) / s[q];
+            n[c] = answerWeight(z[base + c], t) / s[q];
             v[c] = n[c] * scale;
-            r[c] = FORM == 0u ? 0.0 : logDerivative(x[c], top);
         }
     }
 
@@ -51,13 +53,14 @@ void main() {
     }
 
     // n_i = a_i / s with s = sum_j a_j (+ eps): da_i = (dn_i - sum_j dn_j n_j) / s. Relu form: max(., 0)
-    // passes it where z > 0. Softplus form: dz_i = f'(z_i) da_i = r_i n_i (dn_i - dot).
+    // passes it where z > 0. Softplus form: dz_i = f'(z_i) da_i = r_i n_i (dn_i - dot), r = f'(z) / f(z).
     for (uint q = 0; q < QUESTIONS; ++q) {
         float dot = 0.0;
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) dot += g[c] * n[c];
         for (uint c = QSTART[q]; c < QSTART[q + 1]; ++c) {
-            if (FORM == 0u) dz[base + c] = x[c] > 0.0 ? (g[c] - dot) / s[q] : 0.0;
-            else dz[base + c] = r[c] * n[c] * (g[c] - dot);
+            float x = z[base + c];
+            if (FORM == 0u) dz[base + c] = x > 0.0 ? (g[c] - dot) / s[q] : 0.0;
+            else dz[base + c] = logDerivative(x, top[q]) * n[c] * (g[c] - dot);
         }
     }
 }

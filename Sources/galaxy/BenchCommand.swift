@@ -112,7 +112,8 @@ extension BenchTrainCommand {
         if json { return try printJSON(p) }
         print("launch plan: \(chosen.rawValue) configuration, batch \(batch), split-reduction scratch \(p.scratchBytes / 1024) KiB")
         for (title, pass) in [("training step", p.train), ("inference", p.inference), ("evaluation (a test batch)", p.evaluation),
-                              ("Dirichlet training step (vote counts)", p.dirichletTrain), ("Dirichlet evaluation (a test batch)", p.dirichletEvaluation)] {
+                              ("Dirichlet training step (vote counts)", p.dirichletTrain), ("Dirichlet evaluation (a test batch)", p.dirichletEvaluation),
+                              ("training step, decision-tree output layer", p.constrainedTrain)] {
             print("\n\(title): \(pass.dispatches.count) dispatches")
             print("kernel".rightPadded(26) + ["workgroups", "invocations", "MACs/inv", "MB read"].map { $0.leftPadded(13) }.joined())
             for d in pass.dispatches {

@@ -61,7 +61,7 @@ final class GPUCompilerTests: XCTestCase {
         var pipelines: [Pipeline]
     }
 
-    /// The kernels a training step (MSE and Dirichlet), inference and evaluation dispatch on the gpu path, as
+    /// The kernels a training step (MSE, Dirichlet and the decision-tree layer), inference and evaluation dispatch on the gpu path, as
     /// recorded on the test device.
     func gpuPathKernels() throws -> Set<String> {
         let context = try TestDevice.context()
@@ -75,7 +75,8 @@ final class GPUCompilerTests: XCTestCase {
         }
         let expected = try gpuPathKernels()
         let dirichlet: Set = ["dirichlet_concentration", "dirichlet_forward", "dirichlet_backward"]
-        XCTAssertTrue(expected.isSuperset(of: dirichlet.union(["conv2d_backward_weight_nosg", "linear_forward_nosg", "eval_sums"])), "\(expected)")
+        let tree: Set = ["constrained_output_forward", "constrained_output_backward"]
+        XCTAssertTrue(expected.isSuperset(of: dirichlet.union(tree).union(["conv2d_backward_weight_nosg", "linear_forward_nosg", "eval_sums"])), "\(expected)")
         // One compilation per core at a time (ACO is CPU-bound; with a cold Mesa cache each takes a few seconds).
         let runs = Self.families.map { _ in Locked<Result<ProcessOutput, Error>?>(nil) }
         DispatchQueue.concurrentPerform(iterations: Self.families.count) { i in
@@ -94,8 +95,10 @@ final class GPUCompilerTests: XCTestCase {
             XCTAssertEqual(Set(report.pipelines.map(\.kernel)), expected, "\(tag): not every kernel of the plan was compiled")
             XCTAssertEqual(Set(report.pipelines.map(\.name)).count, report.pipelines.count, "\(tag): pipeline names repeat")
             // The Dirichlet head's pipelines are among those compiled, in the passes of a counts run.
-            for p in report.pipelines where dirichlet.contains(p.kernel) {
-                XCTAssertTrue(p.passes.allSatisfy { $0.hasPrefix("dirichlet ") }, "\(tag) \(p.name): passes \(p.passes)")
+            // So are the decision-tree layer's (the Kaggle tree as specialization constants), in its training step only.
+            for p in report.pipelines where dirichlet.contains(p.kernel) || tree.contains(p.kernel) {
+                let pass = dirichlet.contains(p.kernel) ? "dirichlet " : "constrained "
+                XCTAssertTrue(p.passes.allSatisfy { $0.hasPrefix(pass) }, "\(tag) \(p.name): passes \(p.passes)")
                 print("\(tag) \(p.name): \(p.vgprs ?? -1) VGPRs, \(p.spilled_vgprs ?? -1)/\(p.spilled_sgprs ?? -1) spilled, "
                       + "scratch \(p.scratch_bytes ?? -1), \(p.waves_per_simd ?? -1) waves per SIMD")
             }

@@ -50,29 +50,32 @@ public struct LaunchPlan: Encodable, Sendable {
     /// The same training step and test batch with the Dirichlet head and loss (`--loss dirichlet`, vote counts).
     public var dirichletTrain: Pass
     public var dirichletEvaluation: Pass
+    /// The training step with the decision-tree output layer (`--output constrained`, softplus form) in the built-in
+    /// tree of the outputs, when there is one (the Kaggle tree for 37): its two shaders' pipelines.
+    public var constrainedTrain: Pass
     /// Split-reduction scratch the configuration adds to the network's buffers.
     public var scratchBytes: Int
     enum CodingKeys: String, CodingKey {
         case config, batch, train, inference, evaluation, scratchBytes = "scratch_bytes"
-        case dirichletTrain = "dirichlet_train", dirichletEvaluation = "dirichlet_evaluation"
+        case dirichletTrain = "dirichlet_train", dirichletEvaluation = "dirichlet_evaluation", constrainedTrain = "constrained_train"
     }
 
     /// Every pass by the name `galaxy bench --shader-stats` lists it under.
     public var passes: [(name: String, pass: Pass)] {
         [("train", train), ("inference", inference), ("evaluation", evaluation), ("dirichlet train", dirichletTrain),
-         ("dirichlet evaluation", dirichletEvaluation)]
+         ("dirichlet evaluation", dirichletEvaluation), ("constrained train", constrainedTrain)]
     }
 }
 
 /// The recorded passes of a launch plan (the sequences keep their buffers and pipelines alive).
 struct RecordedPlan {
-    var train, infer, evaluation, dirichletTrain, dirichletEvaluation: CommandSequence
+    var train, infer, evaluation, dirichletTrain, dirichletEvaluation, constrainedTrain: CommandSequence
     var kernels: Kernels
 
     /// The passes by name, in the order `LaunchPlan.passes` gives them.
     var passes: [(name: String, sequence: CommandSequence)] {
         [("train", train), ("inference", infer), ("evaluation", evaluation), ("dirichlet train", dirichletTrain),
-         ("dirichlet evaluation", dirichletEvaluation)]
+         ("dirichlet evaluation", dirichletEvaluation), ("constrained train", constrainedTrain)]
     }
 }
 
@@ -83,7 +86,8 @@ extension Benchmark {
         let r = try recordPlan(context: context, path: path, batch: batch, outputs: outputs)
         return LaunchPlan(config: config, batch: batch, train: .init(dispatches: r.train.records), inference: .init(dispatches: r.infer.records),
                           evaluation: .init(dispatches: r.evaluation.records), dirichletTrain: .init(dispatches: r.dirichletTrain.records),
-                          dirichletEvaluation: .init(dispatches: r.dirichletEvaluation.records), scratchBytes: r.kernels.scratchBytes)
+                          dirichletEvaluation: .init(dispatches: r.dirichletEvaluation.records),
+                          constrainedTrain: .init(dispatches: r.constrainedTrain.records), scratchBytes: r.kernels.scratchBytes)
     }
 
     /// A training step, an inference batch and an evaluation's test batch recorded on `path` with all-zero
@@ -110,8 +114,16 @@ extension Benchmark {
         // A test batch as Trainer.evaluate records it: the NLL accumulates in loss slot 1.
         try recordEvaluation(dirichletEvaluation, data: data, net: counts, indices: indices, batch: batch)
         try counts.recordLoss(dirichletEvaluation, batch: batch, slot: 1, accumulate: true)
+        // The decision-tree output layer's step, in the built-in tree of `outputs` answers (none: an empty pass).
+        let constrainedTrain = try CommandSequence(context)
+        if let tree = AnswerSchema.builtIn.first(where: { $0.answerCount == outputs }) {
+            let constrained = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true, outputMode: .constrained, tree: tree)
+            try data.recordBatch(constrainedTrain, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0),
+                                 input: constrained.input, target: constrained.target)
+            try constrained.recordTrainingStep(constrainedTrain, batch: batch, sgd: (0, 0.9))
+        }
         return RecordedPlan(train: train, infer: infer, evaluation: evaluation, dirichletTrain: dirichletTrain,
-                            dirichletEvaluation: dirichletEvaluation, kernels: kernels)
+                            dirichletEvaluation: dirichletEvaluation, constrainedTrain: constrainedTrain, kernels: kernels)
     }
 
     /// An evaluation's test batch: the images without augmentation, the forward pass, the per-column sums.
