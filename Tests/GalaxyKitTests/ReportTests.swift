@@ -199,6 +199,11 @@ final class ReportTests: XCTestCase {
         try ModelWeights(outputs: schema.answerCount, seed: 8).save(to: run.appendingPathComponent(RunDirectory.bestWeights), metadata: [
             "format": "galaxy SanderDielemanNet", "output": OutputMode.dirichlet.rawValue, "columns": schema.columnNames.joined(separator: ","),
             AnswerSchema.metadataKey: schema.json])
+        // A Dirichlet run's metrics.csv has NLL columns, as Trainer writes them: the curves are of those.
+        let nll = [(1, 17.5, 18.25), (2, 16.75, 17.5)]
+        try ("epoch,train_nll,test_nll,lr,seconds,images_per_second,step_seconds,host_share,dead_outputs\n"
+             + nll.map { "\($0.0),\($0.1),\($0.2),0.01,1.0,10.0,1.0,0.0,0\n" }.joined())
+            .write(to: run.appendingPathComponent(RunDirectory.metricsFile), atomically: true, encoding: .utf8)
         let report = try RunReport.build(runDir: run, data: DataSource(dataDir: data), context: try TestDevice.context())
         let numbers = try XCTUnwrap(report.numbers)
         XCTAssertEqual(numbers.questions.count, schema.questions.count, "per-question RMSE in the schema's questions")
@@ -225,6 +230,10 @@ final class ReportTests: XCTestCase {
         }
         XCTAssertTrue(html.contains("class=\"observed\""), "observed shares drawn beside the intervals")
         XCTAssertFalse(report.omitted.contains { $0.contains("no decision tree") }, "\(report.omitted)")
+        XCTAssertFalse(report.omitted.contains { $0.contains("no training curves") }, "\(report.omitted)")
+        XCTAssertTrue(html.contains("Train and test NLL after each epoch") && html.contains(">NLL</text>"), "the curves are of the NLL")
+        XCTAssertTrue(html.contains("best: epoch 2, 17.50000"), "the best test NLL marked")
+        XCTAssertFalse(html.contains("<line class=\"baseline\""), "an RMSE baseline drawn on NLL curves")
     }
 
     func testThePolicyAllowsExactlyThePagesScript() throws {

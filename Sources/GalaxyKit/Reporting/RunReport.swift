@@ -139,9 +139,15 @@ public struct RunReport {
         page.section("curves", "Training curves")
         let metricsURL = run.file(RunDirectory.metricsFile)
         if let text = try? String(contentsOf: metricsURL, encoding: .utf8), let rows = MetricsCSV(text), !rows.epochs.isEmpty {
-            page.add("<p>Train and test RMSE after each epoch (linear scale). The dashed line is the constant-mean baseline (every answer predicted as its training-split mean)"
-                     + (numbers == nil ? ", left out here: no data" : "") + "; the green marker is the best test epoch, grey dotted lines the learning-rate changes.</p>")
-            page.add(Plots.curves(rows, baseline: numbers?.baseline))
+            if rows.measure == "RMSE" {
+                page.add("<p>Train and test RMSE after each epoch (linear scale). The dashed line is the constant-mean baseline (every answer predicted as its training-split mean)"
+                         + (numbers == nil ? ", left out here: no data" : "") + "; the green marker is the best test epoch, grey dotted lines the learning-rate changes.</p>")
+            } else {
+                page.add("<p>Train and test NLL after each epoch (linear scale): the mean negative log-likelihood of a galaxy's vote counts under the predicted "
+                         + "Dirichlet-multinomial, summed over its questions (galaxy eval prints it per question beside the constant-concentration baseline). "
+                         + "The green marker is the best test epoch, grey dotted lines the learning-rate changes.</p>")
+            }
+            page.add(Plots.curves(rows, baseline: rows.measure == "RMSE" ? numbers?.baseline : nil))
         } else {
             omitted.append("\(metricsURL.path) is missing or unreadable: no training curves")
             page.add("<p class=\"omitted\">No training curves: \(metricsURL.path) is missing or unreadable.</p>")
@@ -299,11 +305,17 @@ public struct RunReport {
 /// metrics.csv read back by its header: the columns the report plots.
 struct MetricsCSV {
     var epochs: [Int] = [], train: [Double] = [], test: [Double] = [], lr: [Double] = []
+    /// What the curves measure: "RMSE" (train_rmse, test_rmse) or, for a Dirichlet run (vote counts), "NLL"
+    /// (train_nll, test_nll: the mean negative log-likelihood of a galaxy's counts).
+    var measure = "RMSE"
 
     init?(_ text: String) {
         let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        guard let header = lines.first, let e = header.firstIndex(of: "epoch"), let tr = header.firstIndex(of: "train_rmse"),
-              let te = header.firstIndex(of: "test_rmse"), let l = header.firstIndex(of: "lr") else { return nil }
+        guard let header = lines.first else { return nil }
+        if !header.contains("train_rmse") && header.contains("train_nll") { measure = "NLL" }
+        let column = measure.lowercased()
+        guard let e = header.firstIndex(of: "epoch"), let tr = header.firstIndex(of: "train_\(column)"),
+              let te = header.firstIndex(of: "test_\(column)"), let l = header.firstIndex(of: "lr") else { return nil }
         for row in lines.dropFirst() where row.count == header.count {
             guard let epoch = Int(row[e]), let a = Double(row[tr]), let b = Double(row[te]), let c = Double(row[l]) else { return nil }
             epochs.append(epoch); train.append(a); test.append(b); lr.append(c)
@@ -409,7 +421,7 @@ enum Plots {
         let step = max(1, Int((Double(n) / 10).rounded(.up)))
         for i in stride(from: 0, to: n, by: step) { s += "<text x=\"\(f(x(i)))\" y=\"\(f(top + ph + 18))\" text-anchor=\"middle\">\(m.epochs[i])</text>" }
         s += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 10))\" text-anchor=\"middle\">epoch</text>"
-        s += "<text x=\"16\" y=\"\(f(top + ph / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f(top + ph / 2)))\">RMSE</text>"
+        s += "<text x=\"16\" y=\"\(f(top + ph / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f(top + ph / 2)))\">\(m.measure)</text>"
         for i in 1..<max(1, n) where m.lr[i] != m.lr[i - 1] {
             s += "<line class=\"lr-change\" x1=\"\(f(x(i)))\" x2=\"\(f(x(i)))\" y1=\"\(top)\" y2=\"\(top + ph)\" stroke=\"#999\" stroke-dasharray=\"2 3\"/>"
                 + "<text x=\"\(f(x(i) + 3))\" y=\"\(top + 12)\" fill=\"#666\">lr \(String(format: "%g", m.lr[i]))</text>"
