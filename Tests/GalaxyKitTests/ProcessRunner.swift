@@ -31,8 +31,14 @@ func runProcess(_ executable: URL, _ args: [String], env: [String: String] = [:]
 /// Open MPI's settings for the tests: root in CI containers, more ranks than cores on this machine; and a rank
 /// waiting in a collective yields its core instead of spinning on it: with more ranks than free cores (make test
 /// runs another chain of tests beside these) a spinning rank takes the core the working one needs.
+///
+/// No binding (OMPI_MCA_hwloc_base_binding_policy=none): Open MPI binds each rank of a small job to one core, and
+/// llvmpipe's shader cache keys its kernels by the CPUs a process may run on, so a bound rank found nothing that
+/// the single-process runs had compiled and JIT-compiled the whole network again (about 25 s of CPU per job with
+/// an empty cache; measured 2026-12-03: a warm cache's 29 entries, and a 1-rank mpirun job wrote 28 more). The
+/// results do not depend on it: lavapipe's workgroups compute the same bits on any number of threads.
 let mpiTestEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1",
-                          "OMPI_MCA_mpi_yield_when_idle": "1"]
+                          "OMPI_MCA_mpi_yield_when_idle": "1", "OMPI_MCA_hwloc_base_binding_policy": "none"]
 
 /// How a program run by `runLogged` ended, with stdout and stderr together in the order written.
 struct LoggedOutput {
