@@ -41,6 +41,9 @@ final class CompileNotice: @unchecked Sendable {
         return "\(driver)|\(cacheDir)|\(shader)|\(String(hash, radix: 16))|\(specialization.map(String.init).joined(separator: ","))"
     }
 
+    /// Whether this machine compiled the pipeline of `key` before (as far as galaxy remembers).
+    func knows(_ key: String) -> Bool { lock.withLock { known.contains(key) } }
+
     /// Called before creating a pipeline of `shader` for `kernels` (what they are, e.g. "the portable path's
     /// kernels"): announces the process's first pipeline that this machine has not compiled before.
     func willCreate(_ key: String, shader: String, kernels: String?, notice: ((String) -> Void)?) {

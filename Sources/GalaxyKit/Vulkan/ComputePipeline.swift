@@ -213,7 +213,8 @@ extension VulkanContext {
         if let p = pipelineCache[key] { return p }
         let code = try ShaderLibrary.spirv(named: shader)
         let compileKey = compileNotice.key(shader: shader, code: code, specialization: specialization)
-        compileNotice.willCreate(compileKey, shader: shader, kernels: kernels, notice: VulkanContext.notice)
+        let new = compileNotice.cpu && !compileNotice.knows(compileKey)
+        if !isCompileHelper { compileNotice.willCreate(compileKey, shader: shader, kernels: kernels, notice: VulkanContext.notice) }
         let start = Date()
         let p = try ComputePipeline(self, shader: shader, bindings: bindings, pushSize: pushSize, specialization: specialization)
         let created = Date()
@@ -221,6 +222,9 @@ extension VulkanContext {
         compileNotice.created(compileKey, shader: "\(shader) [\(specialization.map(String.init).joined(separator: ","))]",
                               seconds: created.timeIntervalSince(start), firstDispatch: Date().timeIntervalSince(created))
         pipelineCache[key] = p
+        if new && !compileOnly && !isCompileHelper && Self.compilesAhead {
+            notYetRun.append((PipelineRequest(shader: shader, bindings: bindings, pushSize: pushSize, specialization: specialization), p))
+        }
         return p
     }
 }

@@ -117,6 +117,12 @@ public final class VulkanContext: @unchecked Sendable {
     /// Meaningful low bits of the compute queue's timestamps (differences are taken modulo 2^bits).
     public let timestampValidBits: Int
     var pipelineCache: [String: ComputePipeline] = [:]
+    /// Pipelines created since the last launch that this machine had not compiled before (CompileAhead.swift).
+    var notYetRun: [(PipelineRequest, ComputePipeline)] = []
+    /// An extra context that `compileAhead` opened to compile on another core: it announces nothing.
+    var isCompileHelper = false
+    /// What the last `compileAhead` did: how many pipelines, on how many threads, how many of them other contexts compiled.
+    var lastCompileAhead: (pipelines: Int, threads: Int, byOtherContexts: Int)?
     let compileNotice: CompileNotice
     /// Where one-line notices go (the CLI prints them to stderr): e.g. that llvmpipe is about to compile.
     nonisolated(unsafe) public static var notice: ((String) -> Void)?

@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+@testable import GalaxyKit
+
+/// CompileAhead.swift: before a launch that would run pipelines this machine has not compiled, llvmpipe compiles
+/// them on extra contexts beside this one, and this context finds their work in Mesa's shader cache.
+final class CompileAheadTests: XCTestCase {
+    /// Eight relu_forward pipelines with workgroup sizes no other code uses, in an empty shader cache and an empty
+    /// record of compiled pipelines: one launch compiles all eight ahead, some on another context, and every
+    /// dispatch computes its reference's bits; a second launch of the same pipelines compiles nothing.
+    func testNewPipelinesAreCompiledOnSeveralContextsAndComputeTheSame() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.activeProcessorCount > 1, "one core: no other core to compile on")
+        try XCTSkipUnless(VulkanContext.compilesAhead, "compiling ahead is off in this environment (GALAXY_COMPILE_AHEAD, GALAXY_FAULT, ...)")
+        let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-compile-ahead-\(UUID().uuidString)")
+        let saved = ["MESA_SHADER_CACHE_DIR", "XDG_CACHE_HOME"].map { ($0, ProcessInfo.processInfo.environment[$0]) }
+        for (name, _) in saved { setenv(name, fresh.appendingPathComponent(name).path, 1) }
+        defer {
+            for (name, value) in saved { if let value { setenv(name, value, 1) } else { unsetenv(name) } }
+            try? FileManager.default.removeItem(at: fresh)
+        }
+        let context = try VulkanContext(validation: VulkanContext.validationRequested)
+        try XCTSkipUnless(context.info.name.hasPrefix("llvmpipe"), "\(context.info.name) compiles without Mesa's shader cache")
+
+        let sizes: [UInt32] = [3, 5, 7, 9, 11, 13, 15, 17], n = 1024  // 4 KiB per output: aligned bindings
+        let x = (0..<n).map { Float(($0 * 37) % 101) - 50.5 }
+        let input = try DeviceBuffer(context, bytes: n * 4, label: "x", hostVisible: true)
+        try input.upload(x)
+        let output = try DeviceBuffer(context, bytes: sizes.count * n * 4, label: "y", hostVisible: true)
+        try output.upload([Float](repeating: .nan, count: sizes.count * n))  // poisoned
+        func record() throws -> CommandSequence {
+            let seq = try CommandSequence(context)
+            for (k, size) in sizes.enumerated() {
+                let p = try context.pipeline("relu_forward", bindings: 2, pushSize: MemoryLayout<CountParams>.size, specialization: [size, 1])
+                try seq.dispatch(p, [input.floats(0, n), output.floats(k * n, n)], push: CountParams(count: UInt32(n)), invocations: n)
+            }
+            return seq
+        }
+        try record().submit()
+        let done = try XCTUnwrap(context.lastCompileAhead, "nothing was compiled ahead")
+        XCTAssertEqual(done.pipelines, sizes.count)
+        XCTAssertGreaterThan(done.threads, 1)
+        XCTAssertGreaterThan(done.byOtherContexts, 0, "no other context compiled any of them")
+        XCTAssertLessThan(done.byOtherContexts, sizes.count, "this context compiled none of them")
+        let y = try output.download(Float.self, count: sizes.count * n)
+        let expected = Reference.reluForward(x)
+        for k in sizes.indices { XCTAssertEqual(Array(y[(k * n)..<((k + 1) * n)]), expected, "workgroup size \(sizes[k])") }
+
+        context.lastCompileAhead = nil
+        try record().submit()
+        XCTAssertNil(context.lastCompileAhead, "the same pipelines were compiled ahead again")
+    }
+}
