@@ -48,5 +48,15 @@ final class CompileAheadTests: XCTestCase {
         context.lastCompileAhead = nil
         try record().submit()
         XCTAssertNil(context.lastCompileAhead, "the same pipelines were compiled ahead again")
+
+        // Pipelines created but never launched (a recorded plan) are not compiled by another sequence's launch.
+        let unlaunched = try CommandSequence(context)
+        for size: UInt32 in [19, 21, 23, 25] {
+            let p = try context.pipeline("relu_forward", bindings: 2, pushSize: MemoryLayout<CountParams>.size, specialization: [size, 1])
+            try unlaunched.dispatch(p, [input.floats(0, n), output.floats(0, n)], push: CountParams(count: UInt32(n)), invocations: n)
+        }
+        try record().submit()
+        XCTAssertNil(context.lastCompileAhead, "a launch compiled pipelines it does not run")
+        XCTAssertEqual(context.cacheLock.withLock { context.notYetRun.count }, 4, "the unlaunched pipelines are still waiting for their launch")
     }
 }

@@ -268,7 +268,7 @@ public final class CommandSequence {
     public func launch() throws {
         precondition(!isPending, "launch of a sequence still running: wait() first")
         if context.compileOnly { throw VulkanError.compileOnly(context, "submit commands") }
-        try context.compileAhead()
+        try context.compileAhead(for: pipelines)
         try end()
         if fence == nil {
             var fci = VkFenceCreateInfo()

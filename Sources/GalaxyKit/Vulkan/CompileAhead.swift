@@ -9,7 +9,9 @@ import Foundation
 /// this context takes them from the front of the list, and extra contexts on the same device, opened for
 /// this and closed afterwards, take them from the back on their own threads. What the extra contexts
 /// compile reaches this one through Mesa's shader cache (which they flush to disk as they close), so the
-/// real dispatches find every kernel compiled. One core per pipeline at a time, up to the machine's cores.
+/// real dispatches find every kernel compiled. One core per pipeline at a time, up to the machine's cores. Only
+/// the launched sequence's own pipelines are compiled: one created and never launched (a plan recorded to be
+/// read, as `bench --plan` does) is never compiled.
 ///
 /// It only runs where it can help and cannot change what a run does: a CPU device with Mesa's shader cache
 /// on, at least `minimumPipelines` new pipelines, more than one core; not under mpirun (every rank of the
@@ -35,12 +37,17 @@ extension VulkanContext {
             && !CompileNotice.tracing && !MPIWorld.launched && ProcessInfo.processInfo.activeProcessorCount > 1
     }
 
-    /// Compiles the pipelines created since the last launch that this machine had not compiled before, on
-    /// up to as many threads as the machine has cores (see above). Called before every launch.
-    func compileAhead() throws {
+    /// Compiles those of `pipelines` (a sequence's, in the order it dispatches them) that this machine had not
+    /// compiled before and no launch has run yet, on up to as many threads as the machine has cores (see above).
+    /// Called before every launch. Pipelines created and never launched (a recorded plan) are left alone.
+    func compileAhead(for pipelines: [ComputePipeline]) throws {
         let pending: [(PipelineRequest, ComputePipeline)] = cacheLock.withLock {
-            defer { notYetRun.removeAll() }
-            return notYetRun
+            guard !notYetRun.isEmpty else { return [] }
+            var order: [ObjectIdentifier: Int] = [:]
+            for (i, p) in pipelines.enumerated() where order[ObjectIdentifier(p)] == nil { order[ObjectIdentifier(p)] = i }
+            let (launched, rest) = (notYetRun.filter { order[ObjectIdentifier($0.1)] != nil }, notYetRun.filter { order[ObjectIdentifier($0.1)] == nil })
+            notYetRun = rest
+            return launched.sorted { order[ObjectIdentifier($0.1)]! < order[ObjectIdentifier($1.1)]! }
         }
         // A few: the launch compiles them. Only llvmpipe: its shader cache carries the extra contexts' work over
         // (SwiftShader, also a CPU driver, keeps none).

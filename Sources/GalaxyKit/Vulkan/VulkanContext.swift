@@ -270,6 +270,7 @@ public final class VulkanContext: @unchecked Sendable {
         guard !isAbandoned else { return }
         cacheLock.lock()
         pipelineCache.removeAll()
+        notYetRun.removeAll()
         cacheLock.unlock()
         vkDestroyCommandPool(device, commandPool, nil)
         vkDestroyDevice(device, nil)
