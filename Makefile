@@ -43,7 +43,10 @@ build: deps-build
 ## (LP_NATIVE_VECTOR_WIDTH=128 / 512), the lane counts other GPUs have: the device's tiles are then the
 ## portable ones, chosen by the same code a GPU goes through (GALAXY_TEST_VARIANTS=device: the GPU
 ## variants of the main pass do not depend on the lane count and are not repeated).
-TEST_ENV := GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
+## GALAXY_COMPILE_AHEAD=0: llvmpipe compiles a new pipeline set on every core at once (CompileAhead.swift), but here
+## the two chains of tests already keep both cores busy, and the extra contexts' duplicate work would only add to
+## them; CompileAheadTests turns it on for itself.
+TEST_ENV := GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT GALAXY_COMPILE_AHEAD=0
 SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-testing
 LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|DirichletTests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|EvalSumsTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testDeviceInputGradientMatchesReference
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
