@@ -72,7 +72,7 @@ final class DistributedTests: XCTestCase {
         // 48 training images at batch 20: steps of 20, 20 and 8 rows, so the shards are 10/10 and 4/4;
         // with augmentation, which is keyed by image, not by position in the batch.
         let common = ["--data", data, "--batch", "20", "--lr", "0.05", "--output", "constrained"]
-        let (s1, d1, d1b) = (dir.appendingPathComponent("s1"), dir.appendingPathComponent("d1"), dir.appendingPathComponent("d1b"))
+        let (s1, d1) = (dir.appendingPathComponent("s1"), dir.appendingPathComponent("d1"))
         var r = try galaxy(["train", "--run", s1.path, "--epochs", "1"] + common)
         XCTAssertEqual(r.status, 0, r.output)
         r = try mpi(2, ["train", "--run", d1.path, "--epochs", "1"] + common)
@@ -82,13 +82,10 @@ final class DistributedTests: XCTestCase {
         assertClose(try metrics(d1), try metrics(s1), "epoch 1, 2 ranks vs 1")
         assertClose(try weights(d1), try weights(s1), "epoch 1 weights, 2 ranks vs 1")
 
-        // A rerun of the 2-rank run gives the same bits: the gradients are added in rank order.
-        r = try mpi(2, ["train", "--run", d1b.path, "--epochs", "1"] + common)
-        XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertEqual(try Data(contentsOf: d1b.appendingPathComponent(Trainer.lastWeights)), try Data(contentsOf: d1.appendingPathComponent(Trainer.lastWeights)))
-
-        // The same with the images streamed through 600 KiB (60 images are 837 KiB; a slot holds one batch
-        // of 20): each rank streams its shards, and the weights are the resident run's, bit for bit.
+        // A second 2-rank run, with the images streamed through 600 KiB (60 images are 837 KiB; a slot holds one
+        // batch of 20): each rank streams its shards, and the weights are the resident run's, bit for bit. That is
+        // also the rerun check: two 2-rank runs give the same bits, as the gradients are added in rank order (an
+        // order that depended on timing would show here; a separate resident rerun was dropped as redundant).
         let ds = dir.appendingPathComponent("d1s")
         r = try mpi(2, ["train", "--run", ds.path, "--epochs", "1", "--device-memory", "600K"] + common)
         XCTAssertEqual(r.status, 0, r.output)

@@ -441,7 +441,6 @@ public final class Trainer {
     /// run is asked to stop or the periodic state is due, every process agrees and the resumable state is
     /// written; nil when the run stopped there.
     func trainSteps(epoch: Int, shouldStop: () -> Bool) throws -> EpochPass? {
-        let k = data.columns.count
         let batch = options.batch
         let steps = (train.count + batch - 1) / batch
         let order = order(epoch: epoch)
