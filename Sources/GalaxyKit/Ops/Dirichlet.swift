@@ -130,26 +130,19 @@ public enum DirichletBounds {
     /// then the sum of rows x questions terms >= 0: each invocation adds ceil(terms / workgroup) of them and the
     /// workgroup's tree log2(workgroup) levels more, (that depth + 2) u * sum (Higham).
     public static func forward(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], workgroup: Int) -> Double {
-        let width = starts.last!
         var perTerm = 0.0, total = 0.0
-        for r in 0..<rows {
-            for q in 0..<(starts.count - 1) {
-                let cols = (r * width + starts[q])..<(r * width + starts[q + 1])
-                let alpha = cols.map { Reference.concentration(z[$0]) }
-                let n = cols.reduce(0.0) { $0 + k[$1] }, a = alpha.reduce(0, +)
-                guard n > 0 else { continue }
-                total += Reference.dirichletMultinomialNLL(counts: k[cols], alpha: ArraySlice(alpha))
-                var e = lgammaError(n + a) + lgammaError(a) + lgammaError(n + 1) + Double(cols.count + 2) * (n + a) * Self.u * Reference.digamma(n + a)
-                for (i, c) in cols.enumerated() where k[c] > 0 {
-                    e += lgammaError(k[c] + 1) + lgammaError(k[c] + alpha[i]) + lgammaError(alpha[i])
-                    let slope = abs(Reference.digamma(n + a) - Reference.digamma(a) - Reference.digamma(k[c] + alpha[i]) + Reference.digamma(alpha[i]))
-                    e += 2 * slope * alphaError(z[c])
-                }
-                for (i, c) in cols.enumerated() where k[c] == 0 {
-                    e += 2 * abs(Reference.digamma(n + a) - Reference.digamma(a)) * alphaError(z[c]) + 0 * alpha[i]
-                }
-                perTerm += e
+        forEachVotedQuestion(z, k, rows: rows, starts: starts) { cols, alpha, n, a in
+            total += Reference.dirichletMultinomialNLL(counts: k[cols], alpha: ArraySlice(alpha))
+            var e = lgammaError(n + a) + lgammaError(a) + lgammaError(n + 1) + Double(cols.count + 2) * (n + a) * Self.u * Reference.digamma(n + a)
+            for (i, c) in cols.enumerated() where k[c] > 0 {
+                e += lgammaError(k[c] + 1) + lgammaError(k[c] + alpha[i]) + lgammaError(alpha[i])
+                let slope = abs(Reference.digamma(n + a) - Reference.digamma(a) - Reference.digamma(k[c] + alpha[i]) + Reference.digamma(alpha[i]))
+                e += 2 * slope * alphaError(z[c])
             }
+            for c in cols where k[c] == 0 {
+                e += 2 * abs(Reference.digamma(n + a) - Reference.digamma(a)) * alphaError(z[c])
+            }
+            perTerm += e
         }
         let terms = rows * (starts.count - 1)
         let depth = (terms + workgroup - 1) / workgroup + Int(log2(Double(workgroup)).rounded(.up)) + 2
@@ -161,28 +154,36 @@ public enum DirichletBounds {
     /// error of its argument; four of them), then the factor 99 sigmoid'(z) / denominator: exp to 3 + 2|z| ulp,
     /// 1 + t squared, two products and the divisions: (10 + 2|z|) u relative.
     public static func backward(_ z: [Double], _ k: [Double], rows: Int, starts: [Int], denominator: Int) -> [Double] {
-        let width = starts.last!
         var bound = [Double](repeating: Double.leastNormalMagnitude, count: z.count)
+        forEachVotedQuestion(z, k, rows: rows, starts: starts) { cols, alpha, n, a in
+            let worstAlpha = cols.map { alphaError(z[$0]) / Reference.concentration(z[$0]) }.max()! + Double(cols.count) * Self.u
+            for (i, c) in cols.enumerated() {
+                var dAlpha = Reference.digamma(n + a) - Reference.digamma(a)
+                var e = digammaError(n + a) + digammaError(a) + 2 * Self.u * abs(Reference.digamma(n + a)) + 8 * worstAlpha
+                if k[c] > 0 {
+                    dAlpha -= Reference.digamma(k[c] + alpha[i]) - Reference.digamma(alpha[i])
+                    e += digammaError(k[c] + alpha[i]) + digammaError(alpha[i]) + 2 * Self.u * abs(Reference.digamma(k[c] + alpha[i])) + 8 * worstAlpha
+                }
+                let factor = Reference.concentrationSpan * Reference.sigmoidSlope(z[c]) / Double(denominator)
+                bound[c] += factor * (e + abs(dAlpha) * (10 + 2 * abs(z[c])) * Self.u)
+            }
+        }
+        return bound
+    }
+
+    /// Calls `body` for every (row, question) of `rows` [rows, starts.last] that has votes, with the question's
+    /// columns, their concentrations, its number of votes N and its concentrations' sum A.
+    static func forEachVotedQuestion(_ z: [Double], _ k: [Double], rows: Int, starts: [Int],
+                                     _ body: (_ cols: Range<Int>, _ alpha: [Double], _ n: Double, _ a: Double) -> Void) {
+        let width = starts.last!
         for r in 0..<rows {
             for q in 0..<(starts.count - 1) {
                 let cols = (r * width + starts[q])..<(r * width + starts[q + 1])
                 let alpha = cols.map { Reference.concentration(z[$0]) }
                 let n = cols.reduce(0.0) { $0 + k[$1] }, a = alpha.reduce(0, +)
-                guard n > 0 else { continue }
-                let worstAlpha = cols.map { alphaError(z[$0]) / Reference.concentration(z[$0]) }.max()! + Double(cols.count) * Self.u
-                for (i, c) in cols.enumerated() {
-                    var dAlpha = Reference.digamma(n + a) - Reference.digamma(a)
-                    var e = digammaError(n + a) + digammaError(a) + 2 * Self.u * abs(Reference.digamma(n + a)) + 8 * worstAlpha
-                    if k[c] > 0 {
-                        dAlpha -= Reference.digamma(k[c] + alpha[i]) - Reference.digamma(alpha[i])
-                        e += digammaError(k[c] + alpha[i]) + digammaError(alpha[i]) + 2 * Self.u * abs(Reference.digamma(k[c] + alpha[i])) + 8 * worstAlpha
-                    }
-                    let factor = Reference.concentrationSpan * Reference.sigmoidSlope(z[c]) / Double(denominator)
-                    bound[c] += factor * (e + abs(dAlpha) * (10 + 2 * abs(z[c])) * Self.u)
-                }
+                if n > 0 { body(cols, alpha, n, a) }
             }
         }
-        return bound
     }
 }
 
