@@ -55,29 +55,38 @@ extension VulkanContext {
         let helpers = min(ProcessInfo.processInfo.activeProcessorCount - 1, pending.count / 2)
         // [front, back) are not taken yet: this context takes from the front, the extra ones from the back.
         let untaken = LockedValue((front: 0, back: pending.count))
-        func takeFront() -> Int? { untaken.mutate { r in r.front < r.back ? { r.front += 1; return r.front - 1 }() : nil } }
-        func takeBack() -> Int? { untaken.mutate { r in r.front < r.back ? { r.back -= 1; return r.back }() : nil } }
-        let failure = LockedValue<Error?>(nil), byOthers = LockedValue(0)
+        @Sendable func takeFront() -> Int? { untaken.mutate { r in r.front < r.back ? { r.front += 1; return r.front - 1 }() : nil } }
+        @Sendable func takeBack() -> Int? { untaken.mutate { r in r.front < r.back ? { r.back -= 1; return r.back }() : nil } }
+        let byOthers = LockedValue(0)
         Self.notice?("compiling \(pending.count) pipelines on \(helpers + 1) cores at once")
-        DispatchQueue.concurrentPerform(iterations: helpers + 1) { worker in
-            if worker == 0 {
-                while let i = takeFront() {
-                    do { try firstDispatch(pending[i].1) } catch { failure.mutate { $0 = error }; return }
+        // The extra contexts on threads of their own; this one on the calling thread, once they are open (or failed
+        // to open), so that they share the list: opening one takes about as long as compiling a small pipeline.
+        let opened = DispatchSemaphore(value: 0), finished = DispatchGroup()
+        for _ in 0..<helpers {
+            finished.enter()
+            Thread.detachNewThread { [self] in
+                defer { finished.leave() }
+                // If it cannot open or compile, this context compiles the rest itself at first use.
+                let other = try? VulkanContext(selector: "\(info.index)", validation: validationEnabled)
+                opened.signal()
+                guard let other else { return }
+                other.isCompileHelper = true
+                while let i = takeBack() {
+                    let r = pending[i].0
+                    guard let p = try? other.pipeline(r.shader, bindings: r.bindings, pushSize: r.pushSize, specialization: r.specialization),
+                          (try? other.firstDispatch(p)) != nil else { return }
+                    byOthers.mutate { $0 += 1 }
                 }
-                return
-            }
-            // An extra context; if it cannot open or compile, this context compiles the rest itself at first use.
-            guard let other = try? VulkanContext(selector: "\(info.index)", validation: validationEnabled) else { return }
-            other.isCompileHelper = true
-            while let i = takeBack() {
-                let r = pending[i].0
-                guard let p = try? other.pipeline(r.shader, bindings: r.bindings, pushSize: r.pushSize, specialization: r.specialization),
-                      (try? other.firstDispatch(p)) != nil else { return }
-                byOthers.mutate { $0 += 1 }
             }
         }
+        for _ in 0..<helpers { opened.wait() }
+        var failure: Error?
+        do {
+            while let i = takeFront() { try firstDispatch(pending[i].1) }
+        } catch { failure = error }
+        finished.wait()
         lastCompileAhead = (pipelines: pending.count, threads: helpers + 1, byOtherContexts: byOthers.mutate { $0 })
-        if let error = failure.mutate({ $0 }) { throw error }
+        if let failure { throw failure }
     }
 }
 
