@@ -1,11 +1,12 @@
 # galaxy — Galaxy Zoo CNN in GLSL compute shaders on Vulkan.
 ## What building and running galaxy needs (make build, make demo): Vulkan's loader and headers, glslang for the
-## shaders, libjpeg-turbo, libpng (catalog's PNG input), lavapipe (mesa-vulkan-drivers) for machines without a GPU, Open MPI for `mpirun galaxy train`.
-BUILD_PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev libpng-dev mesa-vulkan-drivers openmpi-bin libopenmpi-dev
-## What make test adds: the validation layers; python3 for the formats venv and the GPU kit's report; binutils for the
+## shaders, libjpeg-turbo, libpng (catalog's PNG input), lavapipe (mesa-vulkan-drivers) for machines without a GPU.
+## Open MPI is not among them: galaxy loads it at run time under `mpirun` (docs/guide-long-runs.md).
+BUILD_PACKAGES := libvulkan-dev glslang-tools libturbojpeg0-dev libpng-dev mesa-vulkan-drivers
+## What make test adds: the validation layers; Open MPI's mpirun and library for the MPI tests; python3 for the formats venv and the GPU kit's report; binutils for the
 ## kit's stripped binary; chromium-common for its SwiftShader Vulkan driver (/usr/lib/chromium/vk_swiftshader_icd.json,
 ## not registered with the loader), the second driver `make test` runs on.
-TEST_PACKAGES := vulkan-validationlayers python3 python3-venv binutils chromium-common
+TEST_PACKAGES := vulkan-validationlayers openmpi-bin python3 python3-venv binutils chromium-common
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GALAXY := .build/release/galaxy
 DEMO_DIR ?= demo-data
@@ -139,10 +140,10 @@ bench-peer:
 
 ## The GPU kit: a folder to copy to a Linux x86-64 machine with a Vulkan GPU driver and no Swift, then run
 ## its run.sh there (correctness on the GPU, bench at batch 128 and 512, one timed epoch, PyTorch on CUDA
-## beside it; one JSON report). galaxy is built with the Swift runtime linked statically and without MPI.
+## beside it; one JSON report). galaxy is built with the Swift runtime linked statically.
 KIT_DIR ?= gpu-kit
 gpu-kit: deps
-	GALAXY_NO_MPI=1 swift build -c release --static-swift-stdlib --build-path .build/kit
+	swift build -c release --static-swift-stdlib --build-path .build/kit
 	@if ldd .build/kit/release/galaxy | grep -E 'libswift|libFoundation|libdispatch|libmpi'; then \
 	  echo "gpu-kit: galaxy still loads the libraries above" >&2; exit 1; fi
 	./kit/assemble.sh .build/kit/release $(KIT_DIR)

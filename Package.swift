@@ -1,9 +1,5 @@
 // swift-tools-version: 6.1
-import Foundation
 import PackageDescription
-
-// GALAXY_NO_MPI=1 builds without MPI (the GPU kit: no libmpi on the machine it is carried to).
-let withMPI = ProcessInfo.processInfo.environment["GALAXY_NO_MPI"] != "1"
 
 let package = Package(
     name: "galaxy",
@@ -23,11 +19,13 @@ let package = Package(
         // PNG cutouts for `galaxy catalog` (TurboJPEG 2.1, Debian 12's, reads no PNG).
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        // Open MPI for `mpirun -np N galaxy train`, loaded at run time (libmpi.so.40): the build needs no MPI.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
         // Compiles every Shaders/*.comp to SPIR-V with glslangValidator at build time.
         .plugin(name: "CompileShaders", capability: .buildTool()),
         .target(
             name: "GalaxyKit",
-            dependencies: ["CVulkan", "CTurboJPEG", "CPNG"] + (withMPI ? ["CMPI"] : []),
+            dependencies: ["CVulkan", "CTurboJPEG", "CPNG", "CMPI"],
             plugins: ["CompileShaders"]
         ),
         .executableTarget(
@@ -42,7 +40,3 @@ let package = Package(
     swiftLanguageModes: [.v5]
 )
 
-if withMPI {
-    // MPI for `mpirun -np N galaxy train` (Open MPI from Debian; pkg-config finds its mpi.h).
-    package.targets.append(.systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]))
-}

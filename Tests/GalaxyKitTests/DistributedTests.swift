@@ -243,3 +243,22 @@ final class DistributedTests: XCTestCase {
         return nil
     }
 }
+
+/// galaxy loads Open MPI at run time, and only when an MPI launcher started it: a library that is missing or
+/// is not Open MPI's is a clear error naming it, before any work (no mpirun needed to check that).
+final class MPILibraryTests: XCTestCase {
+    func testALauncherWithoutOpenMPIsLibraryIsAClearError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-mpilib-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let launched = ["OMPI_COMM_WORLD_SIZE": "2"]
+        for (library, why) in [("/nonexistent/libmpi.so.40", "/nonexistent/libmpi.so.40: cannot open shared object file"),
+                               ("libturbojpeg.so.0", "libturbojpeg.so.0 has no ompi_mpi_comm_world: not Open MPI 3 to 5")] {
+            let r = try runLogged(CLITests.executable, ["bench", "--runs", "1"], env: launched.merging(["GALAXY_MPI_LIBRARY": library]) { $1 }, in: dir)
+            XCTAssertNotEqual(r.status, 0, r.output)
+            XCTAssertTrue(r.output.contains("cannot load Open MPI's library (\(why)"), r.output)
+            XCTAssertTrue(r.output.contains("GALAXY_MPI_LIBRARY"), r.output)
+            XCTAssertFalse(r.output.contains("images/s"), "benchmarked although the MPI job could not start:\n\(r.output)")
+        }
+    }
+}

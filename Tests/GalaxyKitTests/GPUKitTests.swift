@@ -3,8 +3,8 @@ import XCTest
 @testable import GalaxyKit
 
 /// The GPU kit (`make gpu-kit`, kit/) dry-run on lavapipe, so that it works the first time on a GPU: the
-/// kit assembled around the galaxy that the tests run (the kit's own is the same code, linked statically
-/// and without MPI), then its run.sh, shrunk, with lavapipe's 4-lane subgroups so that galaxy takes the
+/// kit assembled around the galaxy that the tests run (the kit's own is the same code, linked statically),
+/// then its run.sh, shrunk, with lavapipe's 4-lane subgroups so that galaxy takes the
 /// portable tiles a GPU takes.
 final class GPUKitTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

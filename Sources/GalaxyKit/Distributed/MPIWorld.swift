@@ -1,6 +1,4 @@
-#if canImport(CMPI)
 import CMPI
-#endif
 import Foundation
 
 /// The ranks of an `mpirun` job (MPI_COMM_WORLD), wrapped so that no MPI handle or C pointer leaves
@@ -91,65 +89,58 @@ public final class MPIWorld: @unchecked Sendable {
     }
 }
 
-#if canImport(CMPI)
-/// The MPI library's C calls, on MPI_COMM_WORLD, errors returned (not fatal) and thrown.
+/// Open MPI's C calls (loaded at run time by CMPI), on MPI_COMM_WORLD, errors returned (not fatal) and thrown.
 private enum MPICalls {
+    /// The library to load: Open MPI's soname, found by the dynamic loader (LD_LIBRARY_PATH included), or
+    /// GALAXY_MPI_LIBRARY's file.
+    static var library: String { ProcessInfo.processInfo.environment["GALAXY_MPI_LIBRARY"] ?? "libmpi.so.40" }
+
     static func initialize() throws -> (rank: Int32, size: Int32) {
+        var why = [CChar](repeating: 0, count: 1024)
+        guard galaxy_mpi_load(library, &why, why.count) == 0 else {
+            throw DistributedError.mpi("galaxy was started by an MPI launcher but cannot load Open MPI's library (\(String(cString: why))); "
+                + "install Open MPI (Debian: openmpi-bin), or name its libmpi.so.40 with GALAXY_MPI_LIBRARY")
+        }
         // A rank waiting for the others sleeps instead of spinning (Open MPI spins unless oversubscribed):
         // galaxy's ranks wait while their GPU computes, or share lavapipe's CPU cores, and a spinning rank
         // took them from the rank that computes (a 2-rank epoch on 2 cores: 24 s spinning, 6 s yielding).
         // The exchange is once per step, so the microseconds of a wake-up do not count. The user's setting wins.
         setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0)
         var provided: Int32 = 0
-        try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided), "MPI_Init_thread")
+        try check(galaxy_mpi_init_thread_funneled(&provided), "MPI_Init_thread")
         try check(galaxy_mpi_errors_return(), "MPI_Comm_set_errhandler")
         var r: Int32 = 0, n: Int32 = 0
-        try check(MPI_Comm_rank(galaxy_mpi_comm_world(), &r), "MPI_Comm_rank")
-        try check(MPI_Comm_size(galaxy_mpi_comm_world(), &n), "MPI_Comm_size")
+        try check(galaxy_mpi_comm_rank(&r), "MPI_Comm_rank")
+        try check(galaxy_mpi_comm_size(&n), "MPI_Comm_size")
         return (r, n)
     }
 
     static func finalize() {
         var finalized: Int32 = 0
-        MPI_Finalized(&finalized)
-        if finalized == 0 { MPI_Finalize() }
+        _ = galaxy_mpi_finalized(&finalized)
+        if finalized == 0 { _ = galaxy_mpi_finalize() }
     }
 
-    static func abort(_ code: Int32) { MPI_Abort(galaxy_mpi_comm_world(), code) }
+    static func abort(_ code: Int32) { _ = galaxy_mpi_abort(code) }
 
     static func allGather(_ send: UnsafeRawBufferPointer, _ recv: UnsafeMutableRawBufferPointer, count n: Int, double: Bool) throws {
-        let type = double ? galaxy_mpi_double() : galaxy_mpi_float()
-        try check(MPI_Allgather(send.baseAddress, Int32(n), type, recv.baseAddress, Int32(n), type, galaxy_mpi_comm_world()),
+        try check(galaxy_mpi_allgather(send.baseAddress, recv.baseAddress, Int32(n), double ? 1 : 0),
                   "MPI_Allgather of \(n) \(double ? "doubles" : "floats")")
     }
 
     static func broadcastDoubles(_ buf: UnsafeMutableRawBufferPointer, count: Int, root: Int) throws {
-        try check(MPI_Bcast(buf.baseAddress, Int32(count), galaxy_mpi_double(), Int32(root), galaxy_mpi_comm_world()), "MPI_Bcast")
+        try check(galaxy_mpi_bcast_doubles(buf.baseAddress, Int32(count), Int32(root)), "MPI_Bcast")
     }
 
-    static func barrier() throws { try check(MPI_Barrier(galaxy_mpi_comm_world()), "MPI_Barrier") }
+    static func barrier() throws { try check(galaxy_mpi_barrier(), "MPI_Barrier") }
 
     private static func check(_ code: Int32, _ what: String) throws {
-        guard code != galaxy_mpi_success() else { return }
-        var text = [CChar](repeating: 0, count: Int(galaxy_mpi_max_error_string()) + 1)
-        var length: Int32 = 0
-        MPI_Error_string(code, &text, &length)
+        guard code != 0 else { return }
+        var text = [CChar](repeating: 0, count: 512)
+        galaxy_mpi_error_string(code, &text, text.count)
         throw DistributedError.mpi("\(what) failed: \(String(cString: text)) (another rank may have stopped)")
     }
 }
-#else
-/// A build without MPI (GALAXY_NO_MPI=1, as the GPU kit is built): galaxy runs as one process, and a
-/// launch under mpirun is refused, so no world exists for the other calls to serve.
-private enum MPICalls {
-    static let missing = DistributedError.mpi("this galaxy was built without MPI (GALAXY_NO_MPI=1, as the GPU kit is): run it without mpirun")
-    static func initialize() throws -> (rank: Int32, size: Int32) { throw missing }
-    static func finalize() {}
-    static func abort(_ code: Int32) {}
-    static func allGather(_ send: UnsafeRawBufferPointer, _ recv: UnsafeMutableRawBufferPointer, count n: Int, double: Bool) throws { throw missing }
-    static func broadcastDoubles(_ buf: UnsafeMutableRawBufferPointer, count: Int, root: Int) throws { throw missing }
-    static func barrier() throws { throw missing }
-}
-#endif
 
 public enum DistributedError: Error, CustomStringConvertible {
     case mpi(String)
