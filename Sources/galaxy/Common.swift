@@ -80,6 +80,8 @@ func ttaViews(_ n: Int) throws -> [AugmentMode] {
     return n == 1 ? [.none] : (0..<n).map { .view($0) }
 }
 
+extension Optimizer: ExpressibleByArgument {}
+
 extension OutputMode: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.argument) }
     public var defaultValueDescription: String { argument }

@@ -25,7 +25,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue the run in this directory exactly where it stopped.") var resume: String?
     @Option(help: "Epochs (default 100; with --resume, a new total for the resumed run).") var epochs: Int?
     @Option(help: "Batch size.") var batch = 128
-    @Option(help: "SGD learning rate.") var lr: Float = 0.1
+    @Option(help: "Optimizer: sgd (the seed's, with momentum) or adam (torch.optim.Adam: betas 0.9, 0.999, eps 1e-8).") var optimizer: Optimizer = .sgd
+    @Option(help: "Learning rate. (default: 0.1 for sgd, 0.001 for adam)") var lr: Float?
     @Option(help: "SGD momentum.") var momentum: Float = 0.9
     @Option(help: "Seed of the 80/20 train/test split (sklearn-compatible).") var seed: UInt32 = 42
     @Option(help: "Fraction of the data held out for testing.") var testFraction = 0.2
@@ -58,7 +59,8 @@ struct TrainCommand: ParsableCommand {
             var options = TrainOptions()
             options.epochs = epochs ?? 100
             options.batch = batch
-            options.learningRate = lr
+            options.learningRate = lr ?? optimizer.defaultLearningRate
+            options.optimizer = optimizer
             options.momentum = momentum
             options.splitSeed = seed
             options.testFraction = testFraction
@@ -158,7 +160,7 @@ struct TrainCommand: ParsableCommand {
             print(String(format: "%@ baseline test %@ %.5f", trainer.isDirichlet ? "constant-concentration" : "constant-mean", trainer.scoreName,
                          trainer.constantMeanBaseline()))
             if let s = trainer.schema { print("schema: \(s.name) (\(s.questions.count) questions, \(s.answerCount) answers)" + (trainer.isDirichlet ? ", loss dirichlet (vote counts)" : "")) }
-            print("recipe: \(o.epochs) epochs, batch \(o.batch), SGD lr \(o.learningRate) momentum \(o.momentum), "
+            print("recipe: \(o.epochs) epochs, batch \(o.batch), \((o.optimizer ?? .sgd) == .adam ? "Adam lr \(o.learningRate)" : "SGD lr \(o.learningRate) momentum \(o.momentum)"), "
                   + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.argument)"
                   + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
             print("resumable state: every epoch" + (checkpointInterval.map { ", and inside an epoch every \(Interval.describe($0))" } ?? "")

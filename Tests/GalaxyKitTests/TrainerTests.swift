@@ -195,35 +195,47 @@ final class TrainerTests: GPUTestCase {
         }
     }
 
+    /// For both optimizers: Adam's state (both moments and the step scalars) is saved and restored too.
     func testResumeEqualsAnUninterruptedRunBitForBit() throws {
         let data = try tinyData(count: 16)
-        let o = options(epochs: 2)  // 13 train images in batches of 6: 3 steps per epoch, the last partial
-        let straight = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("a"), options: o, initWeights: nil, resume: false)
-        straight.log = { _ in }
-        XCTAssertEqual(try straight.run(), .finished)
+        var finals: [[Float]] = []
+        for optimizer in Optimizer.allCases {
+            var o = options(epochs: 2)  // 13 train images in batches of 6: 3 steps per epoch, the last partial
+            o.optimizer = optimizer
+            o.learningRate = optimizer == .adam ? 0.001 : o.learningRate
+            let (runA, runB) = (dir.appendingPathComponent("a-\(optimizer)"), dir.appendingPathComponent("b-\(optimizer)"))
+            let straight = try Trainer(context: context, data: data, runDir: runA, options: o, initWeights: nil, resume: false)
+            straight.log = { _ in }
+            XCTAssertEqual(try straight.run(), .finished)
 
-        // Stop mid-epoch after the first step, then after epoch 1's end is crossed, then finish.
-        var calls = 0
-        let first = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("b"), options: o, initWeights: nil, resume: false)
-        first.log = { _ in }
-        XCTAssertEqual(try first.run { calls += 1; return calls == 1 }, .interrupted)
-        XCTAssertEqual(first.state.step, 1)
-        let second = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("b"), options: o, initWeights: nil, resume: true)
-        second.log = { _ in }
-        XCTAssertEqual(second.state.step, 1)
-        XCTAssertEqual(try second.run { second.state.epoch == 1 }, .interrupted)
-        XCTAssertEqual(second.state.epoch, 1)
-        let third = try Trainer(context: context, data: data, runDir: dir.appendingPathComponent("b"), options: o, initWeights: nil, resume: true)
-        third.log = { _ in }
-        XCTAssertEqual(try third.run(), .finished)
+            // Stop mid-epoch after the first step, then after epoch 1's end is crossed, then finish.
+            var calls = 0
+            let first = try Trainer(context: context, data: data, runDir: runB, options: o, initWeights: nil, resume: false)
+            first.log = { _ in }
+            XCTAssertEqual(try first.run { calls += 1; return calls == 1 }, .interrupted)
+            XCTAssertEqual(first.state.step, 1)
+            let saved = try SafeTensors.parse([UInt8](try Data(contentsOf: runB.appendingPathComponent(Trainer.lastState))), name: "state").tensors
+            XCTAssertEqual(saved.keys.contains { $0.hasPrefix("second_moment.") }, optimizer == .adam, "\(optimizer): second moment saved")
+            XCTAssertEqual(saved["adam.scalars"]?.values.first, optimizer == .adam ? 0.9 : nil, "\(optimizer): beta1^1 saved")
+            let second = try Trainer(context: context, data: data, runDir: runB, options: o, initWeights: nil, resume: true)
+            second.log = { _ in }
+            XCTAssertEqual(second.state.step, 1)
+            XCTAssertEqual(try second.run { second.state.epoch == 1 }, .interrupted)
+            XCTAssertEqual(second.state.epoch, 1)
+            let third = try Trainer(context: context, data: data, runDir: runB, options: o, initWeights: nil, resume: true)
+            third.log = { _ in }
+            XCTAssertEqual(try third.run(), .finished)
 
-        let a = try ModelWeights.load(dir.appendingPathComponent("a/last.safetensors")).weights
-        let b = try ModelWeights.load(dir.appendingPathComponent("b/last.safetensors")).weights
-        for name in a.names {
-            XCTAssertEqual(a[name].map(\.bitPattern), b[name].map(\.bitPattern), "\(name) differs after resume")
+            let a = try ModelWeights.load(runA.appendingPathComponent("last.safetensors")).weights
+            let b = try ModelWeights.load(runB.appendingPathComponent("last.safetensors")).weights
+            for name in a.names {
+                XCTAssertEqual(a[name].map(\.bitPattern), b[name].map(\.bitPattern), "\(optimizer): \(name) differs after resume")
+            }
+            XCTAssertEqual(straight.state.metrics.map(\.trainRMSE), third.state.metrics.map(\.trainRMSE))
+            XCTAssertEqual(straight.state.metrics.map(\.testRMSE), third.state.metrics.map(\.testRMSE))
+            finals.append(a.names.flatMap { a[$0] })
         }
-        XCTAssertEqual(straight.state.metrics.map(\.trainRMSE), third.state.metrics.map(\.trainRMSE))
-        XCTAssertEqual(straight.state.metrics.map(\.testRMSE), third.state.metrics.map(\.testRMSE))
+        XCTAssertNotEqual(finals[0], finals[1], "SGD and Adam trained the same weights")
     }
 
     /// The resumable state carries its own weights: a crash between replacing it and replacing

@@ -114,10 +114,12 @@ extension Benchmark {
         // A test batch as Trainer.evaluate records it: the NLL accumulates in loss slot 1.
         try recordEvaluation(dirichletEvaluation, data: data, net: counts, indices: indices, batch: batch)
         try counts.recordLoss(dirichletEvaluation, batch: batch, slot: 1, accumulate: true)
-        // The decision-tree output layer's step, in the built-in tree of `outputs` answers (none: an empty pass).
+        // The decision-tree output layer's step with Adam (make demo's recipe), in the built-in tree of `outputs` answers
+        // (none: an empty pass).
         let constrainedTrain = try CommandSequence(context)
         if let tree = AnswerSchema.builtIn.first(where: { $0.answerCount == outputs }) {
-            let constrained = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true, outputMode: .constrained, tree: tree)
+            let constrained = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true, outputMode: .constrained, tree: tree,
+                                                    optimizer: .adam)
             try data.recordBatch(constrainedTrain, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0),
                                  input: constrained.input, target: constrained.target)
             try constrained.recordTrainingStep(constrainedTrain, batch: batch, sgd: (0, 0.9))

@@ -75,7 +75,13 @@ public final class DeviceNetwork {
     public let parameterCount: Int
     public let params: DeviceBuffer
     public let grads: DeviceBuffer?
+    /// SGD's momentum, or Adam's first moment.
     public let momentum: DeviceBuffer?
+    public let optimizer: Optimizer
+    public let adamSettings: AdamSettings
+    /// Adam's second moment and its step scalars (Reference.adam); nil for SGD.
+    public let secondMoment: DeviceBuffer?
+    public let adamScalars: DeviceBuffer?
 
     /// Where each activation tensor lives in `arena`, derived from the op table.
     public let plan: ActivationPlan
@@ -95,7 +101,8 @@ public final class DeviceNetwork {
     /// `questionStarts`: the schema's layout, which a Dirichlet network needs for its loss (training or evaluating).
     /// `tree`: the schema of the constrained output layer (default: `AnswerSchema.implied` by the output count, Kaggle's for 37).
     public init(kernels: Kernels, outputs: Int, maxBatch: Int, training: Bool, outputMode: OutputMode = .relu, saliency: Bool = false,
-                questionStarts: [Int]? = nil, tree: AnswerSchema? = nil, frozenConvolutions: Bool = false) throws {
+                questionStarts: [Int]? = nil, tree: AnswerSchema? = nil, frozenConvolutions: Bool = false,
+                optimizer: Optimizer = .sgd, adamSettings: AdamSettings = AdamSettings()) throws {
         precondition(maxBatch >= 1 && outputs >= 1)
         precondition(!(training && saliency), "a saliency network does not train")
         self.saliency = saliency
@@ -145,6 +152,17 @@ public final class DeviceNetwork {
             grads = nil
             momentum = nil
         }
+        self.optimizer = optimizer
+        self.adamSettings = adamSettings
+        if training && optimizer == .adam {
+            secondMoment = try DeviceBuffer(ctx, floats: total, label: "Adam second moment")
+            try secondMoment!.fill(0, count: total)
+            adamScalars = try DeviceBuffer(ctx, floats: 4, label: "Adam step scalars")
+            try adamScalars!.upload(Reference.adamInitialScalars)
+        } else {
+            secondMoment = nil
+            adamScalars = nil
+        }
         plan = ActivationPlan(ops: Self.ops(outputs: outputs, mode: outputMode, training: training, saliency: saliency, frozenConvolutions: frozenConvolutions),
                               floatsPerImage: Self.activationSizes(outputs: outputs), batch: maxBatch)
         arena = try DeviceBuffer(ctx, bytes: plan.arenaBytes, label: "activations (batch \(maxBatch))")
@@ -170,7 +188,7 @@ public final class DeviceNetwork {
 
     /// Bytes of device memory this network holds (with the kernels' split-reduction scratch).
     public var deviceBytes: Int {
-        [params, grads, momentum, arena, loss, evaluationSums].compactMap { $0?.size }.reduce(0, +) + kernels.scratchBytes
+        [params, grads, momentum, secondMoment, adamScalars, arena, loss, evaluationSums].compactMap { $0?.size }.reduce(0, +) + kernels.scratchBytes
     }
 
     /// Weights, gradients and momentum plus one batch of activations (each layer's output once, and the
@@ -218,6 +236,13 @@ public final class DeviceNetwork {
         precondition(values.count == parameterCount)
         try momentum!.upload(values)
     }
+    public func secondMomentValues() throws -> [Float] { try secondMoment!.download(count: parameterCount) }
+    public func setSecondMoment(_ values: [Float]) throws {
+        precondition(values.count == parameterCount)
+        try secondMoment!.upload(values)
+    }
+    public func adamScalarValues() throws -> [Float] { try adamScalars!.download(count: 4) }
+    public func setAdamScalars(_ values: [Float]) throws { try adamScalars!.upload(values) }
 
     // MARK: - Recording
 
@@ -281,8 +306,15 @@ public final class DeviceNetwork {
         }
     }
 
-    /// One SGD-with-momentum step over every parameter (the padding between tensors stays zero).
+    /// One step of the optimizer over every parameter (the padding between tensors stays zero): SGD with
+    /// momentum `m`, or Adam (its constants from `adamSettings`; `m` unused).
     public func recordSGD(_ seq: CommandSequence, lr: Float, momentum m: Float) throws {
-        try kernels.sgdMomentum(seq, weights: params.whole, grads: grads!.whole, buffer: momentum!.whole, count: parameterCount, lr: lr, momentum: m)
+        switch optimizer {
+        case .sgd:
+            try kernels.sgdMomentum(seq, weights: params.whole, grads: grads!.whole, buffer: momentum!.whole, count: parameterCount, lr: lr, momentum: m)
+        case .adam:
+            try kernels.adam(seq, weights: params.whole, grads: grads!.whole, first: momentum!.whole, second: secondMoment!.whole,
+                             scalars: adamScalars!.whole, count: parameterCount, lr: lr, settings: adamSettings)
+        }
     }
 }

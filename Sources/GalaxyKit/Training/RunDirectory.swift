@@ -141,9 +141,9 @@ public final class RunDirectory {
     /// The resumable state: weights, momentum and training state in one file (replaced atomically), then
     /// the weights alone as last.safetensors for users.
     func writeResumable(state: TrainingState, weights: [(name: String, tensor: Tensor)], weightsMetadata: [String: String],
-                        momentum: [(name: String, tensor: Tensor)]) throws {
+                        optimizer: [(name: String, tensor: Tensor)]) throws {
         let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
-        let tensors = weights.map { ("weights.\($0.name)", $0.tensor) } + momentum.map { ("momentum.\($0.name)", $0.tensor) }
+        let tensors = weights.map { ("weights.\($0.name)", $0.tensor) } + optimizer
         try SafeTensors.write(tensors, metadata: [Self.stateKey: json], to: file(Self.lastState))
         try SafeTensors.write(weights, metadata: weightsMetadata, to: file(Self.lastWeights))
     }

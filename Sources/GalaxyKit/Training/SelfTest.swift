@@ -316,6 +316,20 @@ public final class SelfTest {
             let scale = zip(w, buf).map { abs($0) + 0.1 * abs($1) + 0.1 * abs(0.9 * $1) + 1 }
             Reference.sgdMomentum(weights: &w, grads: g.map(Double.init), buffer: &buf, lr: Double(Float(0.1)), momentum: Double(Float(0.9)))
             try compare("sgd_momentum weights \(tag) \(n)", wb, w, bound: scale.map { 8 * 0x1p-24 * $0 })
+            // One Adam step from random moments (AdamTests derives the bounds): weights, both moments, the scalars.
+            var (am, av) = (random(n, seed: UInt64(85 + i)).map(Double.init), random(n, seed: UInt64(90 + i), 0, 1).map(Double.init))
+            var aw = random(n, seed: UInt64(95 + i)).map(Double.init)
+            var scalars: [Float] = [0.9, 0.999, 0, 0]
+            let (awb, amb, avb, asb) = (try input(aw.map { Float($0) }, "weights"), try input(am.map { Float($0) }, "first moment"),
+                                        try input(av.map { Float($0) }, "second moment"), try input(scalars, "Adam scalars"))
+            try submit { try k.adam($0, weights: awb.floats(0, n), grads: gb.floats(0, n), first: amb.floats(0, n), second: avb.floats(0, n),
+                                    scalars: asb.floats(0, 4), count: n, lr: 0.001, settings: AdamSettings()) }
+            let (m0, v0, w0) = (am, av, aw)
+            Reference.adam(weights: &aw, grads: g.map(Double.init), first: &am, second: &av, scalars: &scalars, lr: 0.001, settings: AdamSettings())
+            try compare("adam first moment \(tag) \(n)", amb, am, bound: zip(m0, g).map { 8 * 0x1p-24 * (abs($0) + 0.1 * abs(Double($1))) })
+            try compare("adam second moment \(tag) \(n)", avb, av, bound: zip(v0, g).map { 8 * 0x1p-24 * (abs($0) + 0.001 * Double($1 * $1)) })
+            try compare("adam weights \(tag) \(n)", awb, aw, bound: zip(w0, aw).map { 4 * 0x1p-24 * abs($0) + 64 * 0x1p-24 * abs($1 - $0) })
+            try compare("adam scalars \(tag)", asb, scalars.map(Double.init), bound: [0, 0] + scalars[2...].map { 4 * 0x1p-24 * Double($0) })
         }
     }
 

@@ -6,6 +6,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var batch = 128
     public var learningRate: Float = 0.1
     public var momentum: Float = 0.9
+    /// The optimizer; nil (runs written before Adam) is SGD.
+    public var optimizer: Optimizer?
     public var splitSeed: UInt32 = 42
     public var testFraction = 0.2
     public var augment = true
@@ -30,6 +32,13 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// `--freeze convolutions`: train only the dense layers (nil or false: all layers).
     public var freezeConvolutions: Bool?
     public init() {}
+}
+
+/// The weights' update rule: torch.optim.SGD with momentum (the seed's), or torch.optim.Adam (AdamSettings' constants).
+public enum Optimizer: String, Codable, Sendable, CaseIterable {
+    case sgd, adam
+    /// The learning rate when none is given: the seed's 0.1 for SGD, PyTorch's default 0.001 for Adam.
+    public var defaultLearningRate: Float { self == .sgd ? 0.1 : 0.001 }
 }
 
 /// PyTorch's ReduceLROnPlateau(mode='min', threshold_mode='rel', cooldown=0, min_lr=0, eps=1e-8).
@@ -216,11 +225,11 @@ public final class Trainer {
         let k = data.columns.count
         guard data.count >= 2 else { throw TrainingError.invalid("the data set has \(data.count) labelled galaxies: at least 2 are needed to split") }
         var weights: ModelWeights
-        var momentum: [String: Tensor] = [:]
+        var optimizerState = OptimizerState()
         if resume {
             let (w, m, s) = try Self.loadResumable(self.directory, data: data)
             weights = w
-            momentum = m
+            optimizerState = m
             state = s
             saved = (s.epoch, s.step)
             if let resumeEpochs {
@@ -289,22 +298,13 @@ public final class Trainer {
         network = try DeviceNetwork(kernels: Kernels(context, path: KernelPath.forWork(context.info, images: passes, training: true)), outputs: k, maxBatch: batch,
                                     training: true, outputMode: state.options.outputMode,
                                     questionStarts: state.options.outputMode == .dirichlet ? schema?.questionStarts : nil, tree: constrainedTree,
-                                    frozenConvolutions: state.options.freezeConvolutions ?? false)
+                                    frozenConvolutions: state.options.freezeConvolutions ?? false, optimizer: state.options.optimizer ?? .sgd)
         try network.setWeights(weights)
-        if resume {
-            var m = [Float](repeating: 0, count: network.parameterCount)
-            for (name, shape) in SanderDielemanNet.parameterShapes(outputs: k) {
-                guard let t = momentum[name], t.shape == shape else {
-                    throw TrainingError.invalid("\(self.directory.file(Self.lastState).path): tensor momentum.\(name) missing or of another shape")
-                }
-                m.replaceSubrange(network.offsets[name]!..<(network.offsets[name]! + t.values.count), with: t.values)
-            }
-            try network.setMomentum(m)
-        }
         deviceData = try DeviceDataset(context, images: data.images, side: GalaxyDataset.imageSide, targets: data.targets, targetWidth: k,
                                        budget: deviceMemory, batch: batch)
         trainFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "train")
         evalFeeder = try BatchFeeder(data: deviceData, maxBatch: batch, label: "eval")
+        if resume { try restore(optimizerState, k: k) }
         // Only now, with everything on the device: a run that cannot start leaves no directory behind.
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
         if rank == 0 { tensorBoard = try openTensorBoard(resume: resume) }

@@ -33,11 +33,16 @@ extension Trainer {
         let tensors = w.names.map { ($0, w.tensors[$0]!) }
         var state = state
         state.weightsDigest = Self.digest(try SafeTensors.serialize(tensors, metadata: checkpointMetadata()))
-        let momentum = try network.momentumValues()
-        let moments = SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
-            (name, Tensor(shape: shape, values: Array(momentum[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
+        // The optimizer's state: SGD's momentum (Adam's first moment), Adam's second moment and step scalars.
+        var optimizerTensors: [(name: String, tensor: Tensor)] = []
+        let buffers = [("momentum.", try network.momentumValues())] + (network.optimizer == .adam ? [("second_moment.", try network.secondMomentValues())] : [])
+        for (prefix, values) in buffers {
+            optimizerTensors += SanderDielemanNet.parameterShapes(outputs: state.outputs).map { name, shape in
+                (prefix + name, Tensor(shape: shape, values: Array(values[network.offsets[name]!..<(network.offsets[name]! + shape.reduce(1, *))])))
+            }
         }
-        try directory.writeResumable(state: state, weights: tensors, weightsMetadata: checkpointMetadata(), momentum: moments)
+        if network.optimizer == .adam { optimizerTensors.append(("adam.scalars", Tensor(shape: [4], values: try network.adamScalarValues()))) }
+        try directory.writeResumable(state: state, weights: tensors, weightsMetadata: checkpointMetadata(), optimizer: optimizerTensors)
         saved = (state.epoch, state.step)
     }
 
@@ -48,15 +53,17 @@ extension Trainer {
 
     /// The weights, momentum (by parameter name) and training state to resume from. The state file carries
     /// the weights; a run written before it did is read with its last.safetensors, which must match the digest.
-    static func loadResumable(_ directory: RunDirectory, data: GalaxyDataset) throws -> (ModelWeights, [String: Tensor], TrainingState) {
+    static func loadResumable(_ directory: RunDirectory, data: GalaxyDataset) throws -> (ModelWeights, OptimizerState, TrainingState) {
         let (state, tensors) = try directory.readState()
         let stateURL = directory.file(lastState)
         guard state.columns == data.columns else {
             throw TrainingError.invalid("\(directory.url.path) was trained on columns \(state.columns.prefix(3))... but the data has \(data.columns.prefix(3))...")
         }
-        var momentum: [String: Tensor] = [:], carried: [String: Tensor] = [:]
+        var momentum = OptimizerState(), carried: [String: Tensor] = [:]
         for (name, t) in tensors {
-            if name.hasPrefix("momentum.") { momentum[String(name.dropFirst("momentum.".count))] = t }
+            if name.hasPrefix("momentum.") { momentum.first[String(name.dropFirst("momentum.".count))] = t }
+            if name.hasPrefix("second_moment.") { momentum.second[String(name.dropFirst("second_moment.".count))] = t }
+            if name == "adam.scalars" { momentum.adamScalars = t.values }
             if name.hasPrefix("weights.") { carried[String(name.dropFirst("weights.".count))] = t }
         }
         if !carried.isEmpty {
@@ -74,6 +81,26 @@ extension Trainer {
         return (try ModelWeights(from: weights, file: weightsURL.path, expectedOutputs: data.columns.count), momentum, state)
     }
 
+    /// Puts a resumed run's optimizer state on the device, checking that the state file has all of it.
+    func restore(_ saved: OptimizerState, k: Int) throws {
+        let file = directory.file(Self.lastState).path
+        func packed(_ tensors: [String: Tensor], _ prefix: String) throws -> [Float] {
+            var m = [Float](repeating: 0, count: network.parameterCount)
+            for (name, shape) in SanderDielemanNet.parameterShapes(outputs: k) {
+                guard let t = tensors[name], t.shape == shape else {
+                    throw TrainingError.invalid("\(file): tensor \(prefix)\(name) missing or of another shape")
+                }
+                m.replaceSubrange(network.offsets[name]!..<(network.offsets[name]! + t.values.count), with: t.values)
+            }
+            return m
+        }
+        try network.setMomentum(try packed(saved.first, "momentum."))
+        guard network.optimizer == .adam else { return }
+        try network.setSecondMoment(try packed(saved.second, "second_moment."))
+        guard let scalars = saved.adamScalars, scalars.count == 4 else { throw TrainingError.invalid("\(file): tensor adam.scalars missing or of another shape") }
+        try network.setAdamScalars(scalars)
+    }
+
     /// FNV-1a 64 of bytes, hex.
     static func digest(_ bytes: [UInt8]) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -87,4 +114,12 @@ extension Trainer {
         for i in train { withUnsafeBytes(of: ids[i].littleEndian) { bytes += $0 } }
         return digest(bytes) + "-\(ids.count)"
     }
+}
+
+/// A resumable state's optimizer tensors by parameter name: SGD's momentum or Adam's first moment, Adam's
+/// second moment, and Adam's step scalars (Reference.adam).
+struct OptimizerState {
+    var first: [String: Tensor] = [:]
+    var second: [String: Tensor] = [:]
+    var adamScalars: [Float]?
 }
