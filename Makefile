@@ -49,7 +49,7 @@ build: deps-build
 ## them; CompileAheadTests turns it on for itself.
 TEST_ENV := GALAXY_VALIDATION=1 VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT GALAXY_COMPILE_AHEAD=0
 SWIFT_TEST := swift test -c release -Xswiftc -enable-testing --disable-swift-testing
-LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|DirichletTests|SGDTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|EvalSumsTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testDeviceInputGradientMatchesReference
+LANE_TESTS := Conv2dTests|LinearTests|SGEMMTests|MaxPool2dTests|ReluTests|MSETests|DirichletTests|SGDTests|AdamTests|AugmentTests|ConstrainedOutputTests|ChunkSumTests|EvalSumsTests|VulkanRuntimeTests|PredictorTests|TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testDeviceInputGradientMatchesReference
 ## And the network, training, predict and dataset tests in the discrete-GPU memory layout.
 DISCRETE_TESTS := TorchGoldenTests.testDeviceNetworkMatchesPyTorch|SaliencyTests.testMapperExplainsTheChosenAnswer|TrainerTests|BatchFeederTests|PredictorTests|DataCacheTests|VulkanRuntimeTests|ConstrainedOutputTests|FinetuningTests
 ## And a second Vulkan driver, SwiftShader (chromium-common's, named by VK_DRIVER_FILES since the loader does not list
@@ -61,7 +61,7 @@ SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 ## The self-test against PyTorch's golden steps there adds 86 s more (3.3 min in all, over the 2.5 this pass may take):
 ## SWIFTSHADER_SELFTEST=1 runs it.
 SWIFTSHADER_SELFTEST ?= 0
-SWIFTSHADER_TESTS := VulkanRuntimeTests|ReluTests|MSETests|DirichletTests|SGDTests|ChunkSumTests|EvalSumsTests|MaxPool2dTests|AugmentTests|ConstrainedOutputTests|LinearTests|SGEMMTests|Conv2dTests|ActivationPlanTests|DeviceNetworkTests|BatchFeederTests
+SWIFTSHADER_TESTS := VulkanRuntimeTests|ReluTests|MSETests|DirichletTests|SGDTests|AdamTests|ChunkSumTests|EvalSumsTests|MaxPool2dTests|AugmentTests|ConstrainedOutputTests|LinearTests|SGEMMTests|Conv2dTests|ActivationPlanTests|DeviceNetworkTests|BatchFeederTests
 ## FormatReaderTests check galaxy's TensorBoard event files and ONNX models with TensorBoard's reader, onnx.checker and
 ## ONNX Runtime from PyPI (the versions pinned here), in .venv-formats; under make test a missing one fails them.
 FORMATS_VENV := .venv-formats
@@ -112,9 +112,9 @@ test-swiftshader: test-lanes
 ## The main job on a built-in default: synthesize a small Galaxy Zoo, train on the default device, show the
 ## metrics, the answers for one held-out galaxy (the one with the smallest GalaxyID, beside its true answers) and
 ## the report. The seed's recipe (SGD lr 0.1, batch 128, 100 epochs, augmentation) needs hours; the demo takes
-## small batches of Adam steps without augmentation, through the decision-tree output layer started at the
-## constant-mean predictor (no output can die), to learn in about a minute and a half (docs/guide-recipes.md).
-DEMO_RECIPE := --epochs 2 --batch 8 --optimizer adam --lr 0.0003 --no-augment --output constrained --mean-output-bias
+## one epoch of small batches of Adam steps without augmentation, through the decision-tree output layer started at
+## the constant-mean predictor (no output can die), to learn in under a minute (docs/guide-recipes.md).
+DEMO_RECIPE := --epochs 1 --batch 8 --optimizer adam --lr 0.0003 --no-augment --output constrained --mean-output-bias
 demo: build
 	$(GALAXY) synth --count 1200 --seed 7 --out $(DEMO_DIR)
 	$(GALAXY) train --data $(DEMO_DIR) --run $(RUN_DIR) --overwrite $(DEMO_RECIPE)
