@@ -29,9 +29,11 @@ deps-build:
 deps:
 	$(call install-missing,$(BUILD_PACKAGES) $(TEST_PACKAGES))
 
-## galaxy is built with -enable-testing, as the tests need it, so that `make test` after `make build` or `make demo`
-## compiles only the tests (the flag keeps internal symbols visible to the tests; the shaders do the work).
-SWIFT_BUILD := swift build -c release -Xswiftc -enable-testing
+## `make build` (and `make demo`) build galaxy as a user gets it. The tests need GalaxyKit built with -enable-testing
+## (internal symbols visible to `@testable import`), which cost `make demo` about 14 s of its build
+## (docs/performance.md), so `make test` builds with that flag: after `make demo` it compiles the package again.
+SWIFT_BUILD := swift build -c release
+TEST_SWIFT_BUILD := swift build -c release -Xswiftc -enable-testing
 build: deps-build
 	$(SWIFT_BUILD)
 
@@ -88,7 +90,7 @@ test: deps browser
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-passes
 test-passes: test-discrete test-swiftshader
 test-build:
-	$(SWIFT_BUILD) --build-tests
+	$(TEST_SWIFT_BUILD) --build-tests
 test-processes: test-build formats-venv
 	@echo "== main pass, the tests that start processes ($(PROCESS_TESTS))"
 	$(PASS_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(PROCESS_TESTS)'
