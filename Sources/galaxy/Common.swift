@@ -80,9 +80,19 @@ func ttaViews(_ n: Int) throws -> [AugmentMode] {
     return n == 1 ? [.none] : (0..<n).map { .view($0) }
 }
 
-extension Optimizer: ExpressibleByArgument {}
+extension Optimizer: ExpressibleByArgument {
+    public static var allValueDescriptions: [String: String] {
+        ["sgd": "torch.optim.SGD with --momentum (the seed's; lr 0.1 by default)", "adam": "torch.optim.Adam (lr 0.001 by default)"]
+    }
+}
 
 extension OutputMode: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.argument) }
     public var defaultValueDescription: String { argument }
+    /// Keyed by the argument (ArgumentParser's default keys by raw value, and `constrained` is another case's raw value).
+    public static var allValueDescriptions: [String: String] {
+        [OutputMode.relu.argument: "the seed's ReLU on every output",
+         OutputMode.constrained.argument: "Dieleman's decision-tree normalization of softplus outputs, which cannot die",
+         OutputMode.constrainedReLU.argument: "the same of max(z, 0), whose questions can die (galaxy before 2026-11)"]
+    }
 }

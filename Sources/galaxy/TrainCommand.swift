@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue the run in this directory exactly where it stopped.") var resume: String?
     @Option(help: "Epochs (default 100; with --resume, a new total for the resumed run).") var epochs: Int?
     @Option(help: "Batch size.") var batch = 128
-    @Option(help: "Optimizer: sgd (the seed's, with momentum) or adam (torch.optim.Adam: betas 0.9, 0.999, eps 1e-8).") var optimizer: Optimizer = .sgd
+    @Option(help: "Optimizer (Adam: betas 0.9 and 0.999, eps 1e-8, no weight decay).") var optimizer: Optimizer = .sgd
     @Option(help: "Learning rate. (default: 0.1 for sgd, 0.001 for adam)") var lr: Float?
     @Option(help: "SGD momentum.") var momentum: Float = 0.9
     @Option(help: "Seed of the 80/20 train/test split (sklearn-compatible).") var seed: UInt32 = 42
@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Do not step ReduceLROnPlateau on the test loss.") var noPlateau = false
     @Option(help: "ReduceLROnPlateau patience in epochs.") var plateauPatience = 10
     @Option(help: "ReduceLROnPlateau factor.") var plateauFactor: Float = 0.1
-    @Option(help: "Output layer: relu (the seed's), constrained (Dieleman's decision-tree normalization of softplus outputs, 37 columns) or constrained-relu (the same of max(z, 0), whose questions can die; galaxy before 2026-11).") var output: OutputMode = .relu
+    @Option(help: "Output layer (constrained and constrained-relu need the columns' decision tree, --schema or a built-in one).") var output: OutputMode = .relu
     @Option(help: "Loss: mse (the seed's, on vote fractions) or dirichlet (the Dirichlet-multinomial likelihood of vote counts; the default when the CSV holds counts, docs/guide-counts.md).")
     var loss: String?
     @Option(help: "The decision tree of the CSV's columns: kaggle, decals-dr5, decals-dr8 or a JSON file (docs/guide-counts.md). Default: the built-in tree whose columns the CSV has, for --loss dirichlet; none for mse.")

@@ -215,6 +215,18 @@ final class CLITests: XCTestCase {
         try assertFails(["train", "--data", dir.path, "--device", "no-such-gpu"], mentioning: ["training_solutions_rev1.csv"])
     }
 
+    /// `train --help` describes each value of --output and --optimizer under its own name (ArgumentParser's default
+    /// keyed the descriptions by raw value, and `constrained` is another output layer's raw value).
+    func testTrainHelpDescribesEachChoiceUnderItsOwnName() throws {
+        let r = try galaxy(["train", "--help"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let text = r.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")  // the columns and line breaks as single spaces
+        for (value, description) in [("relu", "the seed's ReLU"), ("constrained", "Dieleman's decision-tree normalization"),
+                                     ("constrained-relu", "the same of max(z, 0)"), ("sgd", "torch.optim.SGD"), ("adam", "torch.optim.Adam")] {
+            XCTAssertTrue(text.contains("\(value) - \(description)"), "\(value) is not described as \"\(description)...\":\n\(r.stdout)")
+        }
+    }
+
     func testUnknownDeviceIsAClearError() throws {
         let data = dir.appendingPathComponent("data").path
         XCTAssertEqual(try galaxy(["synth", "--count", "4", "--out", data]).status, 0)
