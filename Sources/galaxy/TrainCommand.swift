@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train SanderDielemanNet on a Galaxy Zoo data set (defaults: the seed's recipe).",
         discussion: """
         Writes RUN/last.safetensors and RUN/best.safetensors (PyTorch state_dict names), RUN/last.state.safetensors \
-        (momentum and training state for --resume), RUN/metrics.csv and RUN/loss.svg after every epoch. \
+        (the optimizer's state, SGD's momentum or Adam's moments, and the training state for --resume), RUN/metrics.csv and RUN/loss.svg after every epoch. \
         One process trains in a run directory at a time (RUN/train.lock); a directory that holds a run is \
         never overwritten unless --overwrite is given. Ctrl-C (exit 130), SIGTERM and SIGUSR1 (exit 75: a \
         scheduler's preemption) stop after the current step with the resumable state written; a second signal \
