@@ -85,7 +85,7 @@ final class TorchGoldenTests: GPUTestCase {
         try net.recordForward(seq, batch: Self.batch)
         try net.recordLoss(seq, batch: Self.batch, slot: 0, accumulate: false)
         try net.recordBackward(seq, batch: Self.batch)
-        try net.recordSGD(seq, lr: 0.1, momentum: 0.9)
+        try net.recordUpdate(seq, lr: 0.1, momentum: 0.9)
         var rows: [(String, Double)] = []
         try seq.submit()
         let out: [Float] = try net.output.download(count: Self.batch * 37)

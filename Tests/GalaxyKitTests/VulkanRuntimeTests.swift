@@ -212,7 +212,7 @@ final class VulkanRuntimeTests: GPUTestCase {
             let seq = try CommandSequence(ctx)
             try net.recordForward(seq, batch: 2)
             try net.recordBackward(seq, batch: 2)
-            try net.recordSGD(seq, lr: 0.1, momentum: 0.9)
+            try net.recordUpdate(seq, lr: 0.1, momentum: 0.9)
             try seq.submit()
             return (try net.output.download(count: 2 * 37), try net.gradients())
         }

@@ -110,7 +110,7 @@ extension Benchmark {
         let counts = try DeviceNetwork(kernels: kernels, outputs: outputs, maxBatch: batch, training: true, outputMode: .dirichlet, questionStarts: starts)
         let dirichletTrain = try CommandSequence(context), dirichletEvaluation = try CommandSequence(context)
         try data.recordBatch(dirichletTrain, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: counts.input, target: counts.target)
-        try counts.recordTrainingStep(dirichletTrain, batch: batch, sgd: (0, 0.9))
+        try counts.recordTrainingStep(dirichletTrain, batch: batch, update: (0, 0.9))
         // A test batch as Trainer.evaluate records it: the NLL accumulates in loss slot 1.
         try recordEvaluation(dirichletEvaluation, data: data, net: counts, indices: indices, batch: batch)
         try counts.recordLoss(dirichletEvaluation, batch: batch, slot: 1, accumulate: true)
@@ -122,7 +122,7 @@ extension Benchmark {
                                                     optimizer: .adam)
             try data.recordBatch(constrainedTrain, kernels: kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0),
                                  input: constrained.input, target: constrained.target)
-            try constrained.recordTrainingStep(constrainedTrain, batch: batch, sgd: (0, 0.9))
+            try constrained.recordTrainingStep(constrainedTrain, batch: batch, update: (0, 0.9))
         }
         return RecordedPlan(train: train, infer: infer, evaluation: evaluation, dirichletTrain: dirichletTrain,
                             dirichletEvaluation: dirichletEvaluation, constrainedTrain: constrainedTrain, kernels: kernels)
@@ -142,7 +142,7 @@ extension Benchmark {
     static func recordPasses(train: CommandSequence, infer: CommandSequence, data: DeviceDataset, net: DeviceNetwork,
                              indices: DeviceBuffer, batch: Int) throws {
         try data.recordBatch(train, kernels: net.kernels, indices: indices, batch: batch, mode: .random(seed: 1, epoch: 0), input: net.input, target: net.target)
-        try net.recordTrainingStep(train, batch: batch, sgd: (0, 0.9))
+        try net.recordTrainingStep(train, batch: batch, update: (0, 0.9))
         try data.recordBatch(infer, kernels: net.kernels, indices: indices, batch: batch, mode: .none, input: net.input, target: nil)
         try net.recordForward(infer, batch: batch)
     }
@@ -296,11 +296,11 @@ extension Benchmark {
         func gradientPass(_ b: Int) throws -> CommandSequence {
             let seq = try CommandSequence(context)
             try data.recordBatch(seq, kernels: kernels, indices: indices, batch: b, mode: .none, input: net.input, target: net.target)
-            try net.recordTrainingStep(seq, batch: b, lossBatch: batch, sgd: nil)
+            try net.recordTrainingStep(seq, batch: b, lossBatch: batch, update: nil)
             return seq
         }
         let sgd = try CommandSequence(context)
-        try net.recordSGD(sgd, lr: 1e-6, momentum: 0.9)
+        try net.recordUpdate(sgd, lr: 1e-6, momentum: 0.9)
         func median(_ times: [Double]) -> Double { times.sorted()[times.count / 2] }
 
         // One rank: rank 0 steps through the whole batch while the others wait.
@@ -413,7 +413,7 @@ extension Benchmark {
                 let seq = try sequences[k][key] ?? {
                     let s = try CommandSequence(context)
                     try feeder.recordBatch(s, kernels: kernels, parity: i % 2, batch: rows.count, mode: .random(seed: 1, epoch: 1), input: net.input, target: net.target)
-                    try net.recordTrainingStep(s, batch: rows.count, sgd: (0.01, 0.9))
+                    try net.recordTrainingStep(s, batch: rows.count, update: (0.01, 0.9))
                     return s
                 }()
                 sequences[k][key] = seq

@@ -287,13 +287,13 @@ public final class DeviceNetwork {
     }
 
     /// A training step once its batch is in `input` and `target`: forward, the loss added to slot 0, backward
-    /// (the gradient of the loss over `lossBatch` rows, default the batch), then the SGD step when `sgd`
+    /// (the gradient of the loss over `lossBatch` rows, default the batch), then the optimizer's step when `update`
     /// is given (a distributed rank's shard stops before it: the ranks sum their gradients first).
-    public func recordTrainingStep(_ seq: CommandSequence, batch b: Int, lossBatch: Int? = nil, sgd: (lr: Float, momentum: Float)?) throws {
+    public func recordTrainingStep(_ seq: CommandSequence, batch b: Int, lossBatch: Int? = nil, update: (lr: Float, momentum: Float)?) throws {
         try recordForward(seq, batch: b)
         try recordLoss(seq, batch: b, slot: 0, accumulate: true)
         try recordBackward(seq, batch: b, lossBatch: lossBatch)
-        if let sgd { try recordSGD(seq, lr: sgd.lr, momentum: sgd.momentum) }
+        if let update { try recordUpdate(seq, lr: update.lr, momentum: update.momentum) }
     }
 
     /// Records the ops of one phase; `spans` (tests) receives each op's first and end dispatch index.
@@ -308,7 +308,7 @@ public final class DeviceNetwork {
 
     /// One step of the optimizer over every parameter (the padding between tensors stays zero): SGD with
     /// momentum `m`, or Adam (its constants from `adamSettings`; `m` unused).
-    public func recordSGD(_ seq: CommandSequence, lr: Float, momentum m: Float) throws {
+    public func recordUpdate(_ seq: CommandSequence, lr: Float, momentum m: Float) throws {
         switch optimizer {
         case .sgd:
             try kernels.sgdMomentum(seq, weights: params.whole, grads: grads!.whole, buffer: momentum!.whole, count: parameterCount, lr: lr, momentum: m)

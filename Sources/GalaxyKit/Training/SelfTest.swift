@@ -398,7 +398,7 @@ public final class SelfTest {
         try net.recordForward(seq, batch: batch)
         try net.recordLoss(seq, batch: batch, slot: 0, accumulate: false)
         try net.recordBackward(seq, batch: batch)
-        try net.recordSGD(seq, lr: 0.1, momentum: 0.9)
+        try net.recordUpdate(seq, lr: 0.1, momentum: 0.9)
         try seq.submit()
         func want(_ name: String) throws -> [Double] {
             guard let v = g[name] else { throw GalaxyError.message("\(file.path): no tensor \(name)") }

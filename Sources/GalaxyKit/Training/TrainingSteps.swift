@@ -14,16 +14,16 @@ protocol TrainingSteps: AnyObject {
 }
 
 /// The recorded step sequences of an epoch, one per (rows computed, batch size, index buffer): the rows'
-/// forward and backward pass with the loss and gradient of the whole batch's mean, plus `sgd` when given.
+/// forward and backward pass with the loss and gradient of the whole batch's mean, plus the optimizer's `update` when given.
 /// One sequence per index buffer (`parity`), so that one can be written while the other runs.
 final class StepSequences {
     private unowned let trainer: Trainer
     private let mode: AugmentMode
-    private let sgd: (lr: Float, momentum: Float)?
+    private let update: (lr: Float, momentum: Float)?
     private var recorded: [[Int]: CommandSequence] = [:]
 
-    init(_ trainer: Trainer, mode: AugmentMode, sgd: (lr: Float, momentum: Float)?) {
-        (self.trainer, self.mode, self.sgd) = (trainer, mode, sgd)
+    init(_ trainer: Trainer, mode: AugmentMode, update: (lr: Float, momentum: Float)?) {
+        (self.trainer, self.mode, self.update) = (trainer, mode, update)
     }
 
     func sequence(_ rows: Int, of total: Int, parity: Int) throws -> CommandSequence {
@@ -31,13 +31,13 @@ final class StepSequences {
         let network = trainer.network
         let seq = try CommandSequence(trainer.context)
         try trainer.trainFeeder.recordBatch(seq, kernels: network.kernels, parity: parity, batch: rows, mode: mode, input: network.input, target: network.target)
-        try network.recordTrainingStep(seq, batch: rows, lossBatch: total, sgd: sgd)
+        try network.recordTrainingStep(seq, batch: rows, lossBatch: total, update: update)
         recorded[[rows, total, parity]] = seq
         return seq
     }
 }
 
-/// A process training alone: each step's sequence ends with the SGD step, and step i runs while the host
+/// A process training alone: each step's sequence ends with the optimizer's step, and step i runs while the host
 /// writes step i + 1's indices (and brings in the next chunk of a stream).
 final class SingleProcessSteps: TrainingSteps {
     private unowned let trainer: Trainer
@@ -45,7 +45,7 @@ final class SingleProcessSteps: TrainingSteps {
 
     init(_ trainer: Trainer, mode: AugmentMode) {
         self.trainer = trainer
-        sequences = StepSequences(trainer, mode: mode, sgd: (trainer.state.learningRate, trainer.options.momentum))
+        sequences = StepSequences(trainer, mode: mode, update: (trainer.state.learningRate, trainer.options.momentum))
     }
 
     func shard(of rows: [Int]) -> Range<Int> { rows.indices }
@@ -62,25 +62,25 @@ final class SingleProcessSteps: TrainingSteps {
 
 /// One rank of several: each rank computes the gradient of its shard of the batch, the gradients are summed
 /// over the ranks (`Trainer.exchangeGradients`, which also carries the ranks' wishes: any rank's stop, rank 0's
-/// clock for saving), and every rank then applies the same SGD step.
+/// clock for saving), and every rank then applies the same optimizer step.
 final class DistributedSteps: TrainingSteps {
     private unowned let trainer: Trainer
     private let world: MPIWorld
     private let sequences: StepSequences
-    private var sgdSequence: CommandSequence?
+    private var updateSequence: CommandSequence?
 
     init(_ trainer: Trainer, world: MPIWorld, mode: AugmentMode) {
         (self.trainer, self.world) = (trainer, world)
-        sequences = StepSequences(trainer, mode: mode, sgd: nil)
+        sequences = StepSequences(trainer, mode: mode, update: nil)
     }
 
     func shard(of rows: [Int]) -> Range<Int> { Trainer.shard(rows.count, rank: world.rank, ranks: world.size) }
 
-    private func sgd() throws -> CommandSequence {
-        if let sgdSequence { return sgdSequence }
+    private func update() throws -> CommandSequence {
+        if let updateSequence { return updateSequence }
         let seq = try CommandSequence(trainer.context)
-        try trainer.network.recordSGD(seq, lr: trainer.state.learningRate, momentum: trainer.options.momentum)
-        sgdSequence = seq
+        try trainer.network.recordUpdate(seq, lr: trainer.state.learningRate, momentum: trainer.options.momentum)
+        updateSequence = seq
         return seq
     }
 
@@ -89,7 +89,7 @@ final class DistributedSteps: TrainingSteps {
             let mine = shard(of: rows)
             if !mine.isEmpty { _ = try sequences.sequence(mine.count, of: rows.count, parity: i % 2) }
         }
-        _ = try sgd()
+        _ = try update()
     }
 
     func step(_ i: Int, rows: [Int], wishes: () -> (stop: Bool, save: Bool)) throws -> (stop: Bool, save: Bool) {
@@ -101,7 +101,7 @@ final class DistributedSteps: TrainingSteps {
         let wish = wishes()
         let agreed = try trainer.exchangeGradients(world, haveShard: !mine.isEmpty, stop: wish.stop, checkpoint: world.rank == 0 && wish.save)
         trainer.markBusy()
-        try sgd().submit()
+        try update().submit()
         try trainer.drain()
         return (agreed.stop, agreed.checkpoint)
     }

@@ -117,7 +117,7 @@ public final class VulkanContext: @unchecked Sendable {
     /// Meaningful low bits of the compute queue's timestamps (differences are taken modulo 2^bits).
     public let timestampValidBits: Int
     var pipelineCache: [String: ComputePipeline] = [:]
-    /// Pipelines created since the last launch that this machine had not compiled before (CompileAhead.swift).
+    /// Pipelines this machine had not compiled before and that no launch has run yet (CompileAhead.swift).
     var notYetRun: [(PipelineRequest, ComputePipeline)] = []
     /// An extra context that `compileAhead` opened to compile on another core: it announces nothing.
     var isCompileHelper = false
