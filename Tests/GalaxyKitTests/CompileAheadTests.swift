@@ -62,4 +62,35 @@ final class CompileAheadTests: XCTestCase {
         XCTAssertNil(context.lastCompileAhead, "a launch compiled pipelines it does not run")
         XCTAssertEqual(context.cacheLock.withLock { context.notYetRun.count }, 4, "the unlaunched pipelines are still waiting for their launch")
     }
+
+    /// GALAXY_TRACE_PIPELINES=1 dispatches each new pipeline as `pipeline(...)` creates it, under the context's pipeline
+    /// lock; that dispatch's launch takes the lock again (to look for pipelines to compile ahead). With a lock that
+    /// cannot be taken twice every traced command hung at its first pipeline (found 2026-12-03). The creation runs on
+    /// another thread here, so that a hang fails the test instead of stopping the suite.
+    func testTracingAPipelineDispatchesItWithoutHanging() throws {
+        let saved = ProcessInfo.processInfo.environment["GALAXY_TRACE_PIPELINES"]
+        setenv("GALAXY_TRACE_PIPELINES", "1", 1)
+        defer { if let saved { setenv("GALAXY_TRACE_PIPELINES", saved, 1) } else { unsetenv("GALAXY_TRACE_PIPELINES") } }
+        let context = try VulkanContext(validation: VulkanContext.validationRequested)
+        let n = 1024
+        let x = (0..<n).map { Float(($0 * 53) % 97) - 48.5 }
+        let input = try DeviceBuffer(context, bytes: n * 4, label: "x", hostVisible: true)
+        try input.upload(x)
+        let output = try DeviceBuffer(context, bytes: n * 4, label: "y", hostVisible: true)
+        try output.upload([Float](repeating: .nan, count: n))  // poisoned
+        let created = LockedValue<Result<ComputePipeline, Error>?>(nil), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let r = Result { try context.pipeline("relu_forward", bindings: 2, pushSize: MemoryLayout<CountParams>.size, specialization: [29, 1]) }
+            created.mutate { $0 = r }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 120) == .success else {
+            return XCTFail("creating a traced pipeline did not return within 120 s")
+        }
+        let p = try XCTUnwrap(created.mutate { $0 }).get()
+        let seq = try CommandSequence(context)
+        try seq.dispatch(p, [input.floats(0, n), output.floats(0, n)], push: CountParams(count: UInt32(n)), invocations: n)
+        try seq.submit()
+        XCTAssertEqual(try output.download(Float.self, count: n), Reference.reluForward(x))
+    }
 }

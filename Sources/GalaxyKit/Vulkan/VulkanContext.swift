@@ -126,7 +126,9 @@ public final class VulkanContext: @unchecked Sendable {
     let compileNotice: CompileNotice
     /// Where one-line notices go (the CLI prints them to stderr): e.g. that llvmpipe is about to compile.
     nonisolated(unsafe) public static var notice: ((String) -> Void)?
-    let cacheLock = NSLock()
+    /// Guards `pipelineCache` and `notYetRun`. Recursive: under GALAXY_TRACE_PIPELINES, `pipeline(...)` dispatches the
+    /// new pipeline while it holds the lock, and that launch's `compileAhead` takes it again on the same thread.
+    let cacheLock = NSRecursiveLock()
     /// Set once a wait for the device ran past its limit (see `isAbandoned`).
     let abandonment = Abandonment()
     /// GALAXY_WAIT_TIMEOUT, read when the context is opened; nil: each wait's limit is derived from its work.
