@@ -1,5 +1,10 @@
 /// The whole network on the CPU from the reference ops: the specification the GPU network is tested
 /// against, and what the PyTorch golden numbers are compared with first.
+///
+/// `@_specialize` here and on the reference ops (Float and Double) compiles those specializations into GalaxyKit,
+/// and the generic entry points branch to them at run time: a caller built without optimization (the tests,
+/// built at -Onone) would otherwise run generic code whose every arithmetic operation goes through
+/// BinaryFloatingPoint's witness table, about 20x slower (100 s for one finite-difference test).
 public struct ReferenceNetwork<T: BinaryFloatingPoint> {
     public var params: [String: [T]]
     public let outputs: Int
@@ -21,7 +26,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
         public var r3: [T], r4: [T], p4: [T], i4: [UInt32], f1: [T], f2: [T], z: [T], output: [T]
     }
 
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Double)
     public func forward(_ x: [T], batch b: Int) -> Activations {
         typealias R = Reference
         let r1 = R.reluForward(R.conv2dForward(x, params["conv1.weight"]!, params["conv1.bias"]!, SanderDielemanNet.conv1(b)))
@@ -40,7 +45,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
     }
 
     /// Gradients of loss_sum / numel (the seed's backward) for every parameter.
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Double)
     public func backward(_ a: Activations, target: [T], batch b: Int) -> [String: [T]] {
         precondition(outputMode != .dirichlet, "ReferenceNetwork.backward is the MSE loss's")
         return propagate(a, dOutput: Reference.mseBackward(a.output, target), batch: b, inputGradient: false).weights
@@ -48,7 +53,7 @@ public struct ReferenceNetwork<T: BinaryFloatingPoint> {
 
     /// The gradient of sum <seed row, output row> with respect to the input [batch, 3, 69, 69]: with a
     /// one-hot seed row, the gradient of that answer (the saliency map).
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Double)
     public func inputGradient(_ a: Activations, seed: [T], batch b: Int) -> [T] {
         propagate(a, dOutput: seed, batch: b, inputGradient: true).input!
     }

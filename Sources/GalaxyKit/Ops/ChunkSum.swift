@@ -4,7 +4,8 @@
 
 extension Reference {
     /// y[i] = sum over chunks h of x[h * count + i], in chunk order (chunk_sum.comp).
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func chunkSum<T: BinaryFloatingPoint>(_ x: [T], count: Int, chunks: Int) -> [T] {
         precondition(x.count >= count * chunks, "chunkSum: \(x.count) values for \(chunks) chunks of \(count)")
         return (0..<count).map { i in (0..<chunks).reduce(T(0)) { $0 + x[$1 * count + i] } }

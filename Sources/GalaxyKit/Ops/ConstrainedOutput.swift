@@ -114,6 +114,8 @@ extension Reference {
     }
 
     /// p[b, :] = constrained output of z[b, :] in `tree`  (z and p are [batch, k])
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func constrainedOutputForward<T: BinaryFloatingPoint>(_ z: [T], batch: Int, tree: AnswerSchema, form: ConstrainedOutputForm) -> [T] {
         let width = tree.answerCount
         precondition(z.count == batch * width, "constrainedOutputForward: \(z.count) values for batch \(batch)")
@@ -129,6 +131,8 @@ extension Reference {
     /// child of column i has been undone, so g_i is complete. Through the normalization:
     /// dn_i / da_j = (delta_ij - n_i) / s_q, so da_i = (dn_i - sum_{j in q} dn_j n_j) / s_q, and
     /// dz_i = f'(z_i) da_i = r_i n_i (dn_i - dot) (relu: (dn_i - dot) / s_q where z_i > 0, else 0).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func constrainedOutputBackward<T: BinaryFloatingPoint>(_ z: [T], _ dp: [T], batch: Int, tree: AnswerSchema,
                                                                          form: ConstrainedOutputForm) -> [T] {
         let width = tree.answerCount

@@ -5,7 +5,8 @@
 
 extension Reference {
     /// y[n,o,oy,ox] = b[o] + sum_{c,ky,kx} x[n,c,oy+ky,ox+kx] * w[o,c,ky,kx]  (y is [N,O,OH,OW])
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func conv2dForward<T: BinaryFloatingPoint>(_ x: [T], _ w: [T], _ b: [T], _ s: Conv2dShape) -> [T] {
         let (oh, ow, k) = (s.outHeight, s.outWidth, s.kernel)
         var y = [T](repeating: 0, count: s.outputCount)
@@ -30,7 +31,8 @@ extension Reference {
     }
 
     /// dx[n,c,iy,ix] = sum_{o,ky,kx} dy[n,o,iy-ky,ix-kx] * w[o,c,ky,kx]  (dx is [N,C,H,W])
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func conv2dBackwardInput<T: BinaryFloatingPoint>(_ dy: [T], _ w: [T], _ s: Conv2dShape) -> [T] {
         let (oh, ow, k) = (s.outHeight, s.outWidth, s.kernel)
         var dx = [T](repeating: 0, count: s.inputCount)
@@ -54,7 +56,8 @@ extension Reference {
     }
 
     /// dw[o,c,ky,kx] = sum_{n,oy,ox} dy[n,o,oy,ox] * x[n,c,oy+ky,ox+kx];  db[o] = sum_{n,oy,ox} dy[n,o,oy,ox]
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func conv2dBackwardWeight<T: BinaryFloatingPoint>(_ dy: [T], _ x: [T], _ s: Conv2dShape) -> (dw: [T], db: [T]) {
         let (oh, ow, k) = (s.outHeight, s.outWidth, s.kernel)
         var dw = [T](repeating: 0, count: s.weightCount)

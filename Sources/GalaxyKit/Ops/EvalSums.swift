@@ -6,7 +6,8 @@
 extension Reference {
     /// `sums` (2 x columns) after a [rows, columns] batch: sums[c] + sum_r (pred[r][c] - target[r][c])^2 and
     /// sums[columns + c] + sum_r pred[r][c], the rows in order (eval_sums.comp).
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func evalSums<T: BinaryFloatingPoint>(_ pred: [T], _ target: [T], rows: Int, columns: Int, sums: [T]) -> [T] {
         precondition(pred.count >= rows * columns && target.count >= rows * columns && sums.count == 2 * columns,
                      "evalSums: \(pred.count) outputs, \(target.count) targets, \(sums.count) sums for \(rows) rows of \(columns)")

@@ -4,7 +4,8 @@
 
 extension Reference {
     /// y[n,o] = b[o] + sum_k x[n,k] * w[o,k]
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func linearForward<T: BinaryFloatingPoint>(_ x: [T], _ w: [T], _ b: [T], _ s: LinearShape) -> [T] {
         var y = [T](repeating: 0, count: s.batch * s.outFeatures)
         for n in 0..<s.batch {
@@ -18,7 +19,8 @@ extension Reference {
     }
 
     /// dx[n,k] = sum_o dy[n,o] * w[o,k]
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func linearBackwardInput<T: BinaryFloatingPoint>(_ dy: [T], _ w: [T], _ s: LinearShape) -> [T] {
         var dx = [T](repeating: 0, count: s.batch * s.inFeatures)
         for n in 0..<s.batch {
@@ -31,7 +33,8 @@ extension Reference {
     }
 
     /// dw[o,k] = sum_n dy[n,o] * x[n,k];  db[o] = sum_n dy[n,o]
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func linearBackwardWeight<T: BinaryFloatingPoint>(_ dy: [T], _ x: [T], _ s: LinearShape) -> (dw: [T], db: [T]) {
         var dw = [T](repeating: 0, count: s.outFeatures * s.inFeatures)
         var db = [T](repeating: 0, count: s.outFeatures)

@@ -4,14 +4,16 @@
 
 extension Reference {
     /// sum_i (pred_i - target_i)^2, as MSELoss(reduction='sum').
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func mseForward<T: BinaryFloatingPoint>(_ pred: [T], _ target: [T]) -> T {
         zip(pred, target).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
     }
 
     /// Gradient of mseForward(pred, target) / count, which is what the seed back-propagates.
     /// Gradient of sum (pred - target)^2 / denominator (default: the element count).
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func mseBackward<T: BinaryFloatingPoint>(_ pred: [T], _ target: [T], denominator: Int? = nil) -> [T] {
         let n = T(denominator ?? pred.count)
         return zip(pred, target).map { 2 * ($0 - $1) / n }

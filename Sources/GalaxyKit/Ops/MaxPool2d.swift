@@ -5,7 +5,8 @@
 extension Reference {
     /// y[p,oy,ox] = max over the 2x2 window; index = iy*W+ix of the first maximum in row-major window
     /// order (PyTorch's tie rule; a NaN wins). Odd trailing rows/columns are dropped (floor).
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func maxpool2dForward<T: BinaryFloatingPoint>(_ x: [T], _ s: PoolShape) -> (y: [T], index: [UInt32]) {
         let (oh, ow) = (s.outHeight, s.outWidth)
         var y = [T](repeating: 0, count: s.outputCount)
@@ -29,7 +30,8 @@ extension Reference {
     }
 
     /// dx is zero except at each window's recorded maximum, which receives the window's dy.
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func maxpool2dBackward<T: BinaryFloatingPoint>(_ dy: [T], _ index: [UInt32], _ s: PoolShape) -> [T] {
         var dx = [T](repeating: 0, count: s.inputCount)
         for p in 0..<s.planes {

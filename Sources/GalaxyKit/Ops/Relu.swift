@@ -4,11 +4,13 @@
 
 extension Reference {
     /// y = max(x, 0)
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func reluForward<T: BinaryFloatingPoint>(_ x: [T]) -> [T] { x.map { $0 > 0 ? $0 : 0 } }
 
     /// dx = dy where the forward output y > 0, else 0 (PyTorch's threshold_backward on the output).
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func reluBackward<T: BinaryFloatingPoint>(_ y: [T], _ dy: [T]) -> [T] {
         zip(y, dy).map { $0 > 0 ? $1 : 0 }
     }

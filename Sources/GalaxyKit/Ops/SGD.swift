@@ -5,7 +5,8 @@
 extension Reference {
     /// One step of torch.optim.SGD(lr, momentum), dampening 0: buf = momentum*buf + g; w -= lr*buf.
     /// A zero buffer reproduces PyTorch's first step (buf = g).
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func sgdMomentum<T: BinaryFloatingPoint>(weights w: inout [T], grads g: [T], buffer buf: inout [T], lr: T, momentum: T) {
         for i in w.indices {
             buf[i] = momentum * buf[i] + g[i]

@@ -4,7 +4,8 @@
 
 extension Reference {
     /// c[m,n] = sum_k a[m,k] * b[k,n]  (row-major: a is [M,K], b [K,N], c [M,N])
-    @_specialize(exported: true, where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func sgemm<T: BinaryFloatingPoint>(_ a: [T], _ b: [T], _ s: GemmShape) -> [T] {
         var c = [T](repeating: 0, count: s.m * s.n)
         for m in 0..<s.m {
