@@ -84,6 +84,12 @@ browser:
 ## filtered and skipped. The passes only run the built tests (--skip-build), so they take no SwiftPM lock on .build
 ## (--ignore-lock): with the lock, the second chain waited for the first's `swift test` to end.
 PROCESS_TESTS := CLITests|DistributedTests|CatalogTests|GPUKitTests|ReportTests|FormatReaderTests
+## The process tests check what commands do (signals, resumes, MPI ranks, files, reports), not the kernels: their galaxy
+## processes train with the share path's narrow blocks (GALAXY_TILES=narrow), which give the default blocks' bits (the op
+## tests compare them) and which lavapipe creates in half the time: pipeline creation is redone by every process (lavapipe
+## caches only the JIT's output), 1.5 s against 3.3 s of CPU per training process, and these tests start 67 of them.
+## The default blocks are trained by the other passes' trainer, network and op tests, and by make demo.
+PROCESS_ENV := GALAXY_TILES=narrow
 PASS_ENV := GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_VENV)/bin/python $(TEST_ENV)
 test: deps browser
 	@echo "== building the tests and the formats venv, then 6 passes two at a time; each pass's output appears when it ends"
@@ -93,7 +99,7 @@ test-build:
 	$(TEST_SWIFT_BUILD) --build-tests
 test-processes: test-build formats-venv
 	@echo "== main pass, the tests that start processes ($(PROCESS_TESTS))"
-	$(PASS_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(PROCESS_TESTS)'
+	$(PASS_ENV) $(PROCESS_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(PROCESS_TESTS)'
 test-inprocess: test-build formats-venv
 	@echo "== main pass, every other test"
 	$(PASS_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --skip '$(PROCESS_TESTS)'

@@ -46,7 +46,8 @@ public enum KernelPath: Sendable, Equatable {
     /// driver with the subgroup-share path: the portable path for inference of up to one batch (128: predict
     /// of a few images, where creating the share pipelines costs more than running them), else the share
     /// path; training never gets the portable path (its backward pass is 3x slower there).
-    /// `GALAXY_TILES` (quick: the share path where the device has it; portable; gpu: the shared-memory
+    /// `GALAXY_TILES` (quick: the share path where the device has it; narrow: the same path in its narrowest
+    /// blocks, the same bits, pipelines lavapipe creates in half the time; portable; gpu: the shared-memory
     /// tiles) overrides that on a CPU driver, for tests and benchmarks. GPUs get `forDevice`.
     public static func forWork(_ info: DeviceInfo, images: Int, training: Bool = false) -> KernelPath {
         guard info.isCPU else { return forDevice(info) }
@@ -54,6 +55,7 @@ public enum KernelPath: Sendable, Equatable {
         switch ProcessInfo.processInfo.environment["GALAXY_TILES"] {
         case "quick": return shareable ? .subgroupShare() : .portable()
         case "portable": return .portable()
+        case "narrow": return shareable ? .subgroupShare(.narrow) : .portable()
         case "gpu": return .sharedMemory()
         default: break
         }
