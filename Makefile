@@ -77,8 +77,9 @@ BROWSER := /usr/bin/chromium
 browser:
 	@[ -x $(BROWSER) ] || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
 ## The passes run two at a time (make -j2, each pass's output printed whole when it ends): one chain runs the
-## main pass's tests that start galaxy, mpirun or chromium processes (PROCESS_TESTS), then the discrete pass; the
-## other the rest of the main pass, then the lane and SwiftShader passes. Most of a pass waits on one thread (a pipeline's
+## main pass's tests that start galaxy, mpirun or chromium processes (PROCESS_TESTS), then the SwiftShader pass; the
+## other the rest of the main pass, then the lane and discrete passes (about 400 s each on 2026-12-03, once the process
+## tests trained with the narrow blocks). Most of a pass waits on one thread (a pipeline's
 ## compilation, a process starting, a fence), so two at once keep both cores busy; the formats venv installs
 ## while the tests build. Every test runs exactly as before: the two halves of the main pass are one regex,
 ## filtered and skipped. The passes only run the built tests (--skip-build), so they take no SwiftPM lock on .build
@@ -94,7 +95,7 @@ PASS_ENV := GALAXY_BROWSER=$(BROWSER) GALAXY_FORMATS_PYTHON=$(CURDIR)/$(FORMATS_
 test: deps browser
 	@echo "== building the tests and the formats venv, then 6 passes two at a time; each pass's output appears when it ends"
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-passes
-test-passes: test-discrete test-swiftshader
+test-passes: test-swiftshader test-discrete
 test-build:
 	$(TEST_SWIFT_BUILD) --build-tests
 test-processes: test-build formats-venv
@@ -108,10 +109,10 @@ test-lanes: test-inprocess
 	  echo "== lavapipe with $$((width / 32))-lane subgroups (LP_NATIVE_VECTOR_WIDTH=$$width)"; \
 	  LP_NATIVE_VECTOR_WIDTH=$$width GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(LANE_TESTS)' || exit 1; \
 	done
-test-discrete: test-processes
+test-discrete: test-lanes
 	@echo "== the discrete-GPU memory layout (GALAXY_MEMORY=discrete: device buffers unmapped, transfers through staging)"
 	GALAXY_MEMORY=discrete GALAXY_TEST_VARIANTS=device $(TEST_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(DISCRETE_TESTS)'
-test-swiftshader: test-lanes
+test-swiftshader: test-processes
 	@echo "== SwiftShader (VK_DRIVER_FILES=$(SWIFTSHADER_ICD))"
 	VK_DRIVER_FILES=$(SWIFTSHADER_ICD) $(TEST_ENV) $(SWIFT_TEST) --skip-build --ignore-lock --filter '$(SWIFTSHADER_TESTS)'
 	@if [ "$(SWIFTSHADER_SELFTEST)" = 1 ]; then set -x; \

@@ -151,7 +151,7 @@ extension Benchmark {
 /// Times a full training step (augment -> forward -> loss -> backward -> SGD) and inference on
 /// synthetic data, steady state after warm-up, median of `runs`.
 public enum Benchmark {
-    /// What a long training run gets (lavapipe: the share path); GALAXY_TILES=quick|portable|gpu measures the others.
+    /// What a long training run gets (lavapipe: the share path); GALAXY_TILES=quick|narrow|portable|gpu measures the others.
     static func steadyPath(_ context: VulkanContext) -> KernelPath { .forWork(context.info, images: .max, training: true) }
 
     public static func run(context: VulkanContext, batch: Int = 128, runs: Int = 5, outputs: Int = 37,
