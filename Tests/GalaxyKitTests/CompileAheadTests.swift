@@ -13,11 +13,10 @@ final class CompileAheadTests: XCTestCase {
         // make test turns compiling ahead off for its passes (GALAXY_COMPILE_AHEAD=0: its two chains of tests keep both
         // cores busy already); this test turns it on for itself.
         let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("galaxy-compile-ahead-\(UUID().uuidString)")
-        let saved = ["MESA_SHADER_CACHE_DIR", "XDG_CACHE_HOME", "GALAXY_COMPILE_AHEAD"].map { ($0, ProcessInfo.processInfo.environment[$0]) }
-        for (name, _) in saved.dropLast() { setenv(name, fresh.appendingPathComponent(name).path, 1) }
-        setenv("GALAXY_COMPILE_AHEAD", "1", 1)
+        let restore = setEnvironment(["MESA_SHADER_CACHE_DIR": fresh.appendingPathComponent("MESA_SHADER_CACHE_DIR").path,
+                                      "XDG_CACHE_HOME": fresh.appendingPathComponent("XDG_CACHE_HOME").path, "GALAXY_COMPILE_AHEAD": "1"])
         defer {
-            for (name, value) in saved { if let value { setenv(name, value, 1) } else { unsetenv(name) } }
+            restore()
             try? FileManager.default.removeItem(at: fresh)
         }
         try XCTSkipUnless(VulkanContext.compilesAhead, "compiling ahead is off in this environment (GALAXY_FAULT, GALAXY_WAIT_TIMEOUT, mpirun, ...)")
@@ -68,9 +67,8 @@ final class CompileAheadTests: XCTestCase {
     /// cannot be taken twice every traced command hung at its first pipeline (found 2026-12-03). The creation runs on
     /// another thread here, so that a hang fails the test instead of stopping the suite.
     func testTracingAPipelineDispatchesItWithoutHanging() throws {
-        let saved = ProcessInfo.processInfo.environment["GALAXY_TRACE_PIPELINES"]
-        setenv("GALAXY_TRACE_PIPELINES", "1", 1)
-        defer { if let saved { setenv("GALAXY_TRACE_PIPELINES", saved, 1) } else { unsetenv("GALAXY_TRACE_PIPELINES") } }
+        let restore = setEnvironment(["GALAXY_TRACE_PIPELINES": "1"])
+        defer { restore() }
         let context = try VulkanContext(validation: VulkanContext.validationRequested)
         let n = 1024
         let x = (0..<n).map { Float(($0 * 53) % 97) - 48.5 }

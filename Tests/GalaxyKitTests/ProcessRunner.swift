@@ -65,3 +65,11 @@ func runLogged(_ executable: URL, _ args: [String], env: [String: String] = [:],
     try handle.close()
     return LoggedOutput(status: p.terminationStatus, output: try String(contentsOf: log, encoding: .utf8))
 }
+
+/// Sets `values` in this process's environment (read by the code under test through ProcessInfo) and returns what
+/// puts back the values they replaced, unsetting those that were not set: `defer { restore() }`.
+func setEnvironment(_ values: [String: String]) -> () -> Void {
+    let saved = values.keys.map { ($0, ProcessInfo.processInfo.environment[$0]) }
+    for (name, value) in values { setenv(name, value, 1) }
+    return { for (name, value) in saved { if let value { setenv(name, value, 1) } else { unsetenv(name) } } }
+}

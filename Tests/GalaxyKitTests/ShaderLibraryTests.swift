@@ -54,14 +54,13 @@ final class ShaderLibraryTests: XCTestCase {
     /// GALAXY_TILES picks the path on a CPU driver whatever the job: quick and narrow the share path (its default or its
     /// narrowest blocks) where the device has it, else the portable path; portable; gpu the shared-memory tiles.
     func testTheTilesSettingPicksThePathOnACPUDriver() {
-        let saved = ProcessInfo.processInfo.environment["GALAXY_TILES"]
-        defer { if let saved { setenv("GALAXY_TILES", saved, 1) } else { unsetenv("GALAXY_TILES") } }
         var info = DeviceInfo(index: 0, name: "cpu", type: "CPU", typeRank: 3, memoryBytes: 0, subgroupSize: 8, apiVersion: "1.3")
         for (setting, shared, unshared): (String, KernelPath, KernelPath) in [("quick", .subgroupShare(), .portable()),
                                                                               ("narrow", .subgroupShare(.narrow), .portable()),
                                                                               ("portable", .portable(), .portable()),
                                                                               ("gpu", .sharedMemory(), .sharedMemory())] {
-            setenv("GALAXY_TILES", setting, 1)
+            let restore = setEnvironment(["GALAXY_TILES": setting])
+            defer { restore() }  // at the end of each pass of the loop
             info.subgroupBallot = true
             XCTAssertEqual(KernelPath.forWork(info, images: 8), shared, setting)
             XCTAssertEqual(KernelPath.forWork(info, images: 100_000, training: true), shared, setting)
