@@ -203,7 +203,7 @@ final class DataCacheTests: XCTestCase {
             func add(_ s: String) { lock.lock(); text += s; lock.unlock() }
         }
         let plain = Sink()
-        let p = ProgressReporter(label: "prepare", total: 20, interactive: false, write: plain.add)
+        let p = ProgressReporter(label: "prepare", total: 20, interactive: false, write: { plain.add($0) })
         for _ in 0..<20 { p.advance() }
         p.finish()
         let lines = plain.text.split(separator: "\n")
@@ -213,7 +213,7 @@ final class DataCacheTests: XCTestCase {
         XCTAssertFalse(plain.text.contains("\r"))
 
         let tty = Sink()
-        let t = ProgressReporter(label: "epoch 1", total: 4, interactive: true, write: tty.add)
+        let t = ProgressReporter(label: "epoch 1", total: 4, interactive: true, write: { tty.add($0) })
         t.update(done: 2, extra: "loss 0.1")
         t.advance(by: 2)
         t.finish()
