@@ -18,6 +18,11 @@ public final class ProgressReporter: @unchecked Sendable {
     private let write: @Sendable (String) -> Void
     private let lock = NSLock()
     private var start = Date()
+    /// When the phase's first item was done, and how many were done then: the rate is measured from there, so
+    /// that one-off work before it (a training process compiling its pipelines in its first step) does not
+    /// drag the rate and inflate the ETA. Nil until an item is done.
+    private var rateOrigin: (time: Date, done: Int)?
+    private var phaseStartDone = 0
     private var lastDraw = Date.distantPast
     private var lastPlainDecile = 0
     private var extra: String?
@@ -36,13 +41,16 @@ public final class ProgressReporter: @unchecked Sendable {
         self.lastDraw = self.interactive ? .distantPast : start
     }
 
-    /// Starts a new phase with the same output.
-    public func reset(label: String, total: Int) {
+    /// Starts a new phase with the same output; `done` items of it were done before (a resumed epoch's steps),
+    /// and count neither as progress nor towards the rate.
+    public func reset(label: String, total: Int, done: Int = 0) {
         lock.lock(); defer { lock.unlock() }
         if barVisible { write("\n"); barVisible = false }
         self.label = label
         self.total = max(total, 0)
-        done = 0
+        self.done = done
+        phaseStartDone = done
+        rateOrigin = nil
         start = Date()
         lastDraw = interactive ? .distantPast : start
         lastPlainDecile = 0
@@ -52,18 +60,25 @@ public final class ProgressReporter: @unchecked Sendable {
 
     /// Marks `count` more items done.
     public func advance(by count: Int = 1, extra: String? = nil) {
-        lock.lock(); defer { lock.unlock() }
-        done += count
-        if let extra { self.extra = extra }
-        emit(force: false)
+        update(done: nil, by: count, extra: extra, now: Date())
     }
 
     /// Sets the number of items done.
     public func update(done: Int, extra: String? = nil) {
+        update(done: done, by: 0, extra: extra, now: Date())
+    }
+
+    /// `update(done:extra:)` at a given time (tests).
+    func update(done: Int, extra: String? = nil, now: Date) {
+        update(done: done, by: 0, extra: extra, now: now)
+    }
+
+    private func update(done newDone: Int?, by count: Int, extra: String?, now: Date) {
         lock.lock(); defer { lock.unlock() }
-        self.done = done
+        done = newDone ?? done + count
+        if rateOrigin == nil && done > phaseStartDone { rateOrigin = (now, done) }
         if let extra { self.extra = extra }
-        emit(force: false)
+        emit(force: false, now: now)
     }
 
     /// Prints a message on its own line without breaking the bar.
@@ -82,19 +97,19 @@ public final class ProgressReporter: @unchecked Sendable {
         if barVisible { write("\n"); barVisible = false }
     }
 
-    /// Items per second since the start of the phase.
-    public var rate: Double {
+    /// Items per second since the phase's first item was done (nil before it has run a second or done a second item).
+    public var rate: Double? {
         lock.lock(); defer { lock.unlock() }
         return currentRate(Date())
     }
 
-    private func currentRate(_ now: Date) -> Double {
-        let elapsed = now.timeIntervalSince(start)
-        return elapsed > 0 ? Double(done) / elapsed : 0
+    private func currentRate(_ now: Date) -> Double? {
+        guard let origin = rateOrigin, done > origin.done else { return nil }
+        let elapsed = now.timeIntervalSince(origin.time)
+        return elapsed >= Self.minimumRateSeconds ? Double(done - origin.done) / elapsed : nil
     }
 
-    private func emit(force: Bool) {
-        let now = Date()
+    private func emit(force: Bool, now: Date = Date()) {
         if interactive {
             guard force || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
             lastDraw = now
@@ -121,11 +136,11 @@ public final class ProgressReporter: @unchecked Sendable {
             parts.append("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]")
         }
         parts.append(total > 0 ? "\(done)/\(total) \(Int(fraction * 100))%" : "\(done)")
-        // A rate (and an ETA from it) only once the phase has run long enough for it to mean something: a
-        // batch counted a millisecond after the start would otherwise read as millions per second.
-        let elapsed = now.timeIntervalSince(start)
-        let rate = currentRate(now)
-        if elapsed >= Self.minimumRateSeconds {
+        // A rate (and an ETA from it) only once it has run long enough to mean something (a batch counted a
+        // millisecond after the start would otherwise read as millions per second), and measured from the first
+        // item done, not from the start (a first training step that compiled every pipeline would otherwise
+        // read as a slow rate and an ETA several times too long).
+        if let rate = currentRate(now) {
             parts.append(String(format: "%.1f/s", rate))
             if total > 0 && done < total && rate > 0 { parts.append("ETA " + Self.formatDuration(Double(total - done) / rate)) }
         }

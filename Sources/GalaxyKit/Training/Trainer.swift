@@ -457,8 +457,7 @@ public final class Trainer {
         let started = Date()
         stepSeconds = state.partialStepSeconds ?? 0
         var watch = ZeroOutputWatch(trainer: self, epoch: epoch, batches: batches, firstStep: firstStep)
-        progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count)
-        progress?.advance(by: min(firstStep * batch, train.count))
+        progress?.reset(label: "epoch \(epoch)/\(options.epochs)", total: train.count, done: min(firstStep * batch, train.count))
         var lastLoss: Float = 0
         for step in firstStep..<steps {
             let more = step + 1 < steps
