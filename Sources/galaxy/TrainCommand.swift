@@ -163,7 +163,7 @@ struct TrainCommand: ParsableCommand {
             print("recipe: \(o.epochs) epochs, batch \(o.batch), \((o.optimizer ?? .sgd) == .adam ? "Adam lr \(o.learningRate)" : "SGD lr \(o.learningRate) momentum \(o.momentum)"), "
                   + "augmentation \(o.augment ? "on" : "off"), plateau \(o.plateau ? "on" : "off"), output \(o.outputMode.argument)"
                   + (resume != nil ? ", resuming after epoch \(trainer.state.epoch) step \(trainer.state.step)" : ""))
-            print("resumable state: every epoch" + (checkpointInterval.map { ", and inside an epoch every \(Interval.describe($0))" } ?? "")
+            print("resumable state: every epoch" + (checkpointInterval.map { ", and inside an epoch \(Interval.insideAnEpoch($0))" } ?? "")
                   + " (--checkpoint-every)")
             if world == nil && Interrupt.requested != 0 {
                 print("stopped by a signal before training started: nothing was written")

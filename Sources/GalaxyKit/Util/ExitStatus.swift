@@ -48,6 +48,12 @@ public enum Interval {
         return v
     }
 
+    /// When `train` writes the resumable state inside an epoch, as its recipe lines say it: "after every step"
+    /// for 0, else "every 15m", "every 30s".
+    public static func insideAnEpoch(_ seconds: TimeInterval) -> String {
+        seconds == 0 ? "after every step" : "every " + describe(seconds)
+    }
+
     public static func describe(_ seconds: TimeInterval) -> String {
         if seconds == 0 { return "every step" }
         if seconds >= 3600 && seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
