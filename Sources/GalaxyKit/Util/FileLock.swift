@@ -21,6 +21,24 @@ public final class FileLock {
             if let pid, let host { return "process \(pid) on host \(host)" }
             return line.isEmpty ? "another process" : line
         }
+
+        /// The holder is a process of this host that has begun to exit (a zombie, or the kernel's PF_EXITING flag
+        /// in /proc/PID/stat), so its locks go with it shortly.
+        var isExitingOnThisHost: Bool {
+            guard let pid, host == ProcessInfo.processInfo.hostName,
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+            return Holder.isExiting(stat: stat)
+        }
+
+        /// From a /proc/PID/stat line: state Z or X, or the PF_EXITING flag (0x4) in field 9. The command name,
+        /// field 2, is in parentheses and may hold spaces and parentheses itself: the fields after it follow the last ")".
+        static func isExiting(stat: String) -> Bool {
+            guard let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // fields[0] is field 3 (the state), fields[6] field 9 (the flags).
+            guard fields.count > 6, let flags = UInt64(fields[6]) else { return false }
+            return fields[0] == "Z" || fields[0] == "X" || flags & 0x4 != 0
+        }
     }
 
     public enum Failure: Error {
@@ -37,9 +55,28 @@ public final class FileLock {
 
     deinit { release() }
 
-    /// Takes the lock at once or fails naming its holder.
+    /// Takes the lock at once or fails naming its holder. A holder that is a process of this host in the middle
+    /// of exiting is waited for, up to `exitingHolderGrace` seconds: the kernel drops a dying process's locks only
+    /// once its memory is freed. Open MPI's mpirun returns as soon as it has sent SIGKILL to the ranks of a job
+    /// that failed, and a rank with a large address space took 33 ms to end after mpirun had (2026-12-03, strace):
+    /// a job resumed at once found the run directory still held by the old rank 0.
     public static func acquire(_ url: URL, purpose: String) throws -> FileLock {
-        try lock(url, purpose: purpose, wait: nil)
+        try acquire(url, purpose: purpose, exitingHolderGrace: exitingHolderGrace) { $0.isExitingOnThisHost }
+    }
+
+    /// How long `acquire` waits for an exiting holder.
+    public static let exitingHolderGrace: TimeInterval = 30
+
+    /// `acquire`, with the grace and the test of an exiting holder given (tests).
+    static func acquire(_ url: URL, purpose: String, exitingHolderGrace grace: TimeInterval,
+                        isExiting: (Holder) -> Bool) throws -> FileLock {
+        let deadline = Date().addingTimeInterval(grace)
+        while true {
+            do { return try lock(url, purpose: purpose, wait: nil) } catch Failure.held(let holder) {
+                guard isExiting(holder), Date() < deadline else { throw Failure.held(by: holder) }
+                usleep(20_000)
+            }
+        }
     }
 
     /// Takes the lock, waiting for its holder to release it; `waiting` is told whom it waits for, once.
