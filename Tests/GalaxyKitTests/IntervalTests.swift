@@ -20,5 +20,8 @@ final class IntervalTests: XCTestCase {
         XCTAssertEqual(Interval.insideAnEpoch(7200), "every 2h")
         XCTAssertEqual(Interval.insideAnEpoch(30), "every 30s")
         XCTAssertEqual(Interval.insideAnEpoch(0.25), "every 0.25s")
+        for seconds in [0, 0.25, 30, 90, 900, 7200] as [TimeInterval] {
+            XCTAssertEqual(Interval.parse(Interval.describe(seconds)), seconds, "\(seconds) s said as \(Interval.describe(seconds))")
+        }
     }
 }

@@ -60,20 +60,21 @@ public final class ProgressReporter: @unchecked Sendable {
 
     /// Marks `count` more items done.
     public func advance(by count: Int = 1, extra: String? = nil) {
-        update(done: nil, by: count, extra: extra, now: Date())
+        record(done: nil, by: count, extra: extra, now: Date())
     }
 
     /// Sets the number of items done.
     public func update(done: Int, extra: String? = nil) {
-        update(done: done, by: 0, extra: extra, now: Date())
+        record(done: done, by: 0, extra: extra, now: Date())
     }
 
     /// `update(done:extra:)` at a given time (tests).
     func update(done: Int, extra: String? = nil, now: Date) {
-        update(done: done, by: 0, extra: extra, now: now)
+        record(done: done, by: 0, extra: extra, now: now)
     }
 
-    private func update(done newDone: Int?, by count: Int, extra: String?, now: Date) {
+    /// Sets `newDone` items done, or `count` more when it is nil, at `now`.
+    private func record(done newDone: Int?, by count: Int, extra: String?, now: Date) {
         lock.lock(); defer { lock.unlock() }
         done = newDone ?? done + count
         if rateOrigin == nil && done > phaseStartDone { rateOrigin = (now, done) }

@@ -54,8 +54,8 @@ public enum Interval {
         seconds == 0 ? "after every step" : "every " + describe(seconds)
     }
 
+    /// An interval as `parse` reads it back: "2h", "15m", "30s", "0.25s".
     public static func describe(_ seconds: TimeInterval) -> String {
-        if seconds == 0 { return "every step" }
         if seconds >= 3600 && seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
         if seconds >= 60 && seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
         return String(format: "%gs", seconds)
